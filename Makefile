@@ -1,0 +1,49 @@
+# The two commands: `make run` and `make test`. Everything else is a step of theirs.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+SEED   ?= 42
+EXPENDITURES ?= 5000
+# Local runs are development runs; production sets DEBUG=0 and a SECRET_KEY of its own.
+export DEBUG ?= 1
+
+.PHONY: install run test lint check-migrations schema bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	mkdir -p var
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_seed
+	$(PY) manage.py generate_history --seed $(SEED) --expenditures $(EXPENDITURES) --if-empty
+	$(PY) manage.py create_demo_users
+	@echo "API: http://$(HOST):$(PORT)/api/v1/  docs: http://$(HOST):$(PORT)/api/docs/  admin: http://$(HOST):$(PORT)/admin/"
+	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
+
+test: install lint check-migrations schema
+	$(PY) -m pytest -n 2 --dist loadfile -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+check-migrations: install
+	$(PY) manage.py makemigrations --check --dry-run
+
+schema: install
+	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
+
+bench: install
+	$(PY) -m pytest bench -q
+
+clean:
+	rm -rf $(VENV) var

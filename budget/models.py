@@ -1,0 +1,138 @@
+"""A grant's budget: the tree of lines, its versions, and the money each version allocates.
+
+Records
+- BudgetLine: a two-level tree per grant. A heading (no parent, "1 Prevention") groups lines
+  ("1.1 Thematic sessions"); money is allocated to and spent on lines, never on headings.
+  Headings carry the beneficiary targets (2,558 children, 417 girls in the Mali project).
+- BudgetVersion: a numbered budget of a grant: "original" first, then revisions. A draft
+  changes freely; approving it makes it the grant's current version and supersedes the one
+  before; approved and superseded versions never change.
+- Allocation: EUR for one line x partner x location x project year in one version.
+
+Invariants, and where each holds
+- line codes are unique per grant; version numbers are unique per grant; one allocation per
+  version x line x partner x location x year (UniqueConstraint);
+- at most one current version and at most one draft per grant (partial UniqueConstraint);
+- a current version is approved (CheckConstraint);
+- allocations are EUR, not negative, for a project year >= 1 (CheckConstraint);
+- a line's parent is a heading of the same grant, allocations go to lines of the version's
+  grant, and an approved version's allocations add up to the grant's total to the cent
+  (``budget.services``: they span rows, which a CHECK cannot).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from djmoney.models.fields import MoneyField
+from simple_history.models import HistoricalRecords
+
+from grants.models import Grant, Location, Partner
+from grants.money import EUR
+
+
+class BudgetLine(models.Model):
+    grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="budget_lines")
+    code = models.CharField(max_length=16)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    label_fr = models.CharField(max_length=300)
+    label_en = models.CharField(max_length=300)
+    beneficiary_target = models.PositiveIntegerField(null=True, blank=True)
+    beneficiary_unit = models.CharField(max_length=50, blank=True)
+    position = models.PositiveIntegerField(default=0, help_text=_("Order within the tree."))
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["grant", "position", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["grant", "code"], name="budgetline_code_per_grant"),
+            models.CheckConstraint(
+                condition=~Q(parent=models.F("id")), name="budgetline_not_own_parent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.label_en}"
+
+    @property
+    def is_heading(self) -> bool:
+        return self.parent_id is None
+
+    def label(self, lang: str = "en") -> str:
+        return self.label_fr if lang == "fr" else self.label_en
+
+
+class VersionStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    APPROVED = "approved", _("Approved")
+    SUPERSEDED = "superseded", _("Superseded")
+
+
+class BudgetVersion(models.Model):
+    grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    label = models.CharField(max_length=200)
+    reason = models.TextField(blank=True)
+    status = models.CharField(max_length=12, choices=VersionStatus.choices, default=VersionStatus.DRAFT)
+    is_current = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["grant", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["grant", "number"], name="budgetversion_number_per_grant"),
+            models.UniqueConstraint(
+                fields=["grant"], condition=Q(is_current=True), name="budgetversion_one_current"
+            ),
+            models.UniqueConstraint(
+                fields=["grant"], condition=Q(status="draft"), name="budgetversion_one_draft"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_current=False) | Q(status="approved"),
+                name="budgetversion_current_is_approved",
+            ),
+            models.CheckConstraint(condition=Q(number__gte=1), name="budgetversion_number_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.grant.code} v{self.number} {self.label}"
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status == VersionStatus.DRAFT
+
+
+class Allocation(models.Model):
+    version = models.ForeignKey(BudgetVersion, on_delete=models.CASCADE, related_name="allocations")
+    budget_line = models.ForeignKey(BudgetLine, on_delete=models.PROTECT, related_name="allocations")
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="allocations")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="allocations")
+    year = models.PositiveSmallIntegerField(help_text=_("Project year, 1 for the first twelve months."))
+    amount = MoneyField(
+        max_digits=14, decimal_places=2, default_currency=EUR, currency_choices=[(EUR, "EUR")]
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["version", "budget_line__position", "partner__code", "location__code", "year"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "budget_line", "partner", "location", "year"],
+                name="allocation_once_per_cell",
+            ),
+            models.CheckConstraint(condition=Q(amount_currency=EUR), name="allocation_in_eur"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="allocation_not_negative"),
+            models.CheckConstraint(condition=Q(year__gte=1), name="allocation_year_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.budget_line.code} {self.partner.code} {self.location.code} Y{self.year}"

@@ -1,0 +1,131 @@
+"""Load a project from a folder of CSV files and a project.json (the Mali project by default).
+
+Creates what is absent and never changes what is there, so loading twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from moneyed import Money
+from simple_history.utils import bulk_create_with_history
+
+from budget.models import Allocation, BudgetLine, BudgetVersion, VersionStatus
+from budget.services import version_approve
+from grants.models import Donor, Grant, GrantDonor, Location, Partner
+from grants.money import EUR
+
+MALI = Path(settings.BASE_DIR) / "fixtures" / "mali"
+
+
+@dataclass
+class SeedResult:
+    grant: Grant
+    created: dict[str, int] = field(default_factory=dict)
+
+    def count(self, what: str, created: bool) -> None:
+        if created:
+            self.created[what] = self.created.get(what, 0) + 1
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@transaction.atomic
+def seed_load(directory: Path = MALI) -> SeedResult:
+    project = json.loads((directory / "project.json").read_text(encoding="utf-8"))
+    meta = project["grant"]
+
+    locations = {}
+    result_counts: list[tuple[str, bool]] = []
+    for row in _rows(directory / "cities.csv"):
+        loc, created = Location.objects.get_or_create(
+            code=row["code"],
+            defaults={"name": row["name"], "region": row["region"], "country": row["country"],
+                      "latitude": Decimal(row["latitude"]), "longitude": Decimal(row["longitude"])},
+        )
+        locations[loc.code] = loc
+        result_counts.append(("locations", created))
+
+    partners = {}
+    for row in _rows(directory / "partners.csv"):
+        partner, created = Partner.objects.get_or_create(
+            code=row["code"],
+            defaults={"name": row["name"], "kind": row["kind"], "country": row["country"],
+                      "reporting_currency": row["reporting_currency"]},
+        )
+        if created:
+            partner.locations.set([locations[c] for c in row["cities"].split()])
+        partners[partner.code] = partner
+        result_counts.append(("partners", created))
+
+    grant, grant_created = Grant.objects.get_or_create(
+        code=meta["code"],
+        defaults={
+            "title": meta["title"], "total": Money(Decimal(meta["total"]), meta["total_currency"]),
+            "start_date": date.fromisoformat(meta["start_date"]),
+            "end_date": date.fromisoformat(meta["end_date"]), "fx_method": meta["fx_method"],
+            "variance_tolerance_pct": Decimal(meta["variance_tolerance_pct"]),
+            "reallocation_limit_pct": Decimal(meta["reallocation_limit_pct"]),
+            "notes": meta.get("notes", ""),
+        },
+    )
+    result = SeedResult(grant=grant)
+    for what, created in result_counts:
+        result.count(what, created)
+    result.count("grants", grant_created)
+    if grant_created:
+        grant.partners.set(partners.values())
+
+    for row in project["donors"]:
+        donor, created = Donor.objects.get_or_create(
+            code=row["code"], defaults={"name": row["name"], "notes": row.get("notes", "")}
+        )
+        result.count("donors", created)
+        _, created = GrantDonor.objects.get_or_create(
+            grant=grant, donor=donor, defaults={"share_pct": Decimal(row["share_pct"])}
+        )
+        result.count("donor_shares", created)
+
+    lines = {}
+    for position, row in enumerate(_rows(directory / "budget-lines.csv"), start=1):
+        line, created = BudgetLine.objects.get_or_create(
+            grant=grant, code=row["code"],
+            defaults={
+                "parent": lines.get(row["parent"]) if row["parent"] else None,
+                "label_fr": row["label_fr"], "label_en": row["label_en"],
+                "beneficiary_target": int(row["beneficiary_target"]) if row["beneficiary_target"] else None,
+                "beneficiary_unit": row["beneficiary_unit"], "position": position,
+            },
+        )
+        lines[line.code] = line
+        result.count("budget_lines", created)
+
+    spec = project["version"]
+    if not BudgetVersion.objects.filter(grant=grant, number=spec["number"]).exists():
+        version = BudgetVersion.objects.create(
+            grant=grant, number=spec["number"], label=spec["label"], reason=spec.get("reason", ""),
+            status=VersionStatus.DRAFT,
+        )
+        allocations = [
+            Allocation(
+                version=version, budget_line=lines[row["line"]], partner=partners[row["partner"]],
+                location=locations[row["city"]], year=int(row["project_year"]),
+                amount=Money(Decimal(row["amount_eur"]), EUR),
+            )
+            for row in _rows(directory / "budget-mali-2015-2018.csv")
+        ]
+        bulk_create_with_history(allocations, Allocation)
+        version_approve(version=version)
+        result.created["versions"] = 1
+        result.created["allocations"] = len(allocations)
+    return result

@@ -1,0 +1,186 @@
+"""Writes on the budget: lines, versions and their allocations. Keyword-only functions."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Max, Sum
+from django.utils import timezone
+from moneyed import Money
+from simple_history.utils import bulk_create_with_history
+
+from budget.models import Allocation, BudgetLine, BudgetVersion, VersionStatus
+from grants.errors import ApplicationError, Conflict, ErrorCode
+from grants.models import Grant, Location, Partner
+from grants.money import EUR, validate_money
+from grants.validation import as_application_error
+
+
+def budget_line_create(*, grant: Grant, code: str, label_fr: str, label_en: str,
+                       parent: BudgetLine | None = None, beneficiary_target: int | None = None,
+                       beneficiary_unit: str = "", position: int | None = None) -> BudgetLine:
+    """A heading (no parent) or a line under a heading of the same grant."""
+    _check_parent(grant, parent)
+    if position is None:
+        position = (BudgetLine.objects.filter(grant=grant).aggregate(m=Max("position"))["m"] or 0) + 1
+    line = BudgetLine(grant=grant, code=code, parent=parent, label_fr=label_fr, label_en=label_en,
+                      beneficiary_target=beneficiary_target, beneficiary_unit=beneficiary_unit,
+                      position=position)
+    with as_application_error():
+        line.full_clean()
+    line.save()
+    return line
+
+
+def budget_line_update(*, line: BudgetLine, **fields) -> BudgetLine:
+    if "parent" in fields:
+        _check_parent(line.grant, fields["parent"], line=line)
+    for name, value in fields.items():
+        setattr(line, name, value)
+    with as_application_error():
+        line.full_clean()
+    line.save()
+    return line
+
+
+def _check_parent(grant: Grant, parent: BudgetLine | None, line: BudgetLine | None = None) -> None:
+    if parent is None:
+        if line is not None and line.children.exists() is False and line.allocations.exists():
+            raise ApplicationError("A line with allocations cannot become a heading.",
+                                   code=ErrorCode.INVALID, attr="parent")
+        return
+    if parent.grant_id != grant.pk:
+        raise ApplicationError("The parent is a heading of another grant.",
+                               code=ErrorCode.UNKNOWN_BUDGET_LINE, attr="parent")
+    if not parent.is_heading:
+        raise ApplicationError(
+            f"{parent.code} is a line, not a heading: the budget has two levels.",
+            code=ErrorCode.INVALID, attr="parent",
+        )
+    if line is not None and (line.pk == parent.pk or line.children.exists()):
+        raise ApplicationError("A heading with lines cannot be put under another heading.",
+                               code=ErrorCode.INVALID, attr="parent")
+
+
+def version_total(version: BudgetVersion) -> Money:
+    """The sum of the version's allocations (all in EUR, by constraint)."""
+    total = version.allocations.aggregate(s=Sum("amount"))["s"] or Decimal("0.00")
+    return Money(total, EUR)
+
+
+@transaction.atomic
+def version_open_draft(*, grant: Grant, label: str, reason: str = "", by=None) -> BudgetVersion:
+    """A new draft: a copy of the current version's allocations, or empty for a new grant.
+
+    Raises ``Conflict`` (``draft_exists``) when the grant already has a draft.
+    """
+    Grant.objects.select_for_update().filter(pk=grant.pk).first()
+    if BudgetVersion.objects.filter(grant=grant, status=VersionStatus.DRAFT).exists():
+        raise Conflict("This grant already has a draft version.", code=ErrorCode.DRAFT_EXISTS)
+    number = (BudgetVersion.objects.filter(grant=grant).aggregate(m=Max("number"))["m"] or 0) + 1
+    draft = BudgetVersion.objects.create(grant=grant, number=number, label=label, reason=reason)
+    current = BudgetVersion.objects.filter(grant=grant, is_current=True).first()
+    if current is not None:
+        bulk_create_with_history(
+            [Allocation(version=draft, budget_line_id=a.budget_line_id, partner_id=a.partner_id,
+                        location_id=a.location_id, year=a.year, amount=a.amount)
+             for a in current.allocations.all()],
+            Allocation,
+        )
+    return draft
+
+
+def _check_editable(version: BudgetVersion) -> None:
+    if not version.is_editable:
+        raise Conflict(f"Version {version.number} is {version.status}: it cannot change.",
+                       code=ErrorCode.VERSION_NOT_EDITABLE)
+
+
+def _check_cell(version: BudgetVersion, budget_line: BudgetLine, partner: Partner,
+                location: Location, year: int) -> None:
+    grant = version.grant
+    if budget_line.grant_id != grant.pk:
+        raise ApplicationError(f"{budget_line.code} is not a line of {grant.code}.",
+                               code=ErrorCode.UNKNOWN_BUDGET_LINE, attr="budget_line")
+    if budget_line.is_heading:
+        raise ApplicationError(f"{budget_line.code} is a heading: allocate to its lines.",
+                               code=ErrorCode.HEADING_NOT_A_LINE, attr="budget_line")
+    if not grant.partners.filter(pk=partner.pk).exists():
+        raise ApplicationError(f"{partner.code} is not a partner of {grant.code}.",
+                               code=ErrorCode.PARTNER_NOT_ON_GRANT, attr="partner")
+    if not 1 <= year <= grant.years:
+        raise ApplicationError(f"The grant has project years 1 to {grant.years}.",
+                               code=ErrorCode.INVALID, attr="year")
+
+
+@transaction.atomic
+def allocation_set(*, version: BudgetVersion, budget_line: BudgetLine, partner: Partner,
+                   location: Location, year: int, amount: Money) -> Allocation:
+    """Create or change the allocation of one cell of a draft version."""
+    _check_editable(version)
+    with as_application_error():
+        validate_money(amount, "amount")
+    if str(amount.currency) != EUR:
+        raise ApplicationError("Budgets are in EUR.", code=ErrorCode.CURRENCY_NOT_ALLOWED,
+                               attr="amount_currency")
+    _check_cell(version, budget_line, partner, location, year)
+    allocation, _ = Allocation.objects.update_or_create(
+        version=version, budget_line=budget_line, partner=partner, location=location, year=year,
+        defaults={"amount": amount},
+    )
+    return allocation
+
+
+@transaction.atomic
+def allocation_update(*, allocation: Allocation, **fields) -> Allocation:
+    version = allocation.version
+    _check_editable(version)
+    for name, value in fields.items():
+        setattr(allocation, name, value)
+    with as_application_error():
+        validate_money(allocation.amount, "amount")
+    if str(allocation.amount.currency) != EUR:
+        raise ApplicationError("Budgets are in EUR.", code=ErrorCode.CURRENCY_NOT_ALLOWED,
+                               attr="amount_currency")
+    _check_cell(version, allocation.budget_line, allocation.partner, allocation.location,
+                allocation.year)
+    with as_application_error():
+        allocation.validate_constraints()
+    allocation.save()
+    return allocation
+
+
+def allocation_delete(*, allocation: Allocation) -> None:
+    _check_editable(allocation.version)
+    allocation.delete()
+
+
+@transaction.atomic
+def version_approve(*, version: BudgetVersion, by=None) -> BudgetVersion:
+    """Make a draft the grant's current version; the one before becomes superseded.
+
+    Raises ``Conflict`` when the version is not a draft and ``ApplicationError``
+    (``total_mismatch``) when its allocations do not add up to the grant's total to the cent.
+    """
+    version = BudgetVersion.objects.select_for_update().select_related("grant").get(pk=version.pk)
+    _check_editable(version)
+    total = version_total(version)
+    grant_total = version.grant.total
+    if total.amount != grant_total.amount:
+        raise ApplicationError(
+            f"The allocations add up to {total.amount} EUR, not the grant's {grant_total.amount} EUR.",
+            code=ErrorCode.TOTAL_MISMATCH, attr="total",
+        )
+    # Saved one by one (not .update()) so that the history records the supersession.
+    for previous in BudgetVersion.objects.select_for_update().filter(grant=version.grant,
+                                                                      is_current=True):
+        previous.is_current = False
+        previous.status = VersionStatus.SUPERSEDED
+        previous.save()
+    version.status = VersionStatus.APPROVED
+    version.is_current = True
+    version.approved_at = timezone.now()
+    version.approved_by = by
+    version.save()
+    return version

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ExpendituresConfig(AppConfig):
+    name = "expenditures"
+    verbose_name = "Expenditures"

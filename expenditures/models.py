@@ -1,0 +1,287 @@
+"""Where the money goes: rates, transfers to partners, expenditures, quarterly statements.
+
+Records
+- ExchangeRate: units of a currency per EUR, either standing (``month`` null: the parity
+  655.957 XOF, seeded by a migration) or for one month (a donor's accounting rate).
+- FundTransfer: EUR the NGO sent a partner for a grant, the XOF the partner's bank credited,
+  and the fees. The obtained rate is ``amount_received / amount_sent``; fees stay apart.
+- Expenditure: one voucher of a partner on a line, a location and a date, in XOF or EUR,
+  with its EUR value stored (``amount_eur``) together with the rate and method that made it,
+  so that every total is a sum of stored per-row EUR values.
+- QuarterlyStatement: a partner's financial statement for one calendar quarter of a grant.
+  Its workflow (checks, review, locking) lives in ``expenditures.services``.
+
+Invariants, and where each holds
+- amounts are XOF or EUR, never negative; XOF amounts are whole francs; EUR amounts have
+  two decimals (CheckConstraint, column precision, and ``grants.money.validate_money``);
+- an expenditure is positive; a voucher is used once per partner; one statement per grant,
+  partner and quarter; a transfer is received on or after it was sent; a rate is positive
+  and there is one standing rate per currency and one rate per currency and month
+  (CheckConstraint, UniqueConstraint);
+- an expenditure is dated inside its grant, its partner is a partner of the grant, its line is
+  a line (not a heading) of the grant; a transfer's partner is on the grant
+  (``expenditures.services``, full_clean before every save: they span tables).
+- every change to these records is kept by django-simple-history (who, when, before, after).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import BigIntegerField, Q
+from django.db.models.functions import Cast
+from django.utils.translation import gettext_lazy as _
+from djmoney.models.fields import MoneyField
+from simple_history.models import HistoricalRecords
+
+from budget.models import BudgetLine
+from grants.models import FxMethod, Grant, Location, Partner
+from grants.money import CURRENCY_CHOICES, EUR, XOF
+
+MONEY_DIGITS = 14
+
+
+def _currency_allowed(field: str, name: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}_currency__in": [XOF, EUR]}), name=name
+    )
+
+
+def _whole_if_xof(field: str, name: str) -> models.CheckConstraint:
+    """XOF has no minor unit: an XOF amount equals its integer cast."""
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}_currency": EUR})
+        | Q(**{field: Cast(field, output_field=BigIntegerField())}),
+        name=name,
+    )
+
+
+class ExchangeRate(models.Model):
+    currency = models.CharField(max_length=3, choices=[(XOF, "XOF")], default=XOF)
+    rate = models.DecimalField(
+        max_digits=16, decimal_places=6, help_text=_("Units of the currency for one EUR.")
+    )
+    month = models.DateField(
+        null=True, blank=True,
+        help_text=_("First day of the month the rate is for; empty for a standing rate."),
+    )
+    source = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["currency", "month"]
+        constraints = [
+            models.CheckConstraint(condition=Q(rate__gt=0), name="exchangerate_positive"),
+            models.CheckConstraint(
+                condition=Q(month__isnull=True) | Q(month__day=1), name="exchangerate_month_first_day"
+            ),
+            models.UniqueConstraint(
+                fields=["currency"], condition=Q(month__isnull=True),
+                name="exchangerate_one_standing_rate",
+            ),
+            models.UniqueConstraint(
+                fields=["currency", "month"], condition=Q(month__isnull=False),
+                name="exchangerate_one_per_month",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        when = self.month.strftime("%Y-%m") if self.month else "standing"
+        return f"{self.currency} {self.rate} ({when})"
+
+
+class FundTransfer(models.Model):
+    grant = models.ForeignKey(Grant, on_delete=models.PROTECT, related_name="transfers")
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="transfers")
+    sent_on = models.DateField()
+    received_on = models.DateField(null=True, blank=True)
+    amount_sent = MoneyField(
+        max_digits=MONEY_DIGITS, decimal_places=2, default_currency=EUR, currency_choices=[(EUR, "EUR")]
+    )
+    amount_received = MoneyField(
+        max_digits=MONEY_DIGITS, decimal_places=2, default_currency=XOF,
+        currency_choices=CURRENCY_CHOICES,
+    )
+    fees = MoneyField(
+        max_digits=MONEY_DIGITS, decimal_places=2, default=Decimal("0"), default_currency=EUR,
+        currency_choices=CURRENCY_CHOICES,
+    )
+    reference = models.CharField(max_length=100, blank=True)
+    note = models.TextField(blank=True)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["grant", "partner", "received_on", "id"]
+        indexes = [models.Index(fields=["grant", "partner", "received_on"], name="transfer_grant_partner_recv")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_sent_currency=EUR), name="transfer_sent_in_eur"),
+            models.CheckConstraint(condition=Q(amount_sent__gt=0), name="transfer_sent_positive"),
+            _currency_allowed("amount_received", "transfer_received_currency_allowed"),
+            models.CheckConstraint(condition=Q(amount_received__gte=0), name="transfer_received_not_negative"),
+            _whole_if_xof("amount_received", "transfer_received_whole_xof"),
+            _currency_allowed("fees", "transfer_fees_currency_allowed"),
+            models.CheckConstraint(condition=Q(fees__gte=0), name="transfer_fees_not_negative"),
+            _whole_if_xof("fees", "transfer_fees_whole_xof"),
+            models.CheckConstraint(
+                condition=Q(received_on__isnull=True) | Q(received_on__gte=models.F("sent_on")),
+                name="transfer_received_after_sent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.grant.code} -> {self.partner.code} {self.amount_sent} on {self.sent_on}"
+
+    @property
+    def rate(self) -> Decimal | None:
+        """XOF credited per EUR sent, to 6 decimals (fees are not folded in)."""
+        if str(self.amount_received.currency) != XOF or not self.amount_sent.amount:
+            return None
+        return (self.amount_received.amount / self.amount_sent.amount).quantize(Decimal("0.000001"))
+
+
+class ExpenditureStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SUBMITTED = "submitted", _("Submitted")
+    VALIDATED = "validated", _("Validated")
+    REJECTED = "rejected", _("Rejected")
+
+
+# Spending that counts in reports: what a partner has submitted and what finance validated.
+COUNTED_STATUSES = (ExpenditureStatus.SUBMITTED, ExpenditureStatus.VALIDATED)
+
+
+class Expenditure(models.Model):
+    grant = models.ForeignKey(Grant, on_delete=models.PROTECT, related_name="expenditures")
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="expenditures")
+    budget_line = models.ForeignKey(BudgetLine, on_delete=models.PROTECT, related_name="expenditures")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="expenditures")
+    date = models.DateField()
+    amount = MoneyField(max_digits=MONEY_DIGITS, decimal_places=2, currency_choices=CURRENCY_CHOICES)
+    amount_eur = models.DecimalField(
+        max_digits=MONEY_DIGITS, decimal_places=2,
+        help_text=_("EUR value, stored once with its rate and method; totals add these."),
+    )
+    fx_rate = models.DecimalField(
+        max_digits=16, decimal_places=6, help_text=_("Units of the amount's currency per EUR.")
+    )
+    fx_method = models.CharField(max_length=20, choices=FxMethod.choices)
+    rate_missing = models.BooleanField(
+        default=False, help_text=_("No monthly rate for this month: the parity was used.")
+    )
+    unfunded_xof = models.DecimalField(
+        max_digits=MONEY_DIGITS, decimal_places=0, default=Decimal("0"),
+        help_text=_("XOF spent beyond the funds received (fifo only), converted at the parity."),
+    )
+    voucher = models.CharField(max_length=64)
+    description = models.CharField(max_length=500, blank=True)
+    status = models.CharField(
+        max_length=10, choices=ExpenditureStatus.choices, default=ExpenditureStatus.VALIDATED
+    )
+    statement = models.ForeignKey(
+        "QuarterlyStatement", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="expenditures",
+    )
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["date", "id"]
+        indexes = [
+            models.Index(fields=["grant", "partner", "date", "id"], name="exp_grant_partner_date"),
+            models.Index(fields=["grant", "date", "id"], name="exp_grant_date"),
+            models.Index(fields=["grant", "budget_line"], name="exp_grant_line"),
+            models.Index(fields=["statement"], name="exp_statement"),
+        ]
+        constraints = [
+            _currency_allowed("amount", "expenditure_currency_allowed"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="expenditure_amount_positive"),
+            _whole_if_xof("amount", "expenditure_whole_xof"),
+            models.CheckConstraint(condition=Q(amount_eur__gte=0), name="expenditure_eur_not_negative"),
+            models.CheckConstraint(condition=Q(fx_rate__gt=0), name="expenditure_rate_positive"),
+            models.CheckConstraint(condition=Q(unfunded_xof__gte=0), name="expenditure_unfunded_not_negative"),
+            models.UniqueConstraint(fields=["partner", "voucher"], name="expenditure_voucher_once_per_partner"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.voucher} {self.amount} on {self.date}"
+
+
+class StatementStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SUBMITTED = "submitted", _("Submitted")
+    ACCEPTED = "accepted", _("Accepted")
+    RETURNED = "returned", _("Returned")
+
+
+def _statement_money(**kwargs) -> MoneyField:
+    return MoneyField(
+        max_digits=MONEY_DIGITS, decimal_places=2, default=Decimal("0"), default_currency=XOF,
+        currency_choices=CURRENCY_CHOICES, **kwargs,
+    )
+
+
+class QuarterlyStatement(models.Model):
+    grant = models.ForeignKey(Grant, on_delete=models.PROTECT, related_name="statements")
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="statements")
+    year = models.PositiveSmallIntegerField()
+    quarter = models.PositiveSmallIntegerField()
+    opening_balance = _statement_money()
+    funds_received = _statement_money()
+    closing_balance = _statement_money()
+    cash_on_hand = _statement_money()
+    bank_balance = _statement_money()
+    lines = models.JSONField(
+        default=list, blank=True,
+        help_text=_("The expenditures as the partner sent them, until the statement is submitted."),
+    )
+    explanations = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=StatementStatus.choices, default=StatementStatus.DRAFT)
+    problems = models.JSONField(default=list, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    review_comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["grant", "partner", "year", "quarter"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["grant", "partner", "year", "quarter"], name="statement_once_per_quarter"
+            ),
+            models.CheckConstraint(condition=Q(quarter__gte=1, quarter__lte=4), name="statement_quarter_1_to_4"),
+            *[
+                c
+                for field in ("opening_balance", "funds_received", "closing_balance", "cash_on_hand", "bank_balance")
+                for c in (
+                    _currency_allowed(field, f"statement_{field}_currency_allowed"),
+                    _whole_if_xof(field, f"statement_{field}_whole_xof"),
+                )
+            ],
+            models.CheckConstraint(condition=Q(funds_received__gte=0), name="statement_received_not_negative"),
+            models.CheckConstraint(condition=Q(cash_on_hand__gte=0), name="statement_cash_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.grant.code} {self.partner.code} {self.period}"
+
+    @property
+    def period(self) -> str:
+        return f"{self.year}-Q{self.quarter}"

@@ -1,0 +1,235 @@
+"""Who and what a grant is: donors, partners, places, and the grant itself.
+
+Records
+- Donor: a funder (a ministry, the NGO's own funds). Members read the grants it funds.
+- Partner: an organisation that spends the grant's money, reporting in XOF or EUR.
+- Location: a place where the money is spent (a city of intervention, the headquarters).
+- Grant: a project's funding agreement: total in EUR, dates, the conversion method for XOF
+  spending, the variance tolerance and the reallocation limit without donor approval.
+- GrantDonor: a donor's share of a grant. Membership: a user belongs to a partner or a donor.
+
+Invariants, and where each holds
+- codes are unique (UniqueConstraint);
+- a grant's total is in EUR and not negative, it starts before it ends, its tolerance and
+  limit are percentages (CheckConstraint);
+- a donor's share is in (0, 100] (CheckConstraint); the shares of a grant add up to 100
+  (``grants.services.grant_set_donors``, since SQL cannot sum across rows in a CHECK);
+- a membership names exactly one of partner and donor (CheckConstraint).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from djmoney.models.fields import MoneyField
+from simple_history.models import HistoricalRecords
+
+from grants.money import CURRENCY_CHOICES, EUR
+
+
+class FxMethod(models.TextChoices):
+    PARITY = "parity", _("Fixed parity")
+    FIFO = "fifo", _("Rate of the funding transfers, first in first out")
+    WEIGHTED_AVERAGE = "weighted_average", _("Weighted average rate of funds received")
+    MONTHLY_RATE = "monthly_rate", _("Monthly rate from the rate table")
+
+
+class Role(models.TextChoices):
+    """The three kinds of user; each is a Django group of this name."""
+
+    FINANCE_OFFICER = "finance_officer", _("Finance officer")
+    PARTNER_MEMBER = "partner_member", _("Partner member")
+    DONOR_MEMBER = "donor_member", _("Donor member")
+
+
+class Donor(models.Model):
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+    notes = models.TextField(blank=True, help_text=_("Assumptions and remarks about this donor."))
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class PartnerKind(models.TextChoices):
+    LEAD = "lead", _("Lead NGO")
+    IMPLEMENTING = "implementing", _("Implementing partner")
+
+
+class Partner(models.Model):
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=12, choices=PartnerKind.choices, default=PartnerKind.IMPLEMENTING)
+    reporting_currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    country = models.CharField(max_length=2, default="ML", help_text=_("ISO 3166 code."))
+    locations = models.ManyToManyField(
+        "Location", related_name="partners", blank=True, help_text=_("Where the partner works.")
+    )
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reporting_currency__in=["XOF", "EUR"]),
+                name="partner_reporting_currency_allowed",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Location(models.Model):
+    code = models.CharField(max_length=16, unique=True)
+    name = models.CharField(max_length=200)
+    region = models.CharField(max_length=200, blank=True)
+    country = models.CharField(max_length=2, default="ML", help_text=_("ISO 3166 code."))
+    latitude = models.DecimalField(
+        max_digits=9, decimal_places=6, null=True, blank=True,
+        validators=[MinValueValidator(Decimal("-90")), MaxValueValidator(Decimal("90"))],
+    )
+    longitude = models.DecimalField(
+        max_digits=9, decimal_places=6, null=True, blank=True,
+        validators=[MinValueValidator(Decimal("-180")), MaxValueValidator(Decimal("180"))],
+    )
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True) | Q(latitude__gte=-90, latitude__lte=90),
+                name="location_latitude_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(longitude__isnull=True) | Q(longitude__gte=-180, longitude__lte=180),
+                name="location_longitude_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Grant(models.Model):
+    code = models.CharField(max_length=32, unique=True)
+    title = models.CharField(max_length=500)
+    total = MoneyField(
+        max_digits=14, decimal_places=2, default_currency=EUR, currency_choices=[(EUR, "EUR")]
+    )
+    start_date = models.DateField()
+    end_date = models.DateField()
+    fx_method = models.CharField(max_length=20, choices=FxMethod.choices, default=FxMethod.PARITY)
+    variance_tolerance_pct = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("10"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+    reallocation_limit_pct = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("25"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+    partners = models.ManyToManyField(Partner, related_name="grants", blank=True)
+    donors = models.ManyToManyField(Donor, through="GrantDonor", related_name="grants", blank=True)
+    notes = models.TextField(blank=True, help_text=_("Assumptions and remarks about this grant."))
+    history = HistoricalRecords(excluded_fields=["partners", "donors"])
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(total_currency=EUR), name="grant_total_in_eur"),
+            models.CheckConstraint(condition=Q(total__gte=0), name="grant_total_not_negative"),
+            models.CheckConstraint(
+                condition=Q(start_date__lt=models.F("end_date")), name="grant_starts_before_end"
+            ),
+            models.CheckConstraint(
+                condition=Q(variance_tolerance_pct__gte=0, variance_tolerance_pct__lte=100),
+                name="grant_tolerance_is_pct",
+            ),
+            models.CheckConstraint(
+                condition=Q(reallocation_limit_pct__gte=0, reallocation_limit_pct__lte=100),
+                name="grant_reallocation_limit_is_pct",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def months(self) -> int:
+        """Whole months the grant runs (2015-07-01 .. 2018-06-30 is 36)."""
+        return month_index(self.start_date, self.end_date) + 1
+
+    @property
+    def years(self) -> int:
+        """Project years: year 1 is the first twelve months."""
+        return (self.months + 11) // 12
+
+    def project_year_of(self, day: date) -> int:
+        return month_index(self.start_date, day) // 12 + 1
+
+    def covers(self, day: date) -> bool:
+        return self.start_date <= day <= self.end_date
+
+
+def month_index(start: date, day: date) -> int:
+    """Months from ``start``'s month to ``day``'s month (0 for the same month)."""
+    return (day.year - start.year) * 12 + (day.month - start.month)
+
+
+class GrantDonor(models.Model):
+    grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="donor_shares")
+    donor = models.ForeignKey(Donor, on_delete=models.PROTECT, related_name="grant_shares")
+    share_pct = models.DecimalField(max_digits=5, decimal_places=2)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["grant", "-share_pct", "donor"]
+        constraints = [
+            models.UniqueConstraint(fields=["grant", "donor"], name="grantdonor_once_per_grant"),
+            models.CheckConstraint(
+                condition=Q(share_pct__gt=0, share_pct__lte=100), name="grantdonor_share_is_pct"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.donor.code} {self.share_pct} % of {self.grant.code}"
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    partner = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships"
+    )
+    donor = models.ForeignKey(
+        Donor, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(partner__isnull=False, donor__isnull=True)
+                           | Q(partner__isnull=True, donor__isnull=False)),
+                name="membership_partner_xor_donor",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "partner"], name="membership_once_per_partner",
+                condition=Q(partner__isnull=False),
+            ),
+            models.UniqueConstraint(
+                fields=["user", "donor"], name="membership_once_per_donor",
+                condition=Q(donor__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.partner or self.donor}"

@@ -1,0 +1,77 @@
+"""Writes on grants, partners, locations and donors. Every function is keyword-only."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+from moneyed import Money
+
+from grants.errors import ApplicationError, ErrorCode
+from grants.models import Donor, Grant, GrantDonor, Partner
+from grants.money import EUR, validate_money
+from grants.validation import as_application_error
+
+HUNDRED = Decimal("100")
+
+
+@transaction.atomic
+def grant_create(*, code: str, title: str, total: Money, start_date, end_date,
+                 fx_method: str = "parity", variance_tolerance_pct: Decimal = Decimal("10"),
+                 reallocation_limit_pct: Decimal = Decimal("25"), partners: list[Partner] = (),
+                 donor_shares: list[tuple[Donor, Decimal]] = (), notes: str = "") -> Grant:
+    grant = Grant(
+        code=code, title=title, total=total, start_date=start_date, end_date=end_date,
+        fx_method=fx_method, variance_tolerance_pct=variance_tolerance_pct,
+        reallocation_limit_pct=reallocation_limit_pct, notes=notes,
+    )
+    _validate_grant(grant)
+    grant.save()
+    grant.partners.set(partners)
+    if donor_shares:
+        grant_set_donors(grant=grant, donor_shares=donor_shares)
+    return grant
+
+
+@transaction.atomic
+def grant_update(*, grant: Grant, partners: list[Partner] | None = None,
+                 donor_shares: list[tuple[Donor, Decimal]] | None = None, **fields) -> Grant:
+    for name, value in fields.items():
+        setattr(grant, name, value)
+    _validate_grant(grant)
+    grant.save()
+    if partners is not None:
+        grant.partners.set(partners)
+    if donor_shares is not None:
+        grant_set_donors(grant=grant, donor_shares=donor_shares)
+    return grant
+
+
+@transaction.atomic
+def grant_set_donors(*, grant: Grant, donor_shares: list[tuple[Donor, Decimal]]) -> None:
+    """Replace the grant's donors. The shares must add up to exactly 100 %."""
+    total = sum((Decimal(share) for _, share in donor_shares), Decimal("0"))
+    if donor_shares and total != HUNDRED:
+        raise ApplicationError(
+            f"Donor shares add up to {total} %, not 100 %.", code=ErrorCode.SHARES_NOT_100,
+            attr="donors",
+        )
+    donors = [donor.pk for donor, _ in donor_shares]
+    if len(set(donors)) != len(donors):
+        raise ApplicationError("A donor is listed twice.", code=ErrorCode.INVALID, attr="donors")
+    GrantDonor.objects.filter(grant=grant).delete()
+    for donor, share in donor_shares:
+        GrantDonor.objects.create(grant=grant, donor=donor, share_pct=Decimal(share))
+
+
+def _validate_grant(grant: Grant) -> None:
+    with as_application_error():
+        validate_money(grant.total, "total")
+    if str(grant.total.currency) != EUR:
+        raise ApplicationError("A grant's total is in EUR.", code=ErrorCode.CURRENCY_NOT_ALLOWED,
+                               attr="total")
+    if grant.start_date and grant.end_date and grant.start_date >= grant.end_date:
+        raise ApplicationError("A grant starts before it ends.", code=ErrorCode.INVALID,
+                               attr="end_date")
+    with as_application_error():
+        grant.full_clean(exclude=["partners", "donors"], validate_unique=True)

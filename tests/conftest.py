@@ -1,0 +1,97 @@
+"""Shared fixtures: the Mali seed project, the three roles, API clients with tokens."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from budget.seed import seed_load
+from grants.models import Donor, Grant, Membership, Partner, Role
+from grants.roles import ensure_role_groups
+
+
+@pytest.fixture
+def grant(db) -> Grant:
+    """The Mali project (ML-ESEC-2015) as load_seed leaves it: version 1 approved, no spending."""
+    return seed_load().grant
+
+
+def make_user(username: str, role: Role, *, partner: Partner | None = None,
+              donor: Donor | None = None):
+    groups = ensure_role_groups()
+    user = get_user_model().objects.create_user(username=username, password=username)
+    user.groups.add(groups[role.value])
+    if partner is not None:
+        Membership.objects.create(user=user, partner=partner)
+    if donor is not None:
+        Membership.objects.create(user=user, donor=donor)
+    return user
+
+
+@pytest.fixture
+def finance_user(db):
+    return make_user("finance", Role.FINANCE_OFFICER)
+
+
+@pytest.fixture
+def bnce_user(grant):
+    return make_user("bnce", Role.PARTNER_MEMBER, partner=Partner.objects.get(code="BNCE"))
+
+
+@pytest.fixture
+def caritas_user(grant):
+    return make_user("caritas", Role.PARTNER_MEMBER, partner=Partner.objects.get(code="CARITAS"))
+
+
+@pytest.fixture
+def donor_user(grant):
+    return make_user("donor", Role.DONOR_MEMBER, donor=Donor.objects.get(code="MAEE-LU"))
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def finance(finance_user) -> APIClient:
+    return client_for(finance_user)
+
+
+@pytest.fixture
+def bnce(bnce_user) -> APIClient:
+    return client_for(bnce_user)
+
+
+@pytest.fixture
+def caritas(caritas_user) -> APIClient:
+    return client_for(caritas_user)
+
+
+@pytest.fixture
+def donor(donor_user) -> APIClient:
+    return client_for(donor_user)
+
+
+@pytest.fixture
+def anonymous() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def pytest_collection_modifyitems(config, items):
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
+    if connection.vendor != "postgresql":
+        for item in items:
+            if "postgres" in item.keywords:
+                item.add_marker(skip)
