@@ -1,0 +1,28 @@
+"""Who may see what, for views: a grant the user may not read is 404, not 403."""
+
+from __future__ import annotations
+
+from rest_framework.exceptions import NotFound, PermissionDenied
+
+from grants.models import Grant, Partner
+from grants.roles import is_finance_officer, partner_of
+from grants.selectors import grant_get_for
+
+
+def grant_or_404(user, code: str) -> Grant:
+    grant = grant_get_for(user, code)
+    if grant is None:
+        raise NotFound(f"No grant {code}.")
+    return grant
+
+
+def partner_scope(user) -> Partner | None:
+    """The partner a user's reads are restricted to (None: the whole grant)."""
+    if is_finance_officer(user):
+        return None
+    return partner_of(user)
+
+
+def require_finance_officer(user) -> None:
+    if not is_finance_officer(user):
+        raise PermissionDenied("Only a finance officer may do this.")
