@@ -1,2 +1,40 @@
+"""Routes: /api/v1/ for the records, /api/schema/, /api/docs/ and /api/redoc/ for the contract."""
 
-urlpatterns: list = []
+from importlib import import_module
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from api import views
+
+router = SimpleRouter()
+router.register("grants", views.GrantViewSet, basename="grant")
+router.register(r"grants/(?P<grant_code>[^/]+)/budget-lines", views.BudgetLineViewSet, basename="budget-line")
+router.register(r"grants/(?P<grant_code>[^/]+)/versions", views.VersionViewSet, basename="version")
+router.register(
+    r"grants/(?P<grant_code>[^/]+)/versions/(?P<version_number>[0-9]+)/allocations",
+    views.AllocationViewSet, basename="allocation",
+)
+router.register("partners", views.PartnerViewSet, basename="partner")
+router.register("locations", views.LocationViewSet, basename="location")
+router.register("donors", views.DonorViewSet, basename="donor")
+router.register("exchange-rates", views.ExchangeRateViewSet, basename="exchange-rate")
+router.register("transfers", views.TransferViewSet, basename="transfer")
+router.register("expenditures", views.ExpenditureViewSet, basename="expenditure")
+
+# Feature modules add their own routes under /api/v1/ (reports, conversions, statements).
+extra = []
+for module in ("api.urls_fx", "api.urls_reports", "api.urls_statements", "api.urls_budget"):
+    try:
+        extra += import_module(module).urlpatterns
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+
+urlpatterns = [
+    path("api/v1/", include(extra + router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+]

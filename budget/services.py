@@ -184,3 +184,20 @@ def version_approve(*, version: BudgetVersion, by=None) -> BudgetVersion:
     version.approved_by = by
     version.save()
     return version
+
+
+def version_update(*, version: BudgetVersion, **fields) -> BudgetVersion:
+    """Change a draft's label or reason; approved and superseded versions never change (409)."""
+    _check_editable(version)
+    for name in ("label", "reason"):
+        if name in fields:
+            setattr(version, name, fields[name])
+    version.save()
+    return version
+
+
+@transaction.atomic
+def version_delete(*, version: BudgetVersion) -> None:
+    """Drop a draft with its allocations; approved and superseded versions stay (409)."""
+    _check_editable(version)
+    version.delete()

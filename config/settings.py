@@ -161,7 +161,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
-        "CurrencyEnum": "config.settings.CURRENCY_CHOICES",
+        "CurrencyEnum": "grants.money.CURRENCY_CHOICES",
+        "EurCurrencyEnum": "api.fields.EUR_ONLY",
+        "XofCurrencyEnum": "api.serializers.XOF_ONLY",
         "ValidationErrorEnum": "drf_standardized_errors.openapi_serializers.ValidationErrorEnum.choices",
         "ClientErrorEnum": "drf_standardized_errors.openapi_serializers.ClientErrorEnum.choices",
         "ServerErrorEnum": "drf_standardized_errors.openapi_serializers.ServerErrorEnum.choices",

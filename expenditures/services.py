@@ -189,3 +189,42 @@ def transfer_delete(*, transfer: FundTransfer, by=None) -> None:
     grant, partner = transfer.grant, transfer.partner
     transfer.delete()
     fx.after_transfer_change(grant=grant, partner=partner)
+
+
+def exchange_rate_record(*, currency: str, rate, month=None, source: str, by=None):
+    """Add a rate to the table; the grants converting at monthly rates are revalued."""
+    from expenditures.models import ExchangeRate
+
+    if ExchangeRate.objects.filter(currency=currency, month=month).exists():
+        raise ApplicationError("This currency already has a rate for that month." if month else
+                               "This currency already has a standing rate.", code="unique", attr="month")
+    record = ExchangeRate.objects.create(currency=currency, rate=rate, month=month, source=source)
+    _after_rate_change(month)
+    return record
+
+
+def exchange_rate_update(*, rate, **fields):
+    from expenditures.models import ExchangeRate
+
+    for name, value in fields.items():
+        setattr(rate, name, value)
+    clash = ExchangeRate.objects.filter(currency=rate.currency, month=rate.month).exclude(pk=rate.pk)
+    if clash.exists():
+        raise ApplicationError("This currency already has a rate for that month.", code="unique", attr="month")
+    rate.save()
+    _after_rate_change(rate.month)
+    return rate
+
+
+def exchange_rate_delete(*, rate) -> None:
+    if rate.month is None:
+        raise ApplicationError("The standing rate (the parity) cannot be deleted.", code="in_use", attr="month")
+    month = rate.month
+    rate.delete()
+    _after_rate_change(month)
+
+
+def _after_rate_change(month) -> None:
+    hook = getattr(fx, "after_rate_change", None)
+    if hook is not None:
+        hook(month=month)

@@ -57,30 +57,24 @@ def validate_money(money: Money | None, field: str, *, allow_zero: bool = True) 
     than two decimals in EUR.
     """
     if money is None:
-        raise ValidationError({field: _("An amount is required.")}, code="required")
+        raise _error(field, _("An amount is required."), "required")
     if not isinstance(money, Money):
-        raise ValidationError({field: _("An amount must carry its currency.")}, code="currency_missing")
+        raise _error(field, _("An amount must carry its currency."), "currency_missing")
     currency = str(money.currency)
     if currency not in CURRENCIES:
-        raise ValidationError(
-            {field: _("Only XOF and EUR are accepted, not %(currency)s.") % {"currency": currency}},
-            code="currency_not_allowed",
-        )
+        raise _error(field, _("Only XOF and EUR are accepted, not %(currency)s.") % {"currency": currency}, "currency_not_allowed")
     try:
         amount = Decimal(money.amount)
     except (InvalidOperation, TypeError) as exc:
-        raise ValidationError({field: _("Not a number.")}, code="invalid") from exc
+        raise _error(field, _("Not a number."), "invalid") from exc
     if amount < 0 or (amount == 0 and not allow_zero):
-        raise ValidationError(
-            {field: _("An amount must be positive.")}, code="negative_amount"
-        )
+        raise _error(field, _("An amount must be positive."), "negative_amount")
     if currency == XOF and not is_whole(amount):
-        raise ValidationError(
-            {field: _("XOF has no minor unit: %(amount)s is not a whole number of francs.")
-             % {"amount": amount}},
-            code="fractional_xof",
-        )
+        raise _error(field, _("XOF has no minor unit: %(amount)s is not a whole number of francs.")
+             % {"amount": amount}, "fractional_xof")
     if currency == EUR and amount != quantize_amount(amount, EUR):
-        raise ValidationError(
-            {field: _("EUR amounts have at most two decimals.")}, code="too_many_decimals"
-        )
+        raise _error(field, _("EUR amounts have at most two decimals."), "too_many_decimals")
+
+
+def _error(field: str, message, code: str) -> ValidationError:
+    return ValidationError({field: ValidationError(message, code=code)})

@@ -75,3 +75,23 @@ def _validate_grant(grant: Grant) -> None:
                                attr="end_date")
     with as_application_error():
         grant.full_clean(exclude=["partners", "donors"], validate_unique=True)
+
+
+@transaction.atomic
+def grant_delete(*, grant: Grant) -> None:
+    """Delete a grant that nothing has happened on yet (no approved budget, no money moved)."""
+    from django.db.models.deletion import ProtectedError
+
+    from grants.errors import Conflict
+
+    in_use = any(
+        getattr(grant, name).exists() for name in ("expenditures", "transfers", "statements")
+        if hasattr(grant, name)
+    ) or grant.versions.exclude(status="draft").exists()
+    if in_use:
+        raise Conflict("This grant has an approved budget or money recorded: it cannot be deleted.",
+                       code="in_use")
+    try:
+        grant.delete()
+    except ProtectedError as exc:
+        raise Conflict("Other records depend on this grant.", code="in_use") from exc

@@ -1,0 +1,100 @@
+"""Fields of the API's contract: money as two siblings (`amount`, `amount_currency`) and related
+records named by their codes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from moneyed import Money
+from rest_framework import serializers
+
+from grants.money import CURRENCY_CHOICES, EUR, quantize_amount, validate_money
+
+MONEY_MAX_DIGITS = 14
+
+
+@extend_schema_field(OpenApiTypes.DECIMAL)
+class MoneyAmountField(serializers.DecimalField):
+    """The amount of a django-money field, as a string quantized to its currency: XOF "655957",
+    EUR "1000.00". On input, a decimal string or number; its currency comes from the sibling
+    ``<name>_currency`` field and is checked in ``MoneyInputMixin``."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_digits", MONEY_MAX_DIGITS)
+        kwargs.setdefault("decimal_places", 2)
+        kwargs.setdefault("coerce_to_string", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        if isinstance(value, Money):
+            return str(quantize_amount(value.amount, str(value.currency)))
+        return super().to_representation(value)
+
+
+def currency_field(choices=CURRENCY_CHOICES, **kwargs) -> serializers.ChoiceField:
+    return serializers.ChoiceField(choices=choices, **kwargs)
+
+
+EUR_ONLY = [(EUR, "EUR")]
+
+
+class MoneyInputMixin:
+    """Combines each money field with its ``_currency`` sibling into a ``Money`` in ``validate``
+    and refuses what no amount may be (negative, XOF fraction...), naming the field."""
+
+    money_fields: tuple[str, ...] = ()
+    positive_money_fields: tuple[str, ...] = ()
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        errors = {}
+        for name in self.money_fields:
+            currency_name = f"{name}_currency"
+            if name not in attrs and currency_name not in attrs:
+                continue
+            amount = attrs.pop(name, None)
+            currency = attrs.pop(currency_name, None)
+            if self.instance is not None:  # a partial update keeps the other half
+                current = getattr(self.instance, name)
+                amount = current.amount if amount is None else amount
+                currency = str(current.currency) if currency is None else currency
+            if amount is None:
+                errors[name] = serializers.ErrorDetail("An amount is required.", code="required")
+                continue
+            if currency is None:
+                errors[currency_name] = serializers.ErrorDetail(
+                    "The currency is required: XOF or EUR.", code="required")
+                continue
+            money = Money(Decimal(amount), currency)
+            try:
+                validate_money(money, name, allow_zero=name not in self.positive_money_fields)
+            except DjangoValidationError as exc:
+                error = exc.error_dict[name][0]
+                errors[name] = serializers.ErrorDetail(error.messages[0], code=error.code)
+                continue
+            attrs[name] = money
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class CodeRelatedField(serializers.SlugRelatedField):
+    """A related record named by its ``code``; an unknown code is refused with ``unknown_<what>``."""
+
+    def __init__(self, *, unknown_code: str = "does_not_exist", **kwargs):
+        kwargs.setdefault("slug_field", "code")
+        self.unknown_code = unknown_code
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError("A code (a string) is expected.", code="invalid")
+        queryset = self.get_queryset()
+        found = queryset.filter(**{self.slug_field: data}).first()
+        if found is None:
+            name = queryset.model._meta.verbose_name
+            raise serializers.ValidationError(f"No {name} with code {data!r}.", code=self.unknown_code)
+        return found

@@ -1,0 +1,247 @@
+"""Shapes of the API's records. Serializers check shape; the services check the rules.
+
+Related records are named by their codes; money is two siblings, ``x`` and ``x_currency``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from api.fields import EUR_ONLY, CodeRelatedField, MoneyAmountField, MoneyInputMixin, currency_field
+from budget.models import Allocation, BudgetLine, BudgetVersion
+from expenditures.models import ExchangeRate, Expenditure, FundTransfer
+from grants.models import Donor, FxMethod, Grant, Location, Partner
+from grants.money import CURRENCY_CHOICES, XOF
+
+PCT = Decimal("0.01")
+XOF_ONLY = [(XOF, "XOF")]
+
+
+# --- reference records ------------------------------------------------------------------------
+
+class PartnerSerializer(serializers.ModelSerializer):
+    reporting_currency = currency_field()
+
+    class Meta:
+        model = Partner
+        fields = ["code", "name", "reporting_currency"]
+
+
+class LocationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Location
+        fields = ["code", "name", "region", "country", "latitude", "longitude"]
+
+
+class DonorSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Donor
+        fields = ["code", "name"]
+
+
+class ExchangeRateSerializer(serializers.ModelSerializer):
+    currency = serializers.ChoiceField(choices=XOF_ONLY, default=XOF)
+    rate = serializers.DecimalField(max_digits=16, decimal_places=6, min_value=Decimal("0.000001"))
+    month = serializers.RegexField(
+        r"^\d{4}-(0[1-9]|1[0-2])$", allow_null=True, required=False, default=None,
+        help_text='"YYYY-MM", or null for a standing rate such as the parity.',
+    )
+
+    class Meta:
+        model = ExchangeRate
+        fields = ["id", "currency", "rate", "month", "source"]
+        read_only_fields = ["id"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["month"] = instance.month.strftime("%Y-%m") if instance.month else None
+        return data
+
+    def validate_month(self, value):
+        if value is None:
+            return None
+        from datetime import date
+
+        year, month = value.split("-")
+        return date(int(year), int(month), 1)
+
+
+# --- grants -----------------------------------------------------------------------------------
+
+class DonorShareSerializer(serializers.Serializer):
+    donor = CodeRelatedField(queryset=Donor.objects.all(), unknown_code="unknown_donor")
+    share_pct = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=Decimal("0.01"),
+                                         max_value=Decimal("100"))
+
+    def to_representation(self, instance):
+        return {"donor": instance.donor.code, "share_pct": str(instance.share_pct)}
+
+
+class GrantSerializer(MoneyInputMixin, serializers.ModelSerializer):
+    money_fields = ("total",)
+    total = MoneyAmountField()
+    total_currency = currency_field(EUR_ONLY)
+    fx_method = serializers.ChoiceField(choices=FxMethod.choices, default=FxMethod.PARITY)
+    partners = CodeRelatedField(many=True, queryset=Partner.objects.all(), required=False,
+                                unknown_code="unknown_partner")
+    donors = DonorShareSerializer(many=True, required=False, source="donor_shares")
+    current_version = serializers.SerializerMethodField()
+    spent_eur = serializers.SerializerMethodField()
+    remaining_eur = serializers.SerializerMethodField()
+    use_pct = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Grant
+        fields = [
+            "code", "title", "total", "total_currency", "start_date", "end_date", "fx_method",
+            "variance_tolerance_pct", "reallocation_limit_pct", "partners", "donors",
+            "current_version", "spent_eur", "remaining_eur", "use_pct",
+        ]
+        extra_kwargs = {"code": {"validators": []}}
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_current_version(self, grant) -> int | None:
+        return getattr(grant, "current_version_number", None)
+
+    def _spent(self, grant) -> Decimal:
+        return (getattr(grant, "spent", None) or Decimal("0")).quantize(PCT)
+
+    @extend_schema_field(OpenApiTypes.DECIMAL)
+    def get_spent_eur(self, grant) -> str:
+        return str(self._spent(grant))
+
+    @extend_schema_field(OpenApiTypes.DECIMAL)
+    def get_remaining_eur(self, grant) -> str:
+        return str((grant.total.amount - self._spent(grant)).quantize(PCT))
+
+    @extend_schema_field(OpenApiTypes.DECIMAL)
+    def get_use_pct(self, grant) -> str | None:
+        if not grant.total.amount:
+            return None
+        return str((self._spent(grant) * 100 / grant.total.amount).quantize(PCT))
+
+    def validate_code(self, value):
+        if self.instance is not None and value != self.instance.code:
+            raise serializers.ValidationError("A grant's code cannot change.", code="immutable")
+        if self.instance is None and Grant.objects.filter(code=value).exists():
+            raise serializers.ValidationError(f"Grant {value} exists already.", code="unique")
+        return value
+
+
+# --- budget -----------------------------------------------------------------------------------
+
+class BudgetLineSerializer(serializers.ModelSerializer):
+    parent = serializers.CharField(allow_null=True, required=False, default=None,
+                                   help_text="The heading's code, or null for a heading.")
+
+    class Meta:
+        model = BudgetLine
+        fields = ["code", "parent", "label_fr", "label_en", "beneficiary_target", "beneficiary_unit"]
+        extra_kwargs = {"code": {"validators": []}}
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["parent"] = instance.parent.code if instance.parent_id else None
+        return data
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    total = serializers.SerializerMethodField()
+    total_currency = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BudgetVersion
+        fields = ["number", "label", "reason", "status", "is_current", "total", "total_currency"]
+        read_only_fields = ["number", "status", "is_current"]
+
+    @extend_schema_field(OpenApiTypes.DECIMAL)
+    def get_total(self, version) -> str:
+        return str((getattr(version, "allocated", None) or Decimal("0")).quantize(PCT))
+
+    def get_total_currency(self, version) -> str:
+        return "EUR"
+
+
+class AllocationSerializer(MoneyInputMixin, serializers.ModelSerializer):
+    money_fields = ("amount",)
+    budget_line = serializers.CharField(help_text="A line's code (not a heading's).")
+    partner = CodeRelatedField(queryset=Partner.objects.all(), unknown_code="unknown_partner")
+    location = CodeRelatedField(queryset=Location.objects.all(), unknown_code="unknown_location")
+    year = serializers.IntegerField(min_value=1, max_value=50)
+    amount = MoneyAmountField()
+    amount_currency = currency_field(EUR_ONLY)
+
+    class Meta:
+        model = Allocation
+        fields = ["id", "budget_line", "partner", "location", "year", "amount", "amount_currency"]
+        read_only_fields = ["id"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["budget_line"] = instance.budget_line.code
+        return data
+
+
+# --- transfers and expenditures -----------------------------------------------------------------
+
+class TransferSerializer(MoneyInputMixin, serializers.ModelSerializer):
+    money_fields = ("amount_sent", "amount_received", "fees")
+    positive_money_fields = ("amount_sent",)
+    grant = CodeRelatedField(queryset=Grant.objects.all(), unknown_code="unknown_grant")
+    partner = CodeRelatedField(queryset=Partner.objects.all(), unknown_code="unknown_partner")
+    amount_sent = MoneyAmountField(help_text="EUR sent by the NGO.")
+    amount_sent_currency = currency_field(EUR_ONLY)
+    amount_received = MoneyAmountField(help_text="What the partner's bank credited (XOF, whole francs).")
+    amount_received_currency = currency_field()
+    fees = MoneyAmountField(required=False)
+    fees_currency = currency_field(required=False)
+    rate = serializers.SerializerMethodField(help_text="XOF received per EUR sent, fees apart.")
+
+    class Meta:
+        model = FundTransfer
+        fields = [
+            "id", "grant", "partner", "sent_on", "received_on", "amount_sent", "amount_sent_currency",
+            "amount_received", "amount_received_currency", "fees", "fees_currency", "rate",
+        ]
+        read_only_fields = ["id"]
+
+    @extend_schema_field(OpenApiTypes.DECIMAL)
+    def get_rate(self, transfer) -> str | None:
+        rate = transfer.rate
+        return None if rate is None else str(rate)
+
+
+class ExpenditureSerializer(MoneyInputMixin, serializers.ModelSerializer):
+    money_fields = ("amount",)
+    positive_money_fields = ("amount",)
+    grant = CodeRelatedField(queryset=Grant.objects.all(), unknown_code="unknown_grant")
+    partner = CodeRelatedField(queryset=Partner.objects.all(), unknown_code="unknown_partner",
+                               required=False,
+                               help_text="Required for a finance officer; a partner member's own by default.")
+    budget_line = serializers.CharField(help_text="A line's code in the grant's budget, e.g. \"2.1\".")
+    location = CodeRelatedField(queryset=Location.objects.all(), unknown_code="unknown_location")
+    amount = MoneyAmountField()
+    amount_currency = currency_field(CURRENCY_CHOICES)
+    amount_eur = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
+    fx_rate = serializers.DecimalField(max_digits=16, decimal_places=6, read_only=True)
+    fx_method = serializers.CharField(read_only=True)
+    statement = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Expenditure
+        fields = [
+            "id", "grant", "partner", "budget_line", "location", "date", "amount", "amount_currency",
+            "amount_eur", "fx_rate", "fx_method", "voucher", "description", "status", "statement",
+        ]
+        read_only_fields = ["id", "status"]
+        extra_kwargs = {"voucher": {"validators": []}, "description": {"required": False}}
+        validators = []  # one voucher per partner: checked by the service, with its own error code
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["budget_line"] = instance.budget_line.code
+        return data

@@ -1,0 +1,381 @@
+"""The API's views: thin. Each validates its input with a serializer, calls one service or
+selector, and serializes the answer. Scoping by role is done in ``get_queryset``, so a record
+that is not the user's is 404."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import DecimalField, OuterRef, Prefetch, Subquery, Sum, Value
+from django.db.models.deletion import ProtectedError
+from django.db.models.functions import Coalesce
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+
+from api.access import grant_or_404, partner_scope
+from api.filters import ExpenditureFilter, TransferFilter
+from api.idempotency import IDEMPOTENCY_PARAMETER, IdempotentCreateMixin
+from api.permissions import FinanceOrPartnerWrites, FinanceWritesOthersRead
+from api.serializers import (
+    AllocationSerializer,
+    BudgetLineSerializer,
+    DonorSerializer,
+    ExchangeRateSerializer,
+    ExpenditureSerializer,
+    GrantSerializer,
+    LocationSerializer,
+    PartnerSerializer,
+    TransferSerializer,
+    VersionSerializer,
+)
+from budget import services as budget_services
+from budget.models import Allocation, BudgetLine, BudgetVersion
+from expenditures import services as expenditure_services
+from expenditures.models import COUNTED_STATUSES, ExchangeRate, Expenditure, ExpenditureStatus, FundTransfer
+from grants import services as grant_services
+from grants.errors import ApplicationError, Conflict, ErrorCode, PermissionRefused
+from grants.models import Donor, Grant, GrantDonor, Location, Partner
+from grants.roles import donor_ids_of, is_finance_officer, partner_of
+from grants.selectors import grant_list_for
+
+CONFLICT = OpenApiResponse(description="The record's state forbids it (approved version, locked quarter).")
+ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=14, decimal_places=2))
+
+
+class CodeLookupMixin:
+    lookup_field = "code"
+    lookup_value_regex = "[^/]+"
+
+
+def _protected(action_name: str):
+    return Conflict(f"Other records depend on this one: it cannot be {action_name}.", code="in_use")
+
+
+# --- reference records ------------------------------------------------------------------------
+
+class _ReferenceViewSet(CodeLookupMixin, viewsets.ModelViewSet):
+    permission_classes = [FinanceWritesOthersRead]
+
+    def perform_destroy(self, instance):
+        try:
+            instance.delete()
+        except ProtectedError as exc:
+            raise _protected("deleted") from exc
+
+
+class PartnerViewSet(_ReferenceViewSet):
+    queryset = Partner.objects.order_by("code")
+    serializer_class = PartnerSerializer
+
+
+class LocationViewSet(_ReferenceViewSet):
+    queryset = Location.objects.order_by("code")
+    serializer_class = LocationSerializer
+
+
+class DonorViewSet(_ReferenceViewSet):
+    queryset = Donor.objects.order_by("code")
+    serializer_class = DonorSerializer
+
+
+class ExchangeRateViewSet(viewsets.ModelViewSet):
+    queryset = ExchangeRate.objects.order_by("currency", "month")
+    serializer_class = ExchangeRateSerializer
+    permission_classes = [FinanceWritesOthersRead]
+
+    def perform_create(self, serializer):
+        serializer.instance = expenditure_services.exchange_rate_record(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = expenditure_services.exchange_rate_update(
+            rate=serializer.instance, **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        expenditure_services.exchange_rate_delete(rate=instance)
+
+
+# --- grants -----------------------------------------------------------------------------------
+
+def _grants_for(user):
+    scope = partner_scope(user)
+    spent = Expenditure.objects.filter(grant=OuterRef("pk"), status__in=COUNTED_STATUSES)
+    if scope is not None:
+        spent = spent.filter(partner=scope)
+    spent = spent.order_by().values("grant").annotate(s=Sum("amount_eur")).values("s")
+    current = BudgetVersion.objects.filter(grant=OuterRef("pk"), is_current=True).values("number")[:1]
+    return (
+        grant_list_for(user)
+        .annotate(spent=Coalesce(Subquery(spent), ZERO), current_version_number=Subquery(current))
+        .prefetch_related("partners", Prefetch("donor_shares", GrantDonor.objects.select_related("donor")))
+        .order_by("code")
+    )
+
+
+class GrantViewSet(CodeLookupMixin, viewsets.ModelViewSet):
+    queryset = Grant.objects.none()
+    serializer_class = GrantSerializer
+    permission_classes = [FinanceWritesOthersRead]
+
+    def get_queryset(self):
+        return _grants_for(self.request.user)
+
+    def _donor_shares(self, data):
+        shares = data.pop("donor_shares", None)
+        return None if shares is None else [(s["donor"], s["share_pct"]) for s in shares]
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        shares = self._donor_shares(data)
+        grant = grant_services.grant_create(donor_shares=shares or [], **data)
+        serializer.instance = self.get_queryset().get(pk=grant.pk)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        shares = self._donor_shares(data)
+        grant = grant_services.grant_update(grant=serializer.instance, donor_shares=shares, **data)
+        serializer.instance = self.get_queryset().get(pk=grant.pk)
+
+    def perform_destroy(self, instance):
+        grant_services.grant_delete(grant=instance)
+
+
+class _GrantChildMixin:
+    """Views under ``grants/{grant_code}/``: the grant must be one the user may read."""
+
+    def get_grant(self):
+        if not hasattr(self, "_grant"):
+            self._grant = grant_or_404(self.request.user, self.kwargs["grant_code"])
+        return self._grant
+
+
+class BudgetLineViewSet(_GrantChildMixin, CodeLookupMixin, viewsets.ModelViewSet):
+    queryset = BudgetLine.objects.none()
+    serializer_class = BudgetLineSerializer
+    permission_classes = [FinanceWritesOthersRead]
+    pagination_class = None
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return self.queryset
+        return BudgetLine.objects.filter(grant=self.get_grant()).select_related("parent").order_by(
+            "position", "code")
+
+    def _parent(self, code):
+        if code is None:
+            return None
+        parent = BudgetLine.objects.filter(grant=self.get_grant(), code=code).first()
+        if parent is None:
+            raise ApplicationError(f"No heading {code!r} in this grant.", code=ErrorCode.UNKNOWN_BUDGET_LINE,
+                                   attr="parent")
+        return parent
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        grant = self.get_grant()
+        if BudgetLine.objects.filter(grant=grant, code=data["code"]).exists():
+            raise ApplicationError(f"Line {data['code']} exists already.", code="unique", attr="code")
+        data["parent"] = self._parent(data.get("parent"))
+        serializer.instance = budget_services.budget_line_create(grant=grant, **data)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        if "parent" in data:
+            data["parent"] = self._parent(data["parent"])
+        if "code" in data and data["code"] != serializer.instance.code:
+            raise ApplicationError("A line's code cannot change.", code="immutable", attr="code")
+        serializer.instance = budget_services.budget_line_update(line=serializer.instance, **data)
+
+    def perform_destroy(self, instance):
+        try:
+            instance.delete()
+        except ProtectedError as exc:
+            raise _protected("deleted") from exc
+
+
+@extend_schema_view(
+    partial_update=extend_schema(responses={200: VersionSerializer, 409: CONFLICT}),
+    update=extend_schema(responses={200: VersionSerializer, 409: CONFLICT}),
+    destroy=extend_schema(responses={204: None, 409: CONFLICT}),
+)
+class VersionViewSet(_GrantChildMixin, viewsets.ModelViewSet):
+    queryset = BudgetVersion.objects.none()
+    serializer_class = VersionSerializer
+    permission_classes = [FinanceWritesOthersRead]
+    lookup_field = "number"
+    lookup_value_regex = "[0-9]+"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return self.queryset
+        allocated = (Allocation.objects.filter(version=OuterRef("pk")).order_by().values("version")
+                     .annotate(s=Sum("amount")).values("s"))
+        return (BudgetVersion.objects.filter(grant=self.get_grant())
+                .annotate(allocated=Coalesce(Subquery(allocated), ZERO)).order_by("number"))
+
+    def perform_create(self, serializer):
+        draft = budget_services.version_open_draft(grant=self.get_grant(), by=self.request.user,
+                                                   **serializer.validated_data)
+        serializer.instance = self.get_queryset().get(pk=draft.pk)
+
+    def perform_update(self, serializer):
+        version = budget_services.version_update(version=serializer.instance, **serializer.validated_data)
+        serializer.instance = self.get_queryset().get(pk=version.pk)
+
+    def perform_destroy(self, instance):
+        budget_services.version_delete(version=instance)
+
+    @extend_schema(request=None, responses={200: VersionSerializer, 409: CONFLICT})
+    @action(detail=True, methods=["post"])
+    def approve(self, request, grant_code=None, number=None):
+        """Make this draft the grant's current version (its allocations must add up to the
+        grant's total to the cent: 400 ``total_mismatch`` otherwise)."""
+        version = budget_services.version_approve(version=self.get_object(), by=request.user)
+        return Response(self.get_serializer(self.get_queryset().get(pk=version.pk)).data)
+
+
+class AllocationViewSet(_GrantChildMixin, viewsets.ModelViewSet):
+    queryset = Allocation.objects.none()
+    serializer_class = AllocationSerializer
+    permission_classes = [FinanceWritesOthersRead]
+
+    def get_version(self):
+        if not hasattr(self, "_version"):
+            self._version = BudgetVersion.objects.filter(
+                grant=self.get_grant(), number=self.kwargs["version_number"]).select_related("grant").first()
+            if self._version is None:
+                raise NotFound("No such version.")
+        return self._version
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return self.queryset
+        queryset = (Allocation.objects.filter(version=self.get_version())
+                    .select_related("budget_line", "partner", "location")
+                    .order_by("budget_line__position", "partner__code", "location__code", "year", "id"))
+        scope = partner_scope(self.request.user)
+        return queryset if scope is None else queryset.filter(partner=scope)
+
+    def _line(self, code):
+        line = BudgetLine.objects.filter(grant=self.get_grant(), code=code).first()
+        if line is None:
+            raise ApplicationError(f"No line {code!r} in this grant.", code=ErrorCode.UNKNOWN_BUDGET_LINE,
+                                   attr="budget_line")
+        return line
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        data["budget_line"] = self._line(data["budget_line"])
+        serializer.instance = budget_services.allocation_set(version=self.get_version(), **data)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        if "budget_line" in data:
+            data["budget_line"] = self._line(data["budget_line"])
+        serializer.instance = budget_services.allocation_update(allocation=serializer.instance, **data)
+
+    def perform_destroy(self, instance):
+        budget_services.allocation_delete(allocation=instance)
+
+
+# --- money that moves ---------------------------------------------------------------------------
+
+def _scoped(queryset, user):
+    """Finance officers: everything; partner members: their own; donor members: their grants'."""
+    if is_finance_officer(user):
+        return queryset
+    partner = partner_of(user)
+    if partner is not None:
+        return queryset.filter(partner=partner, grant__partners=partner)
+    donor_ids = donor_ids_of(user)
+    if donor_ids:
+        return queryset.filter(grant__in=grant_list_for(user).values("pk"))
+    return queryset.none()
+
+
+@extend_schema_view(create=extend_schema(parameters=[IDEMPOTENCY_PARAMETER]))
+class TransferViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
+    queryset = FundTransfer.objects.none()
+    serializer_class = TransferSerializer
+    permission_classes = [FinanceWritesOthersRead]
+    filterset_class = TransferFilter
+    ordering_fields = ["received_on", "sent_on"]
+    ordering = ["received_on", "id"]
+
+    def get_queryset(self):
+        return _scoped(FundTransfer.objects.select_related("grant", "partner"), self.request.user)
+
+    def perform_create(self, serializer):
+        serializer.instance = expenditure_services.transfer_record(by=self.request.user,
+                                                                   **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = expenditure_services.transfer_update(
+            transfer=serializer.instance, by=self.request.user, **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        expenditure_services.transfer_delete(transfer=instance, by=self.request.user)
+
+
+@extend_schema_view(
+    create=extend_schema(parameters=[IDEMPOTENCY_PARAMETER], responses={201: ExpenditureSerializer, 409: CONFLICT}),
+    update=extend_schema(responses={200: ExpenditureSerializer, 409: CONFLICT}),
+    partial_update=extend_schema(responses={200: ExpenditureSerializer, 409: CONFLICT}),
+    destroy=extend_schema(responses={204: None, 409: CONFLICT}),
+)
+class ExpenditureViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
+    queryset = Expenditure.objects.none()
+    serializer_class = ExpenditureSerializer
+    permission_classes = [FinanceOrPartnerWrites]
+    filterset_class = ExpenditureFilter
+    ordering_fields = ["date", "amount_eur"]
+    ordering = ["date", "id"]
+
+    def get_queryset(self):
+        queryset = Expenditure.objects.select_related("grant", "partner", "budget_line", "location")
+        return _scoped(queryset, self.request.user)
+
+    def _resolve(self, data: dict, instance: Expenditure | None = None) -> dict:
+        """Codes to records, and the partner member's own partner."""
+        user = self.request.user
+        own = partner_of(user) if not is_finance_officer(user) else None
+        if own is not None:
+            if data.get("partner") not in (None, own):
+                raise PermissionRefused("A partner records only its own expenditures.",
+                                        code="not_your_partner", attr="partner")
+            data["partner"] = own
+        elif instance is None and "partner" not in data:
+            raise ApplicationError("The partner is required.", code=ErrorCode.REQUIRED, attr="partner")
+        grant = data.get("grant") or (instance.grant if instance else None)
+        if grant is not None and not grant_list_for(user).filter(pk=grant.pk).exists():
+            raise ApplicationError(f"No grant {grant.code}.", code="unknown_grant", attr="grant")
+        if "budget_line" in data:
+            line = BudgetLine.objects.filter(grant=grant, code=data["budget_line"]).select_related("parent").first()
+            if line is None:
+                raise ApplicationError(f"No line {data['budget_line']!r} in {grant.code}'s budget.",
+                                       code=ErrorCode.UNKNOWN_BUDGET_LINE, attr="budget_line")
+            data["budget_line"] = line
+        return data
+
+    def perform_create(self, serializer):
+        data = self._resolve(dict(serializer.validated_data))
+        status_ = ExpenditureStatus.VALIDATED if is_finance_officer(self.request.user) else ExpenditureStatus.SUBMITTED
+        serializer.instance = expenditure_services.expenditure_record(
+            by=self.request.user, status=status_, description=data.pop("description", ""), **data)
+
+    def perform_update(self, serializer):
+        data = self._resolve(dict(serializer.validated_data), serializer.instance)
+        if data.get("grant", serializer.instance.grant) != serializer.instance.grant:
+            raise ApplicationError("An expenditure cannot move to another grant.", code="immutable", attr="grant")
+        if data.get("partner", serializer.instance.partner) != serializer.instance.partner:
+            raise ApplicationError("An expenditure cannot move to another partner.", code="immutable",
+                                   attr="partner")
+        data.pop("grant", None)
+        data.pop("partner", None)
+        serializer.instance = expenditure_services.expenditure_update(
+            expenditure=serializer.instance, by=self.request.user, **data)
+
+    def perform_destroy(self, instance):
+        expenditure_services.expenditure_delete(expenditure=instance, by=self.request.user)
