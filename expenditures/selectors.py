@@ -11,10 +11,15 @@ def quarter_of(day: date) -> tuple[int, int]:
     return day.year, (day.month - 1) // 3 + 1
 
 
-def quarter_is_locked(*, grant_id: int, partner_id: int, day: date) -> bool:
-    """True when the partner's statement for the quarter of ``day`` has been accepted."""
+def quarter_is_locked(*, grant_id: int, partner_id: int, day: date, for_update: bool = False) -> bool:
+    """True when the partner's statement for the quarter of ``day`` has been accepted.
+
+    With ``for_update`` (inside a transaction) the statement's row is locked, so that a write
+    and an accept of the same quarter are serialized: whichever comes second sees the other."""
     year, quarter = quarter_of(day)
-    return QuarterlyStatement.objects.filter(
-        grant_id=grant_id, partner_id=partner_id, year=year, quarter=quarter,
-        status=StatementStatus.ACCEPTED,
-    ).exists()
+    statements = QuarterlyStatement.objects.filter(
+        grant_id=grant_id, partner_id=partner_id, year=year, quarter=quarter)
+    if for_update:
+        statements = statements.select_for_update()
+    status = statements.values_list("status", flat=True).first()
+    return status == StatementStatus.ACCEPTED

@@ -24,7 +24,7 @@ EXPENDITURE_FIELDS = ("budget_line", "location", "date", "amount", "voucher", "d
 
 
 def _check_locked(grant: Grant, partner: Partner, day: date) -> None:
-    if quarter_is_locked(grant_id=grant.pk, partner_id=partner.pk, day=day):
+    if quarter_is_locked(grant_id=grant.pk, partner_id=partner.pk, day=day, for_update=True):
         raise PeriodLocked(
             f"{partner.code}'s quarter of {day.isoformat()} is locked by an accepted statement; "
             "enter corrections in an open quarter.",

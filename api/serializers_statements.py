@@ -1,0 +1,104 @@
+"""Shapes of quarterly statements. The checks themselves are ``expenditures.statements``."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from api.fields import CodeRelatedField, MoneyAmountField, MoneyInputMixin, currency_field
+from expenditures.models import QuarterlyStatement
+from expenditures.statements import MONEY_FIELDS, statement_total_spent
+from grants.models import Grant, Partner
+
+
+class StatementLineSerializer(serializers.Serializer):
+    """One expenditure as the partner sends it. Kept as sent while the statement is a draft;
+    every problem in it is reported at submission, all at once."""
+
+    date = serializers.CharField(help_text="YYYY-MM-DD, inside the quarter.")
+    budget_line = serializers.CharField(help_text='A line allocated to the partner, e.g. "2.1".')
+    location = serializers.CharField(help_text='A location code, e.g. "SEG".')
+    amount = serializers.CharField(help_text='A decimal string: whole francs in XOF, e.g. "125000".')
+    amount_currency = serializers.CharField(help_text="The partner's reporting currency (XOF in Mali).")
+    voucher = serializers.CharField(allow_blank=True, help_text="Unique per partner.")
+    description = serializers.CharField(allow_blank=True, required=False, default="")
+
+
+class ProblemSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    attr = serializers.CharField(allow_null=True)
+
+
+class StatementSerializer(MoneyInputMixin, serializers.ModelSerializer):
+    money_fields = MONEY_FIELDS
+    grant = CodeRelatedField(queryset=Grant.objects.all(), unknown_code="unknown_grant")
+    partner = CodeRelatedField(queryset=Partner.objects.all(), unknown_code="unknown_partner", required=False,
+                               help_text="Required for a finance officer; a partner member's own by default.")
+    period = serializers.RegexField(r"^\d{4}-Q[1-4]$", help_text='A calendar quarter, e.g. "2016-Q3".')
+    opening_balance = MoneyAmountField(required=False)
+    opening_balance_currency = currency_field(required=False)
+    funds_received = MoneyAmountField(required=False)
+    funds_received_currency = currency_field(required=False)
+    closing_balance = MoneyAmountField(required=False)
+    closing_balance_currency = currency_field(required=False)
+    cash_on_hand = MoneyAmountField(required=False)
+    cash_on_hand_currency = currency_field(required=False)
+    bank_balance = MoneyAmountField(required=False)
+    bank_balance_currency = currency_field(required=False)
+    expenditures = StatementLineSerializer(many=True, required=False, source="lines")
+    explanations = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+    total_spent = serializers.SerializerMethodField()
+    total_spent_currency = serializers.SerializerMethodField()
+    reviewed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    problems = ProblemSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = QuarterlyStatement
+        fields = [
+            "id", "grant", "partner", "period",
+            "opening_balance", "opening_balance_currency", "funds_received", "funds_received_currency",
+            "closing_balance", "closing_balance_currency", "cash_on_hand", "cash_on_hand_currency",
+            "bank_balance", "bank_balance_currency", "expenditures", "explanations",
+            "status", "total_spent", "total_spent_currency", "submitted_at", "reviewed_by", "review_comment",
+            "problems",
+        ]
+        read_only_fields = ["id", "status", "submitted_at", "review_comment"]
+        validators = []  # one statement per quarter: the service answers 409 with its own code
+
+    def get_total_spent(self, statement) -> str:
+        return str(statement_total_spent(statement))
+
+    def get_total_spent_currency(self, statement) -> str:
+        return statement.partner.reporting_currency
+
+
+class ReviewSerializer(serializers.Serializer):
+    comment = serializers.CharField(allow_blank=True, required=False, default="")
+
+
+class ReturnSerializer(serializers.Serializer):
+    comment = serializers.CharField(help_text="Why the statement goes back to the partner.")
+
+
+class OverdueSerializer(serializers.Serializer):
+    grant = serializers.CharField()
+    partner = serializers.CharField()
+    period = serializers.CharField()
+    due_on = serializers.DateField()
+    days_overdue = serializers.IntegerField()
+
+
+class OverdueQuerySerializer(serializers.Serializer):
+    as_of = serializers.DateField(required=False)
+    grace_days = serializers.IntegerField(required=False, min_value=0, max_value=365, default=30)
+
+
+class TemplateQuerySerializer(serializers.Serializer):
+    grant = serializers.CharField()
+    partner = serializers.CharField(required=False)
+    period = serializers.RegexField(r"^\d{4}-Q[1-4]$")
+    lang = serializers.ChoiceField(choices=["en", "fr"], required=False)
+
+
+class UploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="A filled statement template (.xlsx).")

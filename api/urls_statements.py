@@ -1,0 +1,7 @@
+from rest_framework.routers import SimpleRouter
+
+from api.views_statements import StatementViewSet
+
+router = SimpleRouter()
+router.register("statements", StatementViewSet, basename="statement")
+urlpatterns = router.urls

@@ -1,0 +1,183 @@
+"""Quarterly statements over the API: draft, submit (all problems at once), accept, return,
+the XLSX template and its upload, and the overdue list."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from django.utils.translation import get_language
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+
+from api.access import require_finance_officer
+from api.idempotency import IDEMPOTENCY_PARAMETER, IdempotentCreateMixin
+from api.permissions import FinanceOrPartnerWrites
+from api.serializers_statements import (
+    OverdueQuerySerializer,
+    OverdueSerializer,
+    ReturnSerializer,
+    ReviewSerializer,
+    StatementSerializer,
+    TemplateQuerySerializer,
+    UploadSerializer,
+)
+from api.views import _scoped
+from expenditures import statements as statement_services
+from expenditures.models import QuarterlyStatement
+from grants.errors import ApplicationError, PermissionRefused
+from grants.models import Partner
+from grants.roles import is_finance_officer, partner_of
+from grants.selectors import grant_get_for, grant_list_for
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PROBLEMS = OpenApiResponse(description="Every problem of the statement, each with its code and attr.")
+CONFLICT = OpenApiResponse(description="The statement's state forbids it (locked quarter, not submitted).")
+
+
+@extend_schema_view(
+    create=extend_schema(parameters=[IDEMPOTENCY_PARAMETER], responses={201: StatementSerializer, 409: CONFLICT}),
+    update=extend_schema(responses={200: StatementSerializer, 409: CONFLICT}),
+    partial_update=extend_schema(responses={200: StatementSerializer, 409: CONFLICT}),
+    destroy=extend_schema(responses={204: None, 409: CONFLICT}),
+)
+class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
+    queryset = QuarterlyStatement.objects.none()
+    serializer_class = StatementSerializer
+    permission_classes = [FinanceOrPartnerWrites]
+    filterset_fields = ["status", "year", "quarter"]
+
+    def get_queryset(self):
+        queryset = QuarterlyStatement.objects.select_related("grant", "partner", "reviewed_by").order_by(
+            "grant__code", "partner__code", "year", "quarter")
+        grant = self.request.query_params.get("grant")
+        if grant:
+            queryset = queryset.filter(grant__code=grant)
+        partner = self.request.query_params.get("partner")
+        if partner:
+            queryset = queryset.filter(partner__code=partner)
+        return _scoped(queryset, self.request.user)
+
+    def _partner(self, data: dict):
+        user = self.request.user
+        own = None if is_finance_officer(user) else partner_of(user)
+        if own is not None:
+            if data.get("partner") not in (None, own):
+                raise PermissionRefused("A partner submits only its own statements.", code="not_your_partner",
+                                        attr="partner")
+            return own
+        if data.get("partner") is None:
+            raise ApplicationError("The partner is required.", code="required", attr="partner")
+        return data["partner"]
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        data["partner"] = self._partner(data)
+        if not grant_list_for(self.request.user).filter(pk=data["grant"].pk).exists():
+            raise ApplicationError(f"No grant {data['grant'].code}.", code="unknown_grant", attr="grant")
+        serializer.instance = statement_services.statement_create(by=self.request.user, **data)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        statement = serializer.instance
+        if data.pop("grant", statement.grant) != statement.grant:
+            raise ApplicationError("A statement cannot move to another grant.", code="immutable", attr="grant")
+        if self._partner({"partner": data.pop("partner", statement.partner)}) != statement.partner:
+            raise ApplicationError("A statement cannot move to another partner.", code="immutable", attr="partner")
+        serializer.instance = statement_services.statement_update(statement=statement, by=self.request.user, **data)
+
+    def perform_destroy(self, instance):
+        statement_services.statement_delete(statement=instance, by=self.request.user)
+
+    @extend_schema(request=None, responses={200: StatementSerializer, 400: PROBLEMS, 409: CONFLICT})
+    @action(detail=True, methods=["post"])
+    def submit(self, request, pk=None):
+        """Run every check. 200 with the submitted statement, or 400 listing all the problems."""
+        statement = statement_services.statement_submit(statement=self.get_object(), by=request.user)
+        return Response(self.get_serializer(statement).data)
+
+    @extend_schema(request=ReviewSerializer, responses={200: StatementSerializer, 409: CONFLICT})
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        """Accept a submitted statement (finance officer): the partner's quarter is locked."""
+        require_finance_officer(request.user)
+        body = ReviewSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        statement = statement_services.statement_accept(statement=self.get_object(), by=request.user,
+                                                        comment=body.validated_data["comment"])
+        return Response(self.get_serializer(statement).data)
+
+    @extend_schema(request=ReturnSerializer, responses={200: StatementSerializer, 409: CONFLICT})
+    @action(detail=True, methods=["post"], url_path="return")
+    def return_(self, request, pk=None):
+        """Send a submitted statement back to the partner with a comment (finance officer)."""
+        require_finance_officer(request.user)
+        body = ReturnSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        statement = statement_services.statement_return(statement=self.get_object(), by=request.user,
+                                                        comment=body.validated_data["comment"])
+        return Response(self.get_serializer(statement).data)
+
+    @extend_schema(parameters=[OverdueQuerySerializer], responses={200: OverdueSerializer(many=True)})
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def overdue(self, request):
+        """Partners and ended quarters with no submitted or accepted statement once the grace
+        period (default 30 days) has passed (finance officer)."""
+        require_finance_officer(request.user)
+        query = OverdueQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        as_of = query.validated_data.get("as_of") or timezone.localdate()
+        rows = statement_services.statements_overdue(as_of=as_of, grace_days=query.validated_data["grace_days"])
+        return Response(OverdueSerializer(rows, many=True).data)
+
+    @extend_schema(
+        parameters=[TemplateQuerySerializer],
+        responses={(200, XLSX): OpenApiTypes.BINARY},
+    )
+    @action(detail=False, methods=["get"], url_path="template.xlsx", pagination_class=None)
+    def template(self, request):
+        """The statement workbook for a partner and quarter, in the user's language, with the
+        opening balance and funds received filled from the ledger."""
+        from django.http import HttpResponse
+        from expenditures.workbook import statement_template
+
+        query = TemplateQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        grant = grant_get_for(request.user, query.validated_data["grant"])
+        if grant is None:
+            raise NotFound("No such grant.")
+        own = None if is_finance_officer(request.user) else partner_of(request.user)
+        code = query.validated_data.get("partner") or (own.code if own else None)
+        if code is None:
+            raise ApplicationError("The partner is required.", code="required", attr="partner")
+        partner = Partner.objects.filter(code=code).first()
+        if partner is None or (own is not None and partner != own) or not grant.partners.filter(pk=partner.pk).exists():
+            raise NotFound("No such partner on this grant.")
+        lang = query.validated_data.get("lang") or (get_language() or "en")[:2]
+        content, filename = statement_template(grant=grant, partner=partner,
+                                               period=query.validated_data["period"], lang=lang)
+        response = HttpResponse(content, content_type=XLSX)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+    @extend_schema(request={"multipart/form-data": UploadSerializer},
+                   responses={201: StatementSerializer, 400: PROBLEMS, 409: CONFLICT})
+    @action(detail=False, methods=["post"], parser_classes=[MultiPartParser])
+    def upload(self, request):
+        """Turn a filled template into a draft statement, or answer 400 with the problems by
+        sheet, row and column (``attr`` such as ``"Dépenses!D14"``)."""
+        from expenditures.workbook import statement_from_workbook
+
+        body = UploadSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = statement_from_workbook(body.validated_data["file"])
+        serializer = self.get_serializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        self.perform_create(serializer)
+        return Response(serializer.data, status=status.HTTP_201_CREATED)
+
+
+

@@ -1,0 +1,499 @@
+"""A partner's quarterly financial statement: its life, its checks, the lock it puts on a quarter.
+
+Life: ``draft`` (by the partner, or a finance officer on its behalf) -> ``submitted`` (every check
+passed; its expenditures become ledger records with status ``submitted``) -> ``accepted`` (they
+become ``validated`` and the partner's quarter is locked) or ``returned`` (they leave the ledger
+and the statement goes back to the partner, who changes it and submits again).
+
+While a statement is a draft or returned, its expenditures are kept as sent (``lines``): the
+ledger holds only what passed the checks. ``statement_check`` returns every problem at once, each
+with a stable code (``StatementProblem``) and the ``attr`` it concerns.
+"""
+
+from __future__ import annotations
+
+import re
+from calendar import monthrange
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+
+from django.db import transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from moneyed import Money
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+
+from budget.models import Allocation, BudgetLine, BudgetVersion
+from expenditures import fx
+from expenditures.models import (
+    COUNTED_STATUSES,
+    Expenditure,
+    ExpenditureStatus,
+    FundTransfer,
+    QuarterlyStatement,
+    StatementStatus,
+)
+from grants.errors import ApplicationError, Conflict, ErrorCode, PeriodLocked
+from grants.models import Grant, Location, Partner
+from grants.money import CURRENCIES, XOF, divide_to_eur, validate_money
+from grants.validation import as_application_error
+
+PERIOD = re.compile(r"^(\d{4})-Q([1-4])$")
+MONEY_FIELDS = ("opening_balance", "funds_received", "closing_balance", "cash_on_hand", "bank_balance")
+LINE_FIELDS = ("date", "budget_line", "location", "amount", "amount_currency", "voucher", "description")
+GRACE_DAYS = 30
+
+
+class StatementProblem(StrEnum):
+    BALANCE_MISMATCH = "balance_mismatch"
+    CASH_MISMATCH = "cash_mismatch"
+    OPENING_BALANCE_MISMATCH = "opening_balance_mismatch"
+    FUNDS_RECEIVED_MISMATCH = "funds_received_mismatch"
+    DATE_OUTSIDE_PERIOD = "date_outside_period"
+    UNKNOWN_BUDGET_LINE = "unknown_budget_line"
+    LINE_NOT_ALLOCATED = "line_not_allocated"
+    UNKNOWN_LOCATION = "unknown_location"
+    DUPLICATE_VOUCHER = "duplicate_voucher"
+    FRACTIONAL_XOF = "fractional_xof"
+    CURRENCY_NOT_ALLOWED = "currency_not_allowed"
+    EXPLANATION_REQUIRED = "explanation_required"
+    PERIOD_NOT_ENDED = "period_not_ended"
+    PERIOD_LOCKED = "period_locked"
+    INVALID = "invalid"
+    REQUIRED = "required"
+
+
+# --- periods ---------------------------------------------------------------------------------------
+
+def period_parse(text: str) -> tuple[int, int]:
+    """ "2016-Q3" -> (2016, 3). Raises ApplicationError (attr ``period``)."""
+    match = PERIOD.match(str(text or ""))
+    if not match:
+        raise ApplicationError(_('A period is a calendar quarter such as "2016-Q3".'), code=ErrorCode.INVALID,
+                               attr="period")
+    return int(match.group(1)), int(match.group(2))
+
+
+def quarter_bounds(year: int, quarter: int) -> tuple[date, date]:
+    first_month = 3 * (quarter - 1) + 1
+    last_month = first_month + 2
+    return date(year, first_month, 1), date(year, last_month, monthrange(year, last_month)[1])
+
+
+# --- writes ----------------------------------------------------------------------------------------
+
+def _problem(code: str, detail: str, attr: str | None) -> dict:
+    return {"code": str(code), "detail": str(detail), "attr": attr}
+
+
+def _check_header(grant: Grant, partner: Partner, year: int, quarter: int, money: dict) -> None:
+    if not grant.partners.filter(pk=partner.pk).exists():
+        raise ApplicationError(_("%(partner)s is not a partner of %(grant)s.") % {
+            "partner": partner.code, "grant": grant.code}, code=ErrorCode.PARTNER_NOT_ON_GRANT, attr="partner")
+    start, end = quarter_bounds(year, quarter)
+    if end < grant.start_date or start > grant.end_date:
+        raise ApplicationError(_("This quarter is outside the grant."), code=ErrorCode.DATE_OUTSIDE_GRANT,
+                               attr="period")
+    with as_application_error():
+        for name, value in money.items():
+            validate_money(value, name)
+
+
+def _clean_lines(lines) -> list[dict]:
+    """Keep what was sent, as strings, so that a draft can hold anything to correct later."""
+    if not isinstance(lines, list):
+        raise ApplicationError(_("A list of expenditures is expected."), code=ErrorCode.INVALID, attr="expenditures")
+    clean = []
+    for index, line in enumerate(lines):
+        if not isinstance(line, dict):
+            raise ApplicationError(_("Each expenditure is an object."), code=ErrorCode.INVALID,
+                                   attr=f"expenditures.{index}")
+        clean.append({name: "" if line.get(name) is None else str(line.get(name)) for name in LINE_FIELDS})
+    return clean
+
+
+@transaction.atomic
+def statement_create(*, grant: Grant, partner: Partner, period: str, lines=(), explanations=None, by=None,
+                     **money: Money) -> QuarterlyStatement:
+    """A draft statement. One per grant, partner and quarter (409 ``statement_exists``)."""
+    year, quarter = period_parse(period)
+    defaults = {name: Money(0, partner.reporting_currency) for name in MONEY_FIELDS}
+    defaults.update({k: v for k, v in money.items() if v is not None})
+    _check_header(grant, partner, year, quarter, defaults)
+    existing = QuarterlyStatement.objects.filter(grant=grant, partner=partner, year=year, quarter=quarter).first()
+    if existing is not None:
+        if existing.status == StatementStatus.ACCEPTED:
+            raise PeriodLocked(_("This quarter is already accepted."), attr="period")
+        raise Conflict(_("%(partner)s already has a statement for %(period)s (id %(id)s).") % {
+            "partner": partner.code, "period": period, "id": existing.pk}, code="statement_exists", attr="period")
+    return QuarterlyStatement.objects.create(
+        grant=grant, partner=partner, year=year, quarter=quarter, lines=_clean_lines(list(lines)),
+        explanations=dict(explanations or {}), **defaults,
+    )
+
+
+def _check_editable(statement: QuarterlyStatement) -> None:
+    if statement.status == StatementStatus.ACCEPTED:
+        raise PeriodLocked(_("This statement is accepted: its quarter is locked."), attr="status")
+    if statement.status not in (StatementStatus.DRAFT, StatementStatus.RETURNED):
+        raise Conflict(_("A submitted statement changes only once it is returned."), code="statement_not_editable",
+                       attr="status")
+
+
+@transaction.atomic
+def statement_update(*, statement: QuarterlyStatement, by=None, **changes) -> QuarterlyStatement:
+    statement = QuarterlyStatement.objects.select_for_update().get(pk=statement.pk)
+    _check_editable(statement)
+    if "period" in changes and changes["period"] != statement.period:
+        raise ApplicationError(_("A statement's period cannot change."), code="immutable", attr="period")
+    money = {name: changes[name] for name in MONEY_FIELDS if changes.get(name) is not None}
+    _check_header(statement.grant, statement.partner, statement.year, statement.quarter, money)
+    for name, value in money.items():
+        setattr(statement, name, value)
+    if "lines" in changes:
+        statement.lines = _clean_lines(changes["lines"])
+    if "explanations" in changes and changes["explanations"] is not None:
+        statement.explanations = dict(changes["explanations"])
+    statement.problems = []
+    statement.save()
+    return statement
+
+
+@transaction.atomic
+def statement_delete(*, statement: QuarterlyStatement, by=None) -> None:
+    statement = QuarterlyStatement.objects.select_for_update().get(pk=statement.pk)
+    if statement.status != StatementStatus.DRAFT:
+        raise Conflict(_("Only a draft statement can be deleted."), code="statement_not_editable", attr="status")
+    statement.delete()
+
+
+# --- the checks ----------------------------------------------------------------------------------
+
+@dataclass
+class ParsedLine:
+    index: int
+    date: date | None
+    budget_line: BudgetLine | None
+    location: Location | None
+    amount: Decimal | None
+    currency: str
+    voucher: str
+    description: str
+
+
+def statement_check(statement: QuarterlyStatement, *, today: date | None = None) -> tuple[list[dict], list[ParsedLine]]:
+    """Every problem of the statement at once, and its lines parsed. A fixed number of queries."""
+    grant, partner = statement.grant, statement.partner
+    today = today or timezone.localdate()
+    start, end = quarter_bounds(statement.year, statement.quarter)
+    currency = partner.reporting_currency
+    problems: list[dict] = []
+
+    if end >= today:
+        problems.append(_problem(StatementProblem.PERIOD_NOT_ENDED,
+                                 _("The quarter %(period)s has not ended yet (it ends on %(end)s).") % {
+                                     "period": statement.period, "end": end.isoformat()}, "period"))
+
+    for name in MONEY_FIELDS:
+        value = getattr(statement, name)
+        if str(value.currency) != currency:
+            problems.append(_problem(StatementProblem.CURRENCY_NOT_ALLOWED,
+                                     _("%(partner)s reports in %(currency)s.") % {
+                                         "partner": partner.code, "currency": currency}, f"{name}_currency"))
+
+    lines_by_code = {line.code: line for line in BudgetLine.objects.filter(grant=grant).select_related("parent")}
+    locations = {loc.code: loc for loc in Location.objects.all()}
+    current = BudgetVersion.objects.filter(grant=grant, is_current=True).first()
+    allocated_lines = set()
+    budget_by_line: dict[int, Decimal] = {}
+    if current is not None:
+        for row in (Allocation.objects.filter(version=current, partner=partner).values("budget_line_id")
+                    .annotate(total=Sum("amount")).order_by()):
+            allocated_lines.add(row["budget_line_id"])
+            budget_by_line[row["budget_line_id"]] = row["total"]
+
+    parsed: list[ParsedLine] = []
+    vouchers_seen: dict[str, int] = {}
+    for index, raw in enumerate(statement.lines):
+        prefix = f"expenditures.{index}"
+        line = ParsedLine(index, None, None, None, None, raw.get("amount_currency", ""), raw.get("voucher", "").strip(),
+                          raw.get("description", ""))
+        try:
+            line.date = date.fromisoformat(raw.get("date", ""))
+        except ValueError:
+            problems.append(_problem(StatementProblem.INVALID, _("A date such as 2016-08-01 is expected."),
+                                     f"{prefix}.date"))
+        if line.date is not None and not start <= line.date <= end:
+            problems.append(_problem(StatementProblem.DATE_OUTSIDE_PERIOD,
+                                     _("%(date)s is outside %(period)s.") % {
+                                         "date": line.date.isoformat(), "period": statement.period}, f"{prefix}.date"))
+        code = raw.get("budget_line", "")
+        budget_line = lines_by_code.get(code)
+        if budget_line is None or budget_line.is_heading:
+            problems.append(_problem(StatementProblem.UNKNOWN_BUDGET_LINE,
+                                     _("%(code)r is not a budget line of %(grant)s.") % {
+                                         "code": code, "grant": grant.code}, f"{prefix}.budget_line"))
+        elif budget_line.pk not in allocated_lines:
+            problems.append(_problem(StatementProblem.LINE_NOT_ALLOCATED,
+                                     _("%(partner)s has no budget on line %(code)s.") % {
+                                         "partner": partner.code, "code": code}, f"{prefix}.budget_line"))
+        else:
+            line.budget_line = budget_line
+        location = locations.get(raw.get("location", ""))
+        if location is None:
+            problems.append(_problem(StatementProblem.UNKNOWN_LOCATION,
+                                     _("%(code)r is not a known location.") % {"code": raw.get("location", "")},
+                                     f"{prefix}.location"))
+        line.location = location
+        if line.currency not in CURRENCIES or line.currency != currency:
+            problems.append(_problem(StatementProblem.CURRENCY_NOT_ALLOWED,
+                                     _("%(partner)s reports in %(currency)s, not %(got)r.") % {
+                                         "partner": partner.code, "currency": currency, "got": line.currency},
+                                     f"{prefix}.amount_currency"))
+        try:
+            amount = Decimal(raw.get("amount", ""))
+            if not amount.is_finite():
+                raise InvalidOperation
+        except (InvalidOperation, ValueError):
+            problems.append(_problem(StatementProblem.INVALID, _("An amount such as 125000 is expected."),
+                                     f"{prefix}.amount"))
+        else:
+            if amount <= 0:
+                problems.append(_problem(ErrorCode.NEGATIVE_AMOUNT, _("An amount must be positive."),
+                                         f"{prefix}.amount"))
+            elif line.currency == XOF and amount != amount.to_integral_value():
+                problems.append(_problem(StatementProblem.FRACTIONAL_XOF,
+                                         _("XOF has no minor unit: %(amount)s is not a whole number of francs.") % {
+                                             "amount": amount}, f"{prefix}.amount"))
+            elif amount.as_tuple().exponent < -2 or amount >= Decimal("1e12"):
+                problems.append(_problem(StatementProblem.INVALID, _("This amount is out of range."),
+                                         f"{prefix}.amount"))
+            else:
+                line.amount = amount
+        if not line.voucher:
+            problems.append(_problem(StatementProblem.REQUIRED, _("A voucher reference is required."),
+                                     f"{prefix}.voucher"))
+        elif line.voucher in vouchers_seen:
+            problems.append(_problem(StatementProblem.DUPLICATE_VOUCHER,
+                                     _("Voucher %(voucher)s appears twice in this statement (also row %(other)s).") % {
+                                         "voucher": line.voucher, "other": vouchers_seen[line.voucher]},
+                                     f"{prefix}.voucher"))
+        else:
+            vouchers_seen[line.voucher] = index
+        parsed.append(line)
+
+    in_ledger = set(Expenditure.objects.filter(partner=partner, voucher__in=list(vouchers_seen))
+                    .exclude(statement=statement).values_list("voucher", flat=True))
+    for voucher in sorted(in_ledger):
+        problems.append(_problem(StatementProblem.DUPLICATE_VOUCHER,
+                                 _("%(partner)s already used voucher %(voucher)s.") % {
+                                     "partner": partner.code, "voucher": voucher},
+                                 f"expenditures.{vouchers_seen[voucher]}.voucher"))
+
+    spent = sum((line.amount for line in parsed if line.amount is not None and line.currency == currency),
+                Decimal("0"))
+    opening, received = statement.opening_balance.amount, statement.funds_received.amount
+    closing = statement.closing_balance.amount
+    if opening + received - spent != closing:
+        problems.append(_problem(StatementProblem.BALANCE_MISMATCH,
+                                 _("Opening %(opening)s + received %(received)s - spent %(spent)s = %(expected)s, "
+                                   "not the closing balance %(closing)s.") % {
+                                     "opening": opening, "received": received, "spent": spent,
+                                     "expected": opening + received - spent, "closing": closing},
+                                 "closing_balance"))
+    counted = statement.cash_on_hand.amount + statement.bank_balance.amount
+    if closing != counted:
+        problems.append(_problem(StatementProblem.CASH_MISMATCH,
+                                 _("The closing balance %(closing)s is not cash %(cash)s + bank %(bank)s = "
+                                   "%(counted)s.") % {"closing": closing, "cash": statement.cash_on_hand.amount,
+                                    "bank": statement.bank_balance.amount, "counted": counted}, "cash_on_hand"))
+    earlier = Q(year__lt=statement.year) | Q(year=statement.year, quarter__lt=statement.quarter)
+    previous = (QuarterlyStatement.objects.filter(earlier, grant=grant, partner=partner,
+                                                  status=StatementStatus.ACCEPTED)
+                .order_by("-year", "-quarter").first())
+    expected_opening = previous.closing_balance.amount if previous else Decimal("0")
+    if opening != expected_opening:
+        problems.append(_problem(StatementProblem.OPENING_BALANCE_MISMATCH,
+                                 _("The opening balance %(opening)s is not the closing balance of the previous "
+                                   "accepted statement, %(expected)s.") % {"opening": opening,
+                                                                            "expected": expected_opening},
+                                 "opening_balance"))
+    transfers = (FundTransfer.objects.filter(grant=grant, partner=partner, received_on__gte=start, received_on__lte=end,
+                                             amount_received_currency=currency)
+                 .aggregate(total=Sum("amount_received"))["total"] or Decimal("0"))
+    if received != transfers:
+        problems.append(_problem(StatementProblem.FUNDS_RECEIVED_MISMATCH,
+                                 _("Funds received %(received)s are not the %(transfers)s recorded as received in "
+                                   "the quarter.") % {"received": received, "transfers": transfers},
+                                 "funds_received"))
+    problems += _explanations_missing(statement, parsed, budget_by_line, end)
+    return problems, parsed
+
+
+def _explanations_missing(statement, parsed: list[ParsedLine], budget_by_line: dict[int, Decimal],
+                          end: date) -> list[dict]:
+    """Lines whose spend to date (the ledger's counted EUR up to the quarter's end, plus this
+    statement's lines at the parity) exceeds the partner's budget on the line by more than the
+    grant's tolerance, and that carry no explanation."""
+    grant, partner = statement.grant, statement.partner
+    new_by_line: dict[int, Decimal] = defaultdict(Decimal)
+    parity = None
+    for line in parsed:
+        if line.budget_line is None or line.amount is None:
+            continue
+        if line.currency == XOF:
+            parity = parity or fx.parity_rate()
+            new_by_line[line.budget_line.pk] += divide_to_eur(line.amount, parity)
+        else:
+            new_by_line[line.budget_line.pk] += line.amount
+    if not new_by_line:
+        return []
+    ledger = dict(
+        Expenditure.objects.filter(grant=grant, partner=partner, budget_line_id__in=list(new_by_line),
+                                   status__in=COUNTED_STATUSES, date__lte=end)
+        .exclude(statement=statement).values("budget_line_id").annotate(total=Sum("amount_eur"))
+        .values_list("budget_line_id", "total").order_by()
+    )
+    tolerance = grant.variance_tolerance_pct / Decimal("100")
+    codes = {line.budget_line.pk: line.budget_line.code for line in parsed if line.budget_line is not None}
+    problems = []
+    for line_id, new in sorted(new_by_line.items(), key=lambda item: codes[item[0]]):
+        budget = budget_by_line.get(line_id, Decimal("0"))
+        spent = (ledger.get(line_id) or Decimal("0")) + new
+        code = codes[line_id]
+        if spent > budget * (1 + tolerance) and not str(statement.explanations.get(code, "")).strip():
+            problems.append(_problem(
+                StatementProblem.EXPLANATION_REQUIRED,
+                _("Spending to date on line %(code)s (%(spent)s EUR) exceeds its budget (%(budget)s EUR) by more "
+                  "than %(tolerance)s %%: explain why.") % {"code": code, "spent": spent, "budget": budget,
+                                                            "tolerance": grant.variance_tolerance_pct},
+                f"explanations.{code}"))
+    return problems
+
+
+def _lock_statement(statement: QuarterlyStatement) -> QuarterlyStatement:
+    return (QuarterlyStatement.objects.select_for_update().select_related("grant", "partner")
+            .get(pk=statement.pk))
+
+
+@transaction.atomic
+def statement_submit(*, statement: QuarterlyStatement, by=None, today: date | None = None) -> QuarterlyStatement:
+    """Run every check; on success the statement is ``submitted`` and its lines become ledger
+    expenditures (status ``submitted``). Raises ``ApplicationError`` listing all problems (400),
+    ``PeriodLocked`` for an accepted quarter and ``Conflict`` for a statement already submitted."""
+    statement = _lock_statement(statement)
+    if statement.status == StatementStatus.ACCEPTED:
+        raise PeriodLocked(_("This quarter is already accepted."), attr="period")
+    _check_editable(statement)
+    problems, parsed = statement_check(statement, today=today)
+    if problems:
+        # Kept on the statement so that the partner sees them, whatever its client shows.
+        QuarterlyStatement.objects.filter(pk=statement.pk).update(problems=problems)
+        raise ApplicationError(problems[0]["detail"], code=problems[0]["code"], attr=problems[0]["attr"],
+                               errors=problems)
+    rows = []
+    for line in parsed:
+        exp = Expenditure(grant=statement.grant, partner=statement.partner, budget_line=line.budget_line,
+                          location=line.location, date=line.date, amount=Money(line.amount, line.currency),
+                          voucher=line.voucher, description=line.description[:500],
+                          status=ExpenditureStatus.SUBMITTED, statement=statement, entered_by=by)
+        fx.apply_conversion(exp)
+        rows.append(exp)
+    bulk_create_with_history(rows, Expenditure, batch_size=1000, default_user=by)
+    fx.after_expenditure_change(grant=statement.grant, partner=statement.partner)
+    statement.status = StatementStatus.SUBMITTED
+    statement.problems = []
+    statement.submitted_at = timezone.now()
+    statement.submitted_by = by
+    statement.save()
+    return statement
+
+
+def _check_submitted(statement: QuarterlyStatement) -> None:
+    if statement.status == StatementStatus.ACCEPTED:
+        raise PeriodLocked(_("This statement is already accepted."), attr="status")
+    if statement.status != StatementStatus.SUBMITTED:
+        raise Conflict(_("Only a submitted statement can be reviewed."), code="statement_not_submitted", attr="status")
+
+
+@transaction.atomic
+def statement_accept(*, statement: QuarterlyStatement, by=None, comment: str = "") -> QuarterlyStatement:
+    """Accept a submitted statement: its expenditures are ``validated`` and the partner's quarter
+    is locked. The row lock makes two reviewers, or a reviewer and a partner's change, leave
+    exactly one outcome."""
+    statement = _lock_statement(statement)
+    _check_submitted(statement)
+    expenditures = list(statement.expenditures.all())
+    for exp in expenditures:
+        exp.status = ExpenditureStatus.VALIDATED
+    bulk_update_with_history(expenditures, Expenditure, ["status"], batch_size=1000, default_user=by)
+    statement.status = StatementStatus.ACCEPTED
+    statement.reviewed_by = by
+    statement.reviewed_at = timezone.now()
+    statement.review_comment = comment
+    statement.save()
+    return statement
+
+
+@transaction.atomic
+def statement_return(*, statement: QuarterlyStatement, by=None, comment: str) -> QuarterlyStatement:
+    """Send a submitted statement back to the partner with a comment; its expenditures leave the
+    ledger (their history keeps them) until it is submitted again."""
+    if not comment or not comment.strip():
+        raise ApplicationError(_("Say why the statement is returned."), code=ErrorCode.REQUIRED, attr="comment")
+    statement = _lock_statement(statement)
+    _check_submitted(statement)
+    for exp in statement.expenditures.all():
+        exp.delete()
+    fx.after_expenditure_change(grant=statement.grant, partner=statement.partner)
+    statement.status = StatementStatus.RETURNED
+    statement.reviewed_by = by
+    statement.reviewed_at = timezone.now()
+    statement.review_comment = comment
+    statement.save()
+    return statement
+
+
+# --- reads -----------------------------------------------------------------------------------------
+
+def statement_total_spent(statement: QuarterlyStatement) -> Decimal:
+    """What the statement says was spent, in its partner's currency (lines that parse)."""
+    total = Decimal("0")
+    for raw in statement.lines:
+        try:
+            amount = Decimal(raw.get("amount", ""))
+        except (InvalidOperation, ValueError):
+            continue
+        if amount.is_finite() and raw.get("amount_currency") == statement.partner.reporting_currency:
+            total += amount
+    return total
+
+
+def statements_overdue(*, as_of: date, grace_days: int = GRACE_DAYS, grants=None) -> list[dict]:
+    """One row per partner and ended quarter of a grant with no submitted or accepted statement
+    once the grace period has passed: ``{grant, partner, period, due_on, days_overdue}``."""
+    grants = list(grants if grants is not None else Grant.objects.all())
+    done = set(QuarterlyStatement.objects.filter(
+        grant__in=grants, status__in=[StatementStatus.SUBMITTED, StatementStatus.ACCEPTED])
+        .values_list("grant_id", "partner_id", "year", "quarter"))
+    rows = []
+    for grant in grants:
+        partners = sorted(grant.partners.all(), key=lambda p: p.code)
+        year, quarter = grant.start_date.year, (grant.start_date.month - 1) // 3 + 1
+        while True:
+            start, end = quarter_bounds(year, quarter)
+            if start > grant.end_date:
+                break
+            due_on = end + timedelta(days=grace_days)
+            if due_on >= as_of:
+                break
+            for partner in partners:
+                if (grant.pk, partner.pk, year, quarter) not in done:
+                    rows.append({"grant": grant.code, "partner": partner.code, "period": f"{year}-Q{quarter}",
+                                 "due_on": due_on, "days_overdue": (as_of - due_on).days})
+            year, quarter = (year + 1, 1) if quarter == 4 else (year, quarter + 1)
+    return rows
