@@ -1,0 +1,154 @@
+"""The finest grain every report sums: line x partner x location x month, in whole cents.
+
+Planned spending is built here once, so that every grouping adds up the very same pieces:
+
+- an allocation of project year Y is spread over that year's months: its amount / n, rounded
+  half up to the cent, the last month taking what is left so the months add up to the year
+  exactly (n = 12; the last project year of a grant whose length is not a whole number of years
+  has fewer months, and its allocation is spread over those);
+- a month counts whole once its last day is on or before ``as_of``; the month of ``as_of``
+  counts for its elapsed days (``as_of`` included) over its days, rounded per allocation, half
+  up, to the cent; later months count nothing.
+
+Months are calendar months counted from the grant's start month (index 0).
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+import pandas as pd
+
+from reports.selectors import ReportInputs
+
+CENT = Decimal("0.01")
+HUNDRED = Decimal("100")
+MONEY_COLUMNS = ["budget", "planned", "actual"]
+GRAIN_COLUMNS = ["line_id", "partner_id", "location_id", "month"]
+
+
+def half_up_div(numerator, denominator):
+    """numerator / denominator rounded half up (away from zero at a half), in integers.
+
+    Works on Python ints and on numpy int64 arrays alike; ``denominator`` is positive.
+    """
+    sign = np.sign(numerator)
+    return sign * ((2 * abs(numerator) + denominator) // (2 * denominator))
+
+
+def cents_to_money(cents: int) -> Decimal:
+    """Whole cents as a Decimal amount of EUR with two decimals."""
+    return (Decimal(int(cents)) / HUNDRED).quantize(CENT)
+
+
+def pct(numerator_cents: int, denominator_cents: int) -> Decimal | None:
+    """numerator / denominator in percent, half up to 2 decimals; None when the denominator is
+    zero (a ratio to nothing is undefined, not zero)."""
+    if denominator_cents == 0:
+        return None
+    return (Decimal(int(numerator_cents)) * HUNDRED / Decimal(int(denominator_cents))).quantize(
+        CENT, rounding=ROUND_HALF_UP
+    )
+
+
+def month_start(start: date, index: int) -> date:
+    """The first day of the ``index``-th calendar month from ``start``'s month."""
+    months = start.year * 12 + (start.month - 1) + index
+    return date(months // 12, months % 12 + 1, 1)
+
+
+def month_key(start: date, index: int) -> str:
+    day = month_start(start, index)
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def quarter_of_month(start: date, index: int) -> tuple[int, int]:
+    day = month_start(start, index)
+    return day.year, (day.month - 1) // 3 + 1
+
+
+def quarter_key(start: date, index: int) -> str:
+    year, quarter = quarter_of_month(start, index)
+    return f"{year:04d}-Q{quarter}"
+
+
+def months_in_year(year: int, grant_months: int) -> int:
+    """How many months project year ``year`` has (12, fewer for a short last year)."""
+    return max(1, min(12, grant_months - (year - 1) * 12))
+
+
+@dataclass(frozen=True)
+class MonthShare:
+    """The share of a month that counts as planned by ``as_of``: ``elapsed`` / ``days``."""
+
+    elapsed: int
+    days: int
+
+
+def month_share(start: date, index: int, as_of: date) -> MonthShare:
+    first = month_start(start, index)
+    days = calendar.monthrange(first.year, first.month)[1]
+    if as_of < first:
+        return MonthShare(0, days)
+    if as_of >= first.replace(day=days):
+        return MonthShare(days, days)
+    return MonthShare(as_of.day, days)
+
+
+def planned_pieces(inputs: ReportInputs) -> pd.DataFrame:
+    """One row per allocation x month of its project year: ``budget`` (the month's piece of the
+    allocation) and ``planned`` (what of it counts by ``as_of``), int64 cents."""
+    alloc = inputs.allocations
+    if alloc.empty:
+        return pd.DataFrame({c: pd.Series(dtype="int64") for c in GRAIN_COLUMNS + MONEY_COLUMNS})
+    cents = alloc["cents"].to_numpy(dtype=np.int64)
+    years = alloc["year"].to_numpy(dtype=np.int64)
+    n = np.array([months_in_year(int(y), inputs.months) for y in years], dtype=np.int64)
+    piece = half_up_div(cents, n)
+    last = cents - (n - 1) * piece
+
+    offsets = np.arange(12, dtype=np.int64)
+    valid = offsets[None, :] < n[:, None]                      # allocation x month-of-year
+    budget = np.where(offsets[None, :] == (n - 1)[:, None], last[:, None], piece[:, None])
+    month = (years - 1)[:, None] * 12 + offsets[None, :]
+
+    shares = {m: month_share(inputs.start_date, int(m), inputs.as_of) for m in np.unique(month)}
+    elapsed = np.vectorize(lambda m: shares[m].elapsed, otypes=[np.int64])(month)
+    days = np.vectorize(lambda m: shares[m].days, otypes=[np.int64])(month)
+    planned = half_up_div(budget * elapsed, days)
+
+    repeat = valid.sum(axis=1)
+    frame = pd.DataFrame({
+        "line_id": np.repeat(alloc["line_id"].to_numpy(dtype=np.int64), repeat),
+        "partner_id": np.repeat(alloc["partner_id"].to_numpy(dtype=np.int64), repeat),
+        "location_id": np.repeat(alloc["location_id"].to_numpy(dtype=np.int64), repeat),
+        "month": month[valid],
+        "budget": budget[valid].astype(np.int64),
+        "planned": planned[valid].astype(np.int64),
+    })
+    frame["actual"] = np.int64(0)
+    return frame
+
+
+def grain(inputs: ReportInputs) -> pd.DataFrame:
+    """Budget, planned and actual cents per line x partner x location x month, with the
+    columns every grouping needs: ``heading_id``, ``year``, ``quarter``."""
+    pieces = planned_pieces(inputs)
+    actuals = inputs.actuals.rename(columns={"cents": "actual"})
+    actuals = actuals.assign(budget=np.int64(0), planned=np.int64(0))
+    frames = [f for f in (pieces, actuals[GRAIN_COLUMNS + MONEY_COLUMNS]) if not f.empty]
+    if not frames:
+        frame = pd.DataFrame({c: pd.Series(dtype="int64") for c in GRAIN_COLUMNS + MONEY_COLUMNS})
+    else:
+        frame = pd.concat(frames, ignore_index=True)
+    frame = frame.astype({c: "int64" for c in GRAIN_COLUMNS + MONEY_COLUMNS})
+    headings = {line_id: info.heading_id for line_id, info in inputs.lines.items()}
+    frame["heading_id"] = frame["line_id"].map(headings).astype("int64")
+    frame["year"] = (frame["month"] // 12 + 1).astype("int64")
+    quarters = {m: quarter_key(inputs.start_date, int(m)) for m in frame["month"].unique()}
+    frame["quarter"] = frame["month"].map(quarters).astype("object")
+    return frame

@@ -1,0 +1,248 @@
+"""Reads for the reports: a few aggregated rows from the database, nothing computed in Python.
+
+Everything a report needs is gathered here into a ``ReportInputs``: the grant's facts, the
+labels of its lines, partners and locations, the allocations of one budget version, and the
+counted spending summed by line x partner x location x month. Money leaves the database as
+whole cents (``int64``): summed exactly as NUMERIC on PostgreSQL and cast once; on SQLite, which
+stores decimals as REAL, each row is rounded to its cents before the (integer) sum. No float
+ever carries an amount into a frame.
+
+The report functions (``reports.variance``, ``reports.burn_rate``, ``reports.beneficiaries``)
+take a ``ReportInputs`` and never touch the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+import pandas as pd
+from django.db import connection
+from django.db.models import BigIntegerField, F, Func, QuerySet, Sum
+from django.db.models.functions import Cast, TruncMonth
+
+from budget.models import Allocation, BudgetLine, BudgetVersion, VersionStatus
+from expenditures.models import COUNTED_STATUSES, Expenditure
+from grants.models import Grant, Location, Partner, month_index
+
+ALLOCATION_COLUMNS = ["line_id", "partner_id", "location_id", "year", "cents"]
+ACTUAL_COLUMNS = ["line_id", "partner_id", "location_id", "month", "cents"]
+
+
+class UnknownVersion(LookupError):
+    """The grant has no approved or superseded budget version of that number."""
+
+
+@dataclass(frozen=True)
+class LineInfo:
+    id: int
+    code: str
+    heading_id: int
+    label_fr: str
+    label_en: str
+    position: int
+    is_heading: bool
+    beneficiary_target: int | None
+    beneficiary_unit: str
+
+    def label(self, lang: str) -> str:
+        return self.label_fr if lang == "fr" else self.label_en
+
+
+@dataclass(frozen=True)
+class NamedInfo:
+    id: int
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    number: int
+    label: str
+    status: str
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """What every report of one grant, version, as-of date and scope is computed from.
+
+    ``allocations``: one row per allocation of the version (``ALLOCATION_COLUMNS``, cents int64).
+    ``actuals``: counted spending dated from the start to ``as_of``, summed per line x partner x
+    location x month, ``month`` being the month's index from the grant's start month (0 first).
+    """
+
+    grant_code: str
+    grant_title: str
+    start_date: date
+    end_date: date
+    months: int
+    tolerance_pct: Decimal
+    fx_method: str
+    as_of: date
+    version: VersionInfo | None
+    partner_code: str | None
+    statuses: tuple[str, ...]
+    lines: dict[int, LineInfo]
+    partners: dict[int, NamedInfo]
+    locations: dict[int, NamedInfo]
+    allocations: pd.DataFrame
+    actuals: pd.DataFrame
+
+
+def report_as_of(grant: Grant, as_of: date | None, *, today: date | None = None) -> date:
+    """The as-of date a report uses: ``as_of`` or today, capped at the grant's end.
+
+    A date before the start is kept: the report then shows the budget and nothing else.
+    """
+    day = as_of or today or date.today()
+    return min(day, grant.end_date)
+
+
+def budget_version_for(*, grant: Grant, number: int | None = None) -> BudgetVersion | None:
+    """The one place a report finds its budget version.
+
+    ``number`` None: the grant's current version (None when it has none yet). Otherwise the
+    approved or superseded version of that number; a draft never feeds a report.
+    Raises ``UnknownVersion`` when there is no such version.
+    """
+    versions = BudgetVersion.objects.filter(grant=grant)
+    if number is None:
+        return versions.filter(is_current=True).first()
+    version = versions.filter(
+        number=number, status__in=[VersionStatus.APPROVED, VersionStatus.SUPERSEDED]
+    ).first()
+    if version is None:
+        raise UnknownVersion(f"{grant.code} has no approved or superseded version {number}.")
+    return version
+
+
+def _cents_sum(field: str):
+    """SUM of a 2-decimal column as whole cents (bigint), exactly, on either database."""
+    if connection.vendor == "postgresql":
+        # NUMERIC sums exactly; one cast of the total.
+        return Cast(Sum(field) * 100, BigIntegerField())
+    # SQLite keeps decimals as REAL: round each row to its cents first, then add integers.
+    return Sum(_cents(field))
+
+
+def _cents(field: str):
+    """A 2-decimal column of one row as whole cents (bigint), exactly, on either database."""
+    if connection.vendor == "postgresql":
+        return Cast(F(field) * 100, BigIntegerField())
+    return Cast(Func(F(field) * 100, function="ROUND"), BigIntegerField())
+
+
+def counted_expenditures(*, grant: Grant, as_of: date, partner: Partner | None = None,
+                         statuses: Iterable[str] = COUNTED_STATUSES) -> QuerySet[Expenditure]:
+    """The expenditures a report counts: the grant's, of those statuses, dated up to ``as_of``."""
+    qs = Expenditure.objects.filter(grant=grant, status__in=list(statuses), date__lte=as_of)
+    if partner is not None:
+        qs = qs.filter(partner=partner)
+    return qs
+
+
+def actual_rows(*, grant: Grant, as_of: date, partner: Partner | None = None,
+                statuses: Iterable[str] = COUNTED_STATUSES) -> pd.DataFrame:
+    """Counted spending summed in SQL by line x partner x location x month (``ACTUAL_COLUMNS``)."""
+    rows = (
+        counted_expenditures(grant=grant, as_of=as_of, partner=partner, statuses=statuses)
+        .annotate(month_start=TruncMonth("date"))
+        .values("budget_line_id", "partner_id", "location_id", "month_start")
+        .annotate(cents=_cents_sum("amount_eur"))
+        .order_by()
+        .values_list("budget_line_id", "partner_id", "location_id", "month_start", "cents")
+    )
+    start = grant.start_date
+    records = [
+        (line_id, partner_id, location_id, month_index(start, _as_date(month_start)), cents)
+        for line_id, partner_id, location_id, month_start, cents in rows
+    ]
+    return _frame(records, ACTUAL_COLUMNS)
+
+
+def allocation_rows(*, version: BudgetVersion | None, partner: Partner | None = None) -> pd.DataFrame:
+    """The version's allocations (``ALLOCATION_COLUMNS``), amounts as cents."""
+    if version is None:
+        return _frame([], ALLOCATION_COLUMNS)
+    qs = Allocation.objects.filter(version=version)
+    if partner is not None:
+        qs = qs.filter(partner=partner)
+    rows = (
+        qs.annotate(cents=_cents("amount"))
+        .order_by()
+        .values_list("budget_line_id", "partner_id", "location_id", "year", "cents")
+    )
+    return _frame(list(rows), ALLOCATION_COLUMNS)
+
+
+def report_inputs(*, grant: Grant, as_of: date, version: BudgetVersion | None = None,
+                  partner: Partner | None = None,
+                  statuses: Iterable[str] = COUNTED_STATUSES) -> ReportInputs:
+    """Everything the reports of ``grant`` need, restricted to ``partner``'s allocations and
+    spending when one is given. ``version`` None means the budget is empty (a grant with no
+    approved version yet); callers pick it with ``budget_version_for``."""
+    statuses = tuple(str(s) for s in statuses)
+    allocations = allocation_rows(version=version, partner=partner)
+    actuals = actual_rows(grant=grant, as_of=as_of, partner=partner, statuses=statuses)
+    lines = {
+        line.id: LineInfo(
+            id=line.id, code=line.code, heading_id=line.parent_id or line.id,
+            label_fr=line.label_fr, label_en=line.label_en, position=line.position,
+            is_heading=line.parent_id is None, beneficiary_target=line.beneficiary_target,
+            beneficiary_unit=line.beneficiary_unit,
+        )
+        for line in BudgetLine.objects.filter(grant=grant)
+    }
+    partner_ids = set(allocations["partner_id"]) | set(actuals["partner_id"])
+    location_ids = set(allocations["location_id"]) | set(actuals["location_id"])
+    partners = {
+        p.id: NamedInfo(p.id, p.code, p.name)
+        for p in Partner.objects.filter(id__in=[int(i) for i in partner_ids])
+    }
+    locations = {
+        loc.id: NamedInfo(loc.id, loc.code, loc.name)
+        for loc in Location.objects.filter(id__in=[int(i) for i in location_ids])
+    }
+    return ReportInputs(
+        grant_code=grant.code, grant_title=grant.title, start_date=grant.start_date,
+        end_date=grant.end_date, months=grant.months, tolerance_pct=grant.variance_tolerance_pct,
+        fx_method=grant.fx_method, as_of=as_of,
+        version=(VersionInfo(version.number, version.label, version.status) if version else None),
+        partner_code=partner.code if partner else None, statuses=statuses,
+        lines=lines, partners=partners, locations=locations,
+        allocations=allocations, actuals=actuals,
+    )
+
+
+DETAIL_FIELDS = (
+    "date", "voucher", "partner__code", "budget_line__code", "budget_line__label_fr",
+    "budget_line__label_en", "location__code", "description", "amount", "amount_currency",
+    "fx_rate", "fx_method", "amount_eur", "status",
+)
+
+
+def expenditure_detail(*, grant: Grant, as_of: date, partner: Partner | None = None,
+                       statuses: Iterable[str] = COUNTED_STATUSES,
+                       chunk_size: int = 5000) -> Iterator[dict]:
+    """Every counted expenditure, oldest first, streamed from a server-side cursor in chunks,
+    so that memory stays flat however many there are."""
+    qs = (
+        counted_expenditures(grant=grant, as_of=as_of, partner=partner, statuses=statuses)
+        .order_by("date", "id")
+        .values_list(*DETAIL_FIELDS)
+    )
+    for values in qs.iterator(chunk_size=chunk_size):
+        yield dict(zip(DETAIL_FIELDS, values, strict=True))
+
+
+def _as_date(value) -> date:
+    # TruncMonth on a DateField gives a date; some backends hand back a datetime.
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _frame(records: list[tuple], columns: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(records, columns=columns)
+    return frame.astype({column: "int64" for column in columns})
