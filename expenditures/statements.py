@@ -39,7 +39,7 @@ from expenditures.models import (
 )
 from grants.errors import ApplicationError, Conflict, ErrorCode, PeriodLocked
 from grants.models import Grant, Location, Partner
-from grants.money import CURRENCIES, XOF, divide_to_eur, validate_money
+from grants.money import CURRENCIES, XOF, divide_to_eur, quantize_amount, validate_money
 from grants.validation import as_application_error
 
 PERIOD = re.compile(r"^(\d{4})-Q([1-4])$")
@@ -296,8 +296,12 @@ def statement_check(statement: QuarterlyStatement, *, today: date | None = None)
 
     spent = sum((line.amount for line in parsed if line.amount is not None and line.currency == currency),
                 Decimal("0"))
-    opening, received = statement.opening_balance.amount, statement.funds_received.amount
-    closing = statement.closing_balance.amount
+
+    def shown(amount: Decimal) -> Decimal:
+        return quantize_amount(amount, currency)
+
+    opening, received = shown(statement.opening_balance.amount), shown(statement.funds_received.amount)
+    closing = shown(statement.closing_balance.amount)
     if opening + received - spent != closing:
         problems.append(_problem(StatementProblem.BALANCE_MISMATCH,
                                  _("Opening %(opening)s + received %(received)s - spent %(spent)s = %(expected)s, "
@@ -305,17 +309,18 @@ def statement_check(statement: QuarterlyStatement, *, today: date | None = None)
                                      "opening": opening, "received": received, "spent": spent,
                                      "expected": opening + received - spent, "closing": closing},
                                  "closing_balance"))
-    counted = statement.cash_on_hand.amount + statement.bank_balance.amount
+    cash, bank = shown(statement.cash_on_hand.amount), shown(statement.bank_balance.amount)
+    counted = cash + bank
     if closing != counted:
         problems.append(_problem(StatementProblem.CASH_MISMATCH,
                                  _("The closing balance %(closing)s is not cash %(cash)s + bank %(bank)s = "
-                                   "%(counted)s.") % {"closing": closing, "cash": statement.cash_on_hand.amount,
-                                    "bank": statement.bank_balance.amount, "counted": counted}, "cash_on_hand"))
+                                   "%(counted)s.") % {"closing": closing, "cash": cash, "bank": bank,
+                                                      "counted": counted}, "cash_on_hand"))
     earlier = Q(year__lt=statement.year) | Q(year=statement.year, quarter__lt=statement.quarter)
     previous = (QuarterlyStatement.objects.filter(earlier, grant=grant, partner=partner,
                                                   status=StatementStatus.ACCEPTED)
                 .order_by("-year", "-quarter").first())
-    expected_opening = previous.closing_balance.amount if previous else Decimal("0")
+    expected_opening = shown(previous.closing_balance.amount if previous else Decimal("0"))
     if opening != expected_opening:
         problems.append(_problem(StatementProblem.OPENING_BALANCE_MISMATCH,
                                  _("The opening balance %(opening)s is not the closing balance of the previous "
@@ -325,6 +330,7 @@ def statement_check(statement: QuarterlyStatement, *, today: date | None = None)
     transfers = (FundTransfer.objects.filter(grant=grant, partner=partner, received_on__gte=start, received_on__lte=end,
                                              amount_received_currency=currency)
                  .aggregate(total=Sum("amount_received"))["total"] or Decimal("0"))
+    transfers = shown(transfers)
     if received != transfers:
         problems.append(_problem(StatementProblem.FUNDS_RECEIVED_MISMATCH,
                                  _("Funds received %(received)s are not the %(transfers)s recorded as received in "
@@ -380,21 +386,30 @@ def _lock_statement(statement: QuarterlyStatement) -> QuarterlyStatement:
             .get(pk=statement.pk))
 
 
-@transaction.atomic
 def statement_submit(*, statement: QuarterlyStatement, by=None, today: date | None = None) -> QuarterlyStatement:
     """Run every check; on success the statement is ``submitted`` and its lines become ledger
     expenditures (status ``submitted``). Raises ``ApplicationError`` listing all problems (400),
-    ``PeriodLocked`` for an accepted quarter and ``Conflict`` for a statement already submitted."""
+    which are also kept on the statement; ``PeriodLocked`` for an accepted quarter and
+    ``Conflict`` for a statement already submitted."""
+    statement, problems = _submit(statement=statement, by=by, today=today)
+    if problems:
+        raise ApplicationError(problems[0]["detail"], code=problems[0]["code"], attr=problems[0]["attr"],
+                               errors=problems)
+    return statement
+
+
+@transaction.atomic
+def _submit(*, statement: QuarterlyStatement, by, today: date | None) -> tuple[QuarterlyStatement, list[dict]]:
     statement = _lock_statement(statement)
     if statement.status == StatementStatus.ACCEPTED:
         raise PeriodLocked(_("This quarter is already accepted."), attr="period")
     _check_editable(statement)
     problems, parsed = statement_check(statement, today=today)
     if problems:
-        # Kept on the statement so that the partner sees them, whatever its client shows.
-        QuarterlyStatement.objects.filter(pk=statement.pk).update(problems=problems)
-        raise ApplicationError(problems[0]["detail"], code=problems[0]["code"], attr=problems[0]["attr"],
-                               errors=problems)
+        # Kept on the statement (committed) so that the partner sees them whatever its client shows.
+        statement.problems = problems
+        statement.save(update_fields=["problems"])
+        return statement, problems
     rows = []
     for line in parsed:
         exp = Expenditure(grant=statement.grant, partner=statement.partner, budget_line=line.budget_line,
@@ -410,7 +425,7 @@ def statement_submit(*, statement: QuarterlyStatement, by=None, today: date | No
     statement.submitted_at = timezone.now()
     statement.submitted_by = by
     statement.save()
-    return statement
+    return statement, []
 
 
 def _check_submitted(statement: QuarterlyStatement) -> None:
