@@ -1,0 +1,736 @@
+"""The donor's workbook: the variance, burn-rate and beneficiary reports laid out with xlsxwriter.
+
+The writer computes nothing: ``workbook_content`` runs the report functions once and
+``workbook_write`` lays their rows out. What the workbook promises:
+
+- sheets: summary (key figures, budget against actual by heading, the burn-rate chart), by
+  heading and line, by partner, by location, by quarter, burn rate, FX reconciliation,
+  expenditure detail (with an autofilter), about (grant, donors, version, as-of date, method,
+  generated at, the definition of each column); names, labels, month names and number formats
+  in French or English;
+- figures are numbers with currency formats; row variances, subtotals and totals are formulas
+  that carry the report's computed value (``write_formula(..., value=...)``), so a reader that
+  does not recalculate shows the same figures as the JSON report; percentages are percentage
+  cells holding the 2-decimal percentage / 100;
+- rows beyond tolerance are coloured by conditional formats on the flag column; headers are
+  frozen and repeated on each printed page; landscape, fit to one page wide;
+- the workbook is written in ``constant_memory`` mode, every sheet row by row in order, so the
+  expenditure detail streams from the database in chunks and memory stays flat in its length.
+
+Amounts go into cells as ``Decimal`` (xlsxwriter writes them with 16 significant digits, more
+than any amount here has); no float is made from money on the way.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import IO
+
+import xlsxwriter
+from django.utils import timezone
+from xlsxwriter.utility import xl_rowcol_to_cell
+
+from budget.models import BudgetVersion
+from expenditures.models import COUNTED_STATUSES
+from grants.models import Grant, Partner
+from reports.beneficiaries import cost_per_beneficiary
+from reports.burn_rate import burn_rate
+from reports.labels import month_name, word
+from reports.selectors import ReportInputs, expenditure_detail, report_inputs
+from reports.variance import variance
+
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+HUNDRED = Decimal("100")
+
+SHEETS = {
+    "en": {
+        "summary": "Summary", "heading_line": "By heading and line", "partner": "By partner",
+        "location": "By location", "quarter": "By quarter", "burn": "Burn rate",
+        "fx": "FX reconciliation", "detail": "Expenditure detail", "about": "About",
+    },
+    "fr": {
+        "summary": "Synthèse", "heading_line": "Par rubrique et ligne", "partner": "Par partenaire",
+        "location": "Par lieu", "quarter": "Par trimestre", "burn": "Rythme de dépense",
+        "fx": "Rapprochement de change", "detail": "Détail des dépenses", "about": "À propos",
+    },
+}
+
+# Number format codes are stored in the file in Excel's invariant (en-US) notation; Excel and
+# LibreOffice show them with the reader's separators, so "#,##0.00 €" reads "1 234,56 €" in a
+# French office suite. What the language chooses here is the symbol's side and the date order.
+FORMATS = {
+    "en": {"eur": "[$€-809]#,##0.00;-[$€-809]#,##0.00", "xof": '#,##0 "FCFA";-#,##0 "FCFA"',
+           "date": "dd mmm yyyy", "pct": "0.00%", "rate": "0.000000", "count": "#,##0",
+           "months": "0.00"},
+    "fr": {"eur": "#,##0.00 [$€-40C];-#,##0.00 [$€-40C]", "xof": '#,##0 "FCFA";-#,##0 "FCFA"',
+           "date": "dd/mm/yyyy", "pct": "0.00%", "rate": "0.000000", "count": "#,##0",
+           "months": "0.00"},
+}
+
+VARIANCE_COLUMNS = ("key", "label", "budget", "planned_to_date", "actual", "variance", "variance_pct",
+                    "use_pct", "variance_to_date", "flag")
+
+TEXT = {
+    "en": {
+        "key": "Code", "label": "Label", "budget": "Budget", "planned_to_date": "Planned to date",
+        "actual": "Actual", "variance": "Variance", "variance_pct": "Variance %", "use_pct": "Use %",
+        "variance_to_date": "Variance to date", "flag": "Flag",
+        "title.summary": "Budget monitoring", "title.heading_line": "Variance by heading and line",
+        "title.partner": "Variance by partner", "title.location": "Variance by location",
+        "title.quarter": "Variance by quarter", "title.burn": "Burn rate",
+        "title.fx": "FX reconciliation", "title.detail": "Expenditure detail", "title.about": "About this workbook",
+        "subtitle": "{grant} | as of {as_of} | budget version {version} | tolerance {tolerance} %{scope}",
+        "scope": " | partner {partner}", "no_version": "none",
+        "figures": "Key figures", "figure": "Figure", "value": "Value",
+        "by_heading": "Budget and actual by heading", "beneficiaries": "Cost per beneficiary",
+        "target": "Target", "unit": "Unit", "cost_per_beneficiary": "Cost per beneficiary",
+        "chart.heading": "Budget and actual by heading", "chart.burn": "Cumulative spending, actual and planned",
+        "month": "Month", "month_name": "Month name", "planned": "Planned",
+        "cumulative_actual": "Cumulative actual", "cumulative_planned": "Cumulative planned",
+        "burn_rate": "Burn rate (average of the last {window} full months)",
+        "months_elapsed": "Months elapsed", "months_remaining": "Months remaining",
+        "remaining_budget": "Remaining budget", "runway_months": "Runway (months)",
+        "forecast_at_completion": "Forecast at completion", "projected_variance": "Projected variance",
+        "exhaustion_month": "Month the money runs out", "time_elapsed_pct": "Time elapsed %",
+        "pace_flag": "Pace", "none": "-",
+        "fx.unavailable": "The FX reconciliation is not available in this version of the ledger.",
+        "partner": "Partner", "eur_sent": "EUR sent", "fees_eur": "Fees (EUR)", "xof_received": "XOF received",
+        "effective_rate": "Effective rate", "xof_spent": "XOF spent", "xof_balance": "XOF balance",
+        "unfunded_xof": "Unfunded XOF", "eur_spent": "EUR spent (grant's method)",
+        "eur_spent_at_parity": "EUR spent at parity", "fx_difference_eur": "FX difference (EUR)",
+        "date": "Date", "voucher": "Voucher", "line": "Line", "line_label": "Line label",
+        "location": "Location", "description": "Description", "amount": "Amount", "currency": "Currency",
+        "rate": "Rate", "method": "Method", "amount_eur": "Amount EUR", "status": "Status",
+        "grant": "Grant", "title": "Title", "donors": "Donors", "period": "Period", "version": "Budget version",
+        "as_of": "As of", "scope_label": "Restricted to partner", "fx_method": "Conversion method",
+        "tolerance": "Variance tolerance", "statuses": "Spending counted", "generated_at": "Generated at",
+        "definitions": "Definitions",
+        "def.budget": "The allocations of the budget version.",
+        "def.planned_to_date": "Each project year's allocation spread evenly over its months (to the cent, "
+                               "the last month taking the rest); the as-of month counts for its elapsed days.",
+        "def.actual": "Submitted and validated spending dated up to the as-of date, at its stored EUR value.",
+        "def.variance": "Budget - actual.", "def.variance_pct": "Variance / budget.",
+        "def.use_pct": "Actual / budget.", "def.variance_to_date": "Planned to date - actual.",
+        "def.flag": "'over' where actual > budget x (1 + tolerance); 'under' where actual < planned to date "
+                    "x (1 - tolerance); else 'ok'.",
+        "def.burn_rate": "Average actual of the last full months; runway = remaining budget / burn rate; "
+                         "forecast = actual + burn rate x months remaining.",
+        "def.pace": "Ahead or behind when use % and time elapsed % differ by more than 15 points.",
+    },
+    "fr": {
+        "key": "Code", "label": "Libellé", "budget": "Budget", "planned_to_date": "Prévu à date",
+        "actual": "Réalisé", "variance": "Écart", "variance_pct": "Écart %", "use_pct": "Taux d'exécution",
+        "variance_to_date": "Écart à date", "flag": "Signal",
+        "title.summary": "Suivi budgétaire", "title.heading_line": "Écarts par rubrique et ligne",
+        "title.partner": "Écarts par partenaire", "title.location": "Écarts par lieu",
+        "title.quarter": "Écarts par trimestre", "title.burn": "Rythme de dépense",
+        "title.fx": "Rapprochement de change", "title.detail": "Détail des dépenses",
+        "title.about": "À propos de ce classeur",
+        "subtitle": "{grant} | au {as_of} | version du budget {version} | tolérance {tolerance} %{scope}",
+        "scope": " | partenaire {partner}", "no_version": "aucune",
+        "figures": "Chiffres clés", "figure": "Indicateur", "value": "Valeur",
+        "by_heading": "Budget et réalisé par rubrique", "beneficiaries": "Coût par bénéficiaire",
+        "target": "Cible", "unit": "Unité", "cost_per_beneficiary": "Coût par bénéficiaire",
+        "chart.heading": "Budget et réalisé par rubrique", "chart.burn": "Dépenses cumulées, réalisées et prévues",
+        "month": "Mois", "month_name": "Nom du mois", "planned": "Prévu",
+        "cumulative_actual": "Réalisé cumulé", "cumulative_planned": "Prévu cumulé",
+        "burn_rate": "Rythme de dépense (moyenne des {window} derniers mois complets)",
+        "months_elapsed": "Mois écoulés", "months_remaining": "Mois restants",
+        "remaining_budget": "Budget restant", "runway_months": "Autonomie (mois)",
+        "forecast_at_completion": "Prévision à l'achèvement", "projected_variance": "Écart projeté",
+        "exhaustion_month": "Mois d'épuisement des fonds", "time_elapsed_pct": "Temps écoulé %",
+        "pace_flag": "Rythme", "none": "-",
+        "fx.unavailable": "Le rapprochement de change n'est pas disponible dans cette version du registre.",
+        "partner": "Partenaire", "eur_sent": "EUR envoyés", "fees_eur": "Frais (EUR)", "xof_received": "XOF reçus",
+        "effective_rate": "Taux obtenu", "xof_spent": "XOF dépensés", "xof_balance": "Solde XOF",
+        "unfunded_xof": "XOF non financés", "eur_spent": "EUR dépensés (méthode de la subvention)",
+        "eur_spent_at_parity": "EUR dépensés à la parité", "fx_difference_eur": "Écart de change (EUR)",
+        "date": "Date", "voucher": "Pièce", "line": "Ligne", "line_label": "Libellé de la ligne",
+        "location": "Lieu", "description": "Description", "amount": "Montant", "currency": "Devise",
+        "rate": "Taux", "method": "Méthode", "amount_eur": "Montant EUR", "status": "Statut",
+        "grant": "Subvention", "title": "Titre", "donors": "Bailleurs", "period": "Période",
+        "version": "Version du budget", "as_of": "Au", "scope_label": "Restreint au partenaire",
+        "fx_method": "Méthode de conversion", "tolerance": "Tolérance d'écart", "statuses": "Dépenses comptées",
+        "generated_at": "Produit le", "definitions": "Définitions",
+        "def.budget": "Les allocations de la version du budget.",
+        "def.planned_to_date": "L'allocation de chaque année du projet répartie également sur ses mois (au centime, "
+                               "le dernier mois prenant le reste) ; le mois de la date d'arrêté compte pour ses "
+                               "jours écoulés.",
+        "def.actual": "Dépenses soumises et validées datées jusqu'à la date d'arrêté, à leur valeur en EUR "
+                      "enregistrée.",
+        "def.variance": "Budget - réalisé.", "def.variance_pct": "Écart / budget.",
+        "def.use_pct": "Réalisé / budget.", "def.variance_to_date": "Prévu à date - réalisé.",
+        "def.flag": "« dépassement » si réalisé > budget x (1 + tolérance) ; « sous-exécution » si réalisé "
+                    "< prévu à date x (1 - tolérance) ; sinon « ok ».",
+        "def.burn_rate": "Moyenne du réalisé des derniers mois complets ; autonomie = budget restant / rythme ; "
+                         "prévision = réalisé + rythme x mois restants.",
+        "def.pace": "En avance ou en retard quand le taux d'exécution et le temps écoulé diffèrent de plus de "
+                    "15 points.",
+    },
+}
+
+STATUS_WORDS = {"fr": {"submitted": "soumise", "validated": "validée"}}
+METHOD_WORDS = {
+    "fr": {"parity": "parité fixe", "fifo": "taux des transferts (premier entré, premier sorti)",
+           "weighted_average": "taux moyen pondéré", "monthly_rate": "taux mensuel"},
+    "en": {"parity": "fixed parity", "fifo": "rate of the funding transfers (first in, first out)",
+           "weighted_average": "weighted average rate", "monthly_rate": "monthly rate"},
+}
+FX_COLUMNS = ("eur_sent", "fees_eur", "xof_received", "effective_rate", "xof_spent", "xof_balance",
+              "unfunded_xof", "eur_spent", "eur_spent_at_parity", "fx_difference_eur")
+FX_FORMATS = {"eur_sent": "eur", "fees_eur": "eur", "xof_received": "xof", "effective_rate": "rate",
+              "xof_spent": "xof", "xof_balance": "xof", "unfunded_xof": "xof", "eur_spent": "eur",
+              "eur_spent_at_parity": "eur", "fx_difference_eur": "eur"}
+
+
+@dataclass
+class WorkbookContent:
+    grant_code: str
+    grant_title: str
+    start_date: date
+    end_date: date
+    donors: list[tuple[str, Decimal]]
+    fx_method: str
+    tolerance_pct: Decimal
+    as_of: date
+    version: str
+    partner_code: str | None
+    statuses: tuple[str, ...]
+    lang: str
+    generated_at: datetime
+    by_heading_line: dict
+    by_partner: dict
+    by_location: dict
+    by_quarter: dict
+    burn: dict
+    beneficiaries: dict
+    reconciliation: dict | None
+    detail: Iterable[dict]
+
+
+def workbook_filename(grant_code: str, as_of: date, lang: str) -> str:
+    return f"variance_{grant_code}_{as_of.isoformat()}_{lang}.xlsx"
+
+
+def reconciliation_or_none(*, grant: Grant, as_of: date, partner: Partner | None) -> dict | None:
+    """The FX reconciliation of issue 4 when the ledger has it, else None."""
+    try:
+        from expenditures.reconciliation import reconciliation_for
+    except ImportError:  # TODO(issue 4): drop this fallback once expenditures.reconciliation ships.
+        return None
+    return reconciliation_for(grant=grant, as_of=as_of, partner=partner)
+
+
+def workbook_content(*, grant: Grant, as_of: date, version: BudgetVersion | None,
+                     partner: Partner | None = None, lang: str = "en",
+                     statuses: Iterable[str] = COUNTED_STATUSES, window: int = 3) -> WorkbookContent:
+    """Run every report once for the workbook; the detail stays a lazy, chunked iterator."""
+    inputs: ReportInputs = report_inputs(grant=grant, as_of=as_of, version=version, partner=partner,
+                                         statuses=statuses)
+    donors = [(share.donor.name, share.share_pct) for share in grant.donor_shares.select_related("donor")]
+    return WorkbookContent(
+        grant_code=grant.code, grant_title=grant.title, start_date=grant.start_date, end_date=grant.end_date,
+        donors=donors, fx_method=grant.fx_method, tolerance_pct=grant.variance_tolerance_pct,
+        as_of=inputs.as_of,
+        version=(f"{version.number} ({version.label}, {version.status})" if version else TEXT[lang]["no_version"]),
+        partner_code=partner.code if partner else None, statuses=inputs.statuses, lang=lang,
+        generated_at=timezone.now(),
+        by_heading_line=variance(inputs, by=("heading", "line"), lang=lang),
+        by_partner=variance(inputs, by="partner", lang=lang),
+        by_location=variance(inputs, by="location", lang=lang),
+        by_quarter=variance(inputs, by="quarter", lang=lang),
+        burn=burn_rate(inputs, window=window),
+        beneficiaries=cost_per_beneficiary(inputs, lang=lang),
+        reconciliation=reconciliation_or_none(grant=grant, as_of=inputs.as_of, partner=partner),
+        detail=expenditure_detail(grant=grant, as_of=inputs.as_of, partner=partner, statuses=inputs.statuses),
+    )
+
+
+def variance_workbook(**kwargs) -> tuple[str, IO[bytes]]:
+    """The workbook in a temporary file (already unlinked), rewound, and its file name.
+
+    Takes ``workbook_content``'s arguments. The caller streams the file and closes it.
+    """
+    content = workbook_content(**kwargs)
+    handle = tempfile.TemporaryFile(suffix=".xlsx")
+    workbook_write(content, handle)
+    handle.seek(0)
+    return workbook_filename(content.grant_code, content.as_of, content.lang), handle
+
+
+class _Writer:
+    """Lays one ``WorkbookContent`` out; each ``sheet_*`` writes its rows top to bottom."""
+
+    def __init__(self, content: WorkbookContent, out):
+        self.c = content
+        self.lang = content.lang if content.lang in TEXT else "en"
+        self.t = TEXT[self.lang]
+        self.wb = xlsxwriter.Workbook(out, {"constant_memory": True, "strings_to_numbers": False,
+                                            "strings_to_formulas": False, "strings_to_urls": False})
+        self.wb.set_properties({"title": f"{self.t['title.summary']} {content.grant_code}",
+                                "company": "", "comments": f"as_of={content.as_of.isoformat()}"})
+        codes = FORMATS[self.lang]
+        add = self.wb.add_format
+        self.f = {
+            "title": add({"bold": True, "font_size": 14}),
+            "subtitle": add({"italic": True, "font_color": "#555555"}),
+            "header": add({"bold": True, "bg_color": "#DCE6F1", "border": 1, "text_wrap": True,
+                           "valign": "top"}),
+            "text": add({}),
+            "wrap": add({"text_wrap": True, "valign": "top"}),
+            "bold": add({"bold": True}),
+            "indent": add({"indent": 1}),
+            "eur": add({"num_format": codes["eur"]}),
+            "xof": add({"num_format": codes["xof"]}),
+            "pct": add({"num_format": codes["pct"]}),
+            "rate": add({"num_format": codes["rate"]}),
+            "count": add({"num_format": codes["count"]}),
+            "months": add({"num_format": codes["months"]}),
+            "date": add({"num_format": codes["date"], "align": "left"}),
+            "total.text": add({"bold": True, "top": 1}),
+            "total.eur": add({"bold": True, "top": 1, "num_format": codes["eur"]}),
+            "total.xof": add({"bold": True, "top": 1, "num_format": codes["xof"]}),
+            "total.pct": add({"bold": True, "top": 1, "num_format": codes["pct"]}),
+            "total.rate": add({"bold": True, "top": 1, "num_format": codes["rate"]}),
+            "sub.text": add({"bold": True, "bg_color": "#F2F2F2"}),
+            "sub.eur": add({"bold": True, "bg_color": "#F2F2F2", "num_format": codes["eur"]}),
+            "sub.pct": add({"bold": True, "bg_color": "#F2F2F2", "num_format": codes["pct"]}),
+            "over": add({"bg_color": "#F8CBAD", "font_color": "#9C0006"}),
+            "under": add({"bg_color": "#FFEB9C", "font_color": "#9C5700"}),
+        }
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def sheet(self, name: str):
+        return self.wb.add_worksheet(SHEETS[self.lang][name])
+
+    def page_setup(self, ws, header_row: int, last_col: int) -> None:
+        ws.set_landscape()
+        ws.set_paper(9)  # A4
+        ws.fit_to_pages(1, 0)
+        ws.repeat_rows(header_row)
+        ws.set_footer("&L&A&R&P / &N")
+        ws.hide_gridlines(0)
+
+    def heading_rows(self, ws, name: str) -> None:
+        ws.write_string(0, 0, f"{self.t['title.' + name]} | {self.c.grant_code}", self.f["title"])
+        scope = self.t["scope"].format(partner=self.c.partner_code) if self.c.partner_code else ""
+        ws.write_string(1, 0, self.t["subtitle"].format(
+            grant=self.c.grant_code, as_of=self.c.as_of.isoformat(), version=self.c.version,
+            tolerance=self.c.tolerance_pct.normalize(), scope=scope), self.f["subtitle"])
+
+    def header(self, ws, row: int, labels: list[str]) -> None:
+        for col, label in enumerate(labels):
+            ws.write_string(row, col, label, self.f["header"])
+
+    @staticmethod
+    def ratio(value: Decimal | None) -> Decimal | str:
+        """A 2-decimal percentage as the fraction a percentage cell holds; '' when undefined."""
+        return "" if value is None else value / HUNDRED
+
+    def flag_word(self, flag: str | None) -> str:
+        return word(self.lang, flag) if flag else self.t["none"]
+
+    # -- variance sheets ----------------------------------------------------------------------
+
+    def variance_row(self, ws, row: int, data: dict, style: str = "", label_format=None) -> None:
+        """One row of a variance table. ``style`` '' for a plain row; 'sub'/'total' rows get their
+        money from SUBTOTAL formulas over ``data['_range']`` carrying the report's values."""
+        text_f = self.f[f"{style}.text"] if style else self.f["text"]
+        eur_f = self.f[f"{style}.eur"] if style else self.f["eur"]
+        pct_f = self.f[f"{style}.pct"] if style else self.f["pct"]
+        r = row + 1  # Excel's row number
+        ws.write_string(row, 0, data["key"], text_f)
+        ws.write_string(row, 1, data["label"], label_format or text_f)
+        if style:
+            first, last = data["_range"]
+            for col, name in ((2, "budget"), (3, "planned_to_date"), (4, "actual")):
+                column = xl_rowcol_to_cell(0, col)[:-1]
+                ws.write_formula(row, col, f"=SUBTOTAL(9,{column}{first}:{column}{last})", eur_f, data[name])
+        else:
+            ws.write_number(row, 2, data["budget"], eur_f)
+            ws.write_number(row, 3, data["planned_to_date"], eur_f)
+            ws.write_number(row, 4, data["actual"], eur_f)
+        ws.write_formula(row, 5, f"=C{r}-E{r}", eur_f, data["variance"])
+        ws.write_formula(row, 6, f'=IF(C{r}=0,"",F{r}/C{r})', pct_f, self.ratio(data["variance_pct"]))
+        ws.write_formula(row, 7, f'=IF(C{r}=0,"",E{r}/C{r})', pct_f, self.ratio(data["use_pct"]))
+        ws.write_formula(row, 8, f"=D{r}-E{r}", eur_f, data["variance_to_date"])
+        ws.write_string(row, 9, self.flag_word(data["flag"]), text_f)
+
+    def variance_frame(self, ws, first_row: int, last_row: int) -> None:
+        """Widths, frozen header, print set-up and the colours of rows beyond tolerance."""
+        header_row = 3
+        ws.set_column(0, 0, 10)
+        ws.set_column(1, 1, 48)
+        ws.set_column(2, 5, 16)
+        ws.set_column(6, 7, 11)
+        ws.set_column(8, 8, 16)
+        ws.set_column(9, 9, 15)
+        ws.freeze_panes(header_row + 1, 2)
+        self.page_setup(ws, header_row, 9)
+        if last_row >= first_row:
+            for flag in ("over", "under"):
+                ws.conditional_format(first_row, 0, last_row, 9, {
+                    "type": "formula",
+                    "criteria": f'=$J{first_row + 1}="{word(self.lang, flag)}"',
+                    "format": self.f[flag],
+                })
+
+    def sheet_variance(self, name: str, report: dict) -> None:
+        ws = self.sheet(name)
+        self.heading_rows(ws, name)
+        self.header(ws, 3, [self.t[c] for c in VARIANCE_COLUMNS])
+        row = 4
+        for data in report["rows"]:
+            self.variance_row(ws, row, data)
+            row += 1
+        self.variance_row(ws, row, {**report["total"], "_range": (5, max(row, 5))}, "total")
+        self.variance_frame(ws, 4, row - 1)
+
+    def sheet_heading_line(self, report: dict) -> None:
+        ws = self.sheet("heading_line")
+        self.heading_rows(ws, "heading_line")
+        self.header(ws, 3, [self.t[c] for c in VARIANCE_COLUMNS])
+        row = 4
+        for heading in report["rows"]:
+            lines = heading.get("children", [])
+            first, last = row + 2, row + 1 + max(len(lines), 1)
+            self.variance_row(ws, row, {**heading, "_range": (first, last)}, "sub")
+            row += 1
+            for line in lines:
+                # Lines fold under their heading (outline level 1); set before the row is written.
+                ws.set_row(row, None, None, {"level": 1})
+                self.variance_row(ws, row, line, label_format=self.f["indent"])
+                row += 1
+        self.variance_row(ws, row, {**report["total"], "_range": (5, max(row, 5))}, "total")
+        self.variance_frame(ws, 4, row - 1)
+
+    # -- summary --------------------------------------------------------------------------------
+
+    def sheet_summary(self) -> None:
+        c, t, f = self.c, self.t, self.f
+        ws = self.sheet("summary")
+        ws.write_string(0, 0, c.grant_title, f["title"])
+        scope = t["scope"].format(partner=c.partner_code) if c.partner_code else ""
+        ws.write_string(1, 0, t["subtitle"].format(grant=c.grant_code, as_of=c.as_of.isoformat(), version=c.version,
+                                                   tolerance=c.tolerance_pct.normalize(), scope=scope), f["subtitle"])
+        total = c.by_heading_line["total"]
+        summary = c.burn["summary"]
+        self.header(ws, 3, [t["figure"], t["value"]])
+        figures = [
+            (t["budget"], total["budget"], "eur"),
+            (t["planned_to_date"], total["planned_to_date"], "eur"),
+            (t["actual"], total["actual"], "eur"),
+            (t["variance"], total["variance"], "eur"),
+            (t["variance_to_date"], total["variance_to_date"], "eur"),
+            (t["use_pct"], self.ratio(total["use_pct"]), "pct"),
+            (t["time_elapsed_pct"], self.ratio(summary["time_elapsed_pct"]), "pct"),
+            (t["burn_rate"].format(window=c.burn["window"]), summary["burn_rate"], "eur"),
+            (t["months_elapsed"], summary["months_elapsed"], "count"),
+            (t["months_remaining"], summary["months_remaining"], "count"),
+            (t["remaining_budget"], summary["remaining_budget"], "eur"),
+            (t["runway_months"], summary["runway_months"], "months"),
+            (t["forecast_at_completion"], summary["forecast_at_completion"], "eur"),
+            (t["projected_variance"], summary["projected_variance"], "eur"),
+            (t["exhaustion_month"], summary["exhaustion_month"], "text"),
+            (t["pace_flag"], self.flag_word(summary["pace_flag"]), "text"),
+            (t["flag"], self.flag_word(total["flag"]), "text"),
+        ]
+        row = 4
+        for label, value, kind in figures:
+            ws.write_string(row, 0, label, f["text"])
+            if value is None or value == "":
+                ws.write_string(row, 1, t["none"], f["text"])
+            elif kind == "text":
+                ws.write_string(row, 1, str(value), f["text"])
+            else:
+                ws.write_number(row, 1, value, f[kind])
+            row += 1
+
+        row += 1
+        ws.write_string(row, 0, t["by_heading"], f["bold"])
+        row += 1
+        self.header(ws, row, [t["key"], t["label"], t["budget"], t["actual"]])
+        row += 1
+        first_heading = row
+        for heading in c.by_heading_line["rows"]:
+            ws.write_string(row, 0, heading["key"])
+            ws.write_string(row, 1, heading["label"])
+            ws.write_number(row, 2, heading["budget"], f["eur"])
+            ws.write_number(row, 3, heading["actual"], f["eur"])
+            row += 1
+        last_heading = row - 1
+        ws.write_string(row, 0, "", f["total.text"])
+        ws.write_string(row, 1, total["label"], f["total.text"])
+        ws.write_formula(row, 2, f"=SUM(C{first_heading + 1}:C{max(row, first_heading + 1)})",
+                         f["total.eur"], total["budget"])
+        ws.write_formula(row, 3, f"=SUM(D{first_heading + 1}:D{max(row, first_heading + 1)})",
+                         f["total.eur"], total["actual"])
+        row += 2
+
+        ws.write_string(row, 0, t["beneficiaries"], f["bold"])
+        row += 1
+        self.header(ws, row, [t["key"], t["label"], t["actual"], t["target"], t["unit"], t["cost_per_beneficiary"]])
+        row += 1
+        for item in c.beneficiaries["rows"]:
+            ws.write_string(row, 0, item["key"])
+            ws.write_string(row, 1, item["label"])
+            ws.write_number(row, 2, item["actual"], f["eur"])
+            ws.write_number(row, 3, item["target"], f["count"])
+            ws.write_string(row, 4, item["unit"])
+            if item["cost_per_beneficiary"] is None:
+                ws.write_string(row, 5, t["none"])
+            else:
+                ws.write_formula(row, 5, f'=IF(D{row + 1}=0,"",C{row + 1}/D{row + 1})', f["eur"],
+                                 item["cost_per_beneficiary"])
+            row += 1
+
+        ws.set_column(0, 0, 46)
+        ws.set_column(1, 1, 40)
+        ws.set_column(2, 5, 16)
+        ws.freeze_panes(4, 0)
+        self.page_setup(ws, 3, 5)
+
+        if last_heading >= first_heading:
+            chart = self.wb.add_chart({"type": "column"})
+            sheet = SHEETS[self.lang]["summary"]
+            for col, name, colour in ((2, t["budget"], "#4F81BD"), (3, t["actual"], "#C0504D")):
+                chart.add_series({
+                    "name": name,
+                    "categories": [sheet, first_heading, 0, last_heading, 0],
+                    "values": [sheet, first_heading, col, last_heading, col],
+                    "fill": {"color": colour},
+                })
+            chart.set_title({"name": t["chart.heading"]})
+            chart.set_y_axis({"num_format": FORMATS[self.lang]["eur"]})
+            chart.set_size({"width": 640, "height": 300})
+            ws.insert_chart(3, 7, chart)
+
+        months = c.burn["months"]
+        if months:
+            chart = self.wb.add_chart({"type": "line"})
+            burn_sheet = SHEETS[self.lang]["burn"]
+            first, last = 4, 4 + len(months) - 1
+            for col, name, colour in ((4, t["cumulative_actual"], "#C0504D"),
+                                      (5, t["cumulative_planned"], "#4F81BD")):
+                chart.add_series({
+                    "name": name,
+                    "categories": [burn_sheet, first, 0, last, 0],
+                    "values": [burn_sheet, first, col, last, col],
+                    "line": {"color": colour, "width": 2.25},
+                })
+            chart.set_title({"name": t["chart.burn"]})
+            chart.set_y_axis({"num_format": FORMATS[self.lang]["eur"]})
+            chart.set_size({"width": 640, "height": 300})
+            ws.insert_chart(19, 7, chart)
+
+    # -- burn rate ------------------------------------------------------------------------------
+
+    def sheet_burn(self) -> None:
+        t, f = self.t, self.f
+        ws = self.sheet("burn")
+        self.heading_rows(ws, "burn")
+        self.header(ws, 3, [t["month"], t["month_name"], t["actual"], t["planned"], t["cumulative_actual"],
+                            t["cumulative_planned"]])
+        row = 4
+        for month in self.c.burn["months"]:
+            r = row + 1
+            year, number = (int(part) for part in month["month"].split("-"))
+            ws.write_string(row, 0, month["month"])
+            ws.write_string(row, 1, month_name(self.lang, year, number))
+            ws.write_number(row, 2, month["actual"], f["eur"])
+            ws.write_number(row, 3, month["planned"], f["eur"])
+            if row == 4:
+                ws.write_formula(row, 4, f"=C{r}", f["eur"], month["cumulative_actual"])
+                ws.write_formula(row, 5, f"=D{r}", f["eur"], month["cumulative_planned"])
+            else:
+                ws.write_formula(row, 4, f"=E{r - 1}+C{r}", f["eur"], month["cumulative_actual"])
+                ws.write_formula(row, 5, f"=F{r - 1}+D{r}", f["eur"], month["cumulative_planned"])
+            row += 1
+        summary = self.c.burn["summary"]
+        ws.write_string(row, 0, "", f["total.text"])
+        ws.write_string(row, 1, word(self.lang, "total"), f["total.text"])
+        ws.write_formula(row, 2, f"=SUM(C5:C{max(row, 5)})", f["total.eur"], summary["cumulative_actual"])
+        planned_total = self.c.burn["months"][-1]["cumulative_planned"] if self.c.burn["months"] else Decimal("0.00")
+        ws.write_formula(row, 3, f"=SUM(D5:D{max(row, 5)})", f["total.eur"], planned_total)
+        row += 2
+        self.header(ws, row, [t["figure"], "", t["value"]])
+        row += 1
+        for key, kind in (("burn_rate", "eur"), ("months_elapsed", "count"), ("months_remaining", "count"),
+                          ("remaining_budget", "eur"), ("runway_months", "months"),
+                          ("forecast_at_completion", "eur"), ("projected_variance", "eur"),
+                          ("exhaustion_month", "text"), ("time_elapsed_pct", "pct"), ("use_pct", "pct"),
+                          ("pace_flag", "text")):
+            value = summary[key]
+            ws.write_string(row, 0, t[key].format(window=self.c.burn["window"]))
+            if value is None:
+                ws.write_string(row, 2, t["none"])
+            elif kind == "text":
+                ws.write_string(row, 2, self.flag_word(value) if key == "pace_flag" else str(value))
+            elif kind == "pct":
+                ws.write_number(row, 2, self.ratio(value), f["pct"])
+            else:
+                ws.write_number(row, 2, value, f[kind])
+            row += 1
+        ws.set_column(0, 0, 16)
+        ws.set_column(1, 1, 18)
+        ws.set_column(2, 5, 18)
+        ws.freeze_panes(4, 2)
+        self.page_setup(ws, 3, 5)
+
+    # -- FX reconciliation ------------------------------------------------------------------------
+
+    def sheet_fx(self) -> None:
+        t, f = self.t, self.f
+        ws = self.sheet("fx")
+        self.heading_rows(ws, "fx")
+        recon = self.c.reconciliation
+        ws.set_column(0, 0, 16)
+        ws.set_column(1, len(FX_COLUMNS), 17)
+        if recon is None:
+            ws.write_string(3, 0, t["fx.unavailable"], f["text"])
+            self.page_setup(ws, 3, 1)
+            return
+        ws.write_string(2, 0, f"{t['fx_method']}: {METHOD_WORDS[self.lang].get(recon.get('method'), '')}",
+                        f["subtitle"])
+        self.header(ws, 3, [t["partner"]] + [t[c] for c in FX_COLUMNS])
+        row = 4
+        for item in recon.get("partners", []):
+            ws.write_string(row, 0, str(item.get("partner", "")))
+            for col, name in enumerate(FX_COLUMNS, start=1):
+                self.write_amount(ws, row, col, item.get(name), f[FX_FORMATS[name]])
+            row += 1
+        total = recon.get("total", {})
+        ws.write_string(row, 0, word(self.lang, "total"), f["total.text"])
+        for col, name in enumerate(FX_COLUMNS, start=1):
+            value = _decimal(total.get(name))
+            kind = FX_FORMATS[name]
+            if kind == "rate" or value is None:
+                self.write_amount(ws, row, col, value, f[f"total.{kind}"])
+            else:
+                column = xl_rowcol_to_cell(0, col)[:-1]
+                ws.write_formula(row, col, f"=SUBTOTAL(9,{column}5:{column}{max(row, 5)})", f[f"total.{kind}"],
+                                 value)
+        ws.freeze_panes(4, 1)
+        self.page_setup(ws, 3, len(FX_COLUMNS))
+
+    def write_amount(self, ws, row: int, col: int, value, cell_format) -> None:
+        value = _decimal(value)
+        if value is None:
+            ws.write_string(row, col, self.t["none"], cell_format)
+        else:
+            ws.write_number(row, col, value, cell_format)
+
+    # -- expenditure detail -------------------------------------------------------------------------
+
+    def sheet_detail(self) -> None:
+        t, f = self.t, self.f
+        ws = self.sheet("detail")
+        names = ("date", "voucher", "partner", "line", "line_label", "location", "description", "amount",
+                 "currency", "rate", "method", "amount_eur", "status")
+        self.header(ws, 0, [t[n] for n in names])
+        label_key = "budget_line__label_fr" if self.lang == "fr" else "budget_line__label_en"
+        statuses = STATUS_WORDS.get(self.lang, {})
+        methods = METHOD_WORDS[self.lang]
+        date_f, eur_f, xof_f, rate_f = f["date"], f["eur"], f["xof"], f["rate"]
+        write_string, write_number = ws.write_string, ws.write_number
+        row = 0
+        total_cents = 0
+        for item in self.c.detail:
+            row += 1
+            ws.write_datetime(row, 0, item["date"], date_f)
+            write_string(row, 1, item["voucher"])
+            write_string(row, 2, item["partner__code"])
+            write_string(row, 3, item["budget_line__code"])
+            write_string(row, 4, item[label_key])
+            write_string(row, 5, item["location__code"])
+            if item["description"]:
+                write_string(row, 6, item["description"])
+            currency = item["amount_currency"]
+            write_number(row, 7, item["amount"], xof_f if currency == "XOF" else eur_f)
+            write_string(row, 8, currency)
+            write_number(row, 9, item["fx_rate"], rate_f)
+            write_string(row, 10, methods.get(item["fx_method"], item["fx_method"]))
+            write_number(row, 11, item["amount_eur"], eur_f)
+            write_string(row, 12, statuses.get(item["status"], item["status"]))
+            total_cents += int(item["amount_eur"] * 100)
+        last = row
+        row += 2
+        ws.write_string(row, 10, word(self.lang, "total"), f["total.text"])
+        ws.write_formula(row, 11, f"=SUBTOTAL(9,L2:L{max(last + 1, 2)})", f["total.eur"],
+                         (Decimal(total_cents) / HUNDRED).quantize(Decimal("0.01")))
+        ws.autofilter(0, 0, max(last, 1), len(names) - 1)
+        ws.freeze_panes(1, 0)
+        for col, width in enumerate((12, 16, 11, 7, 40, 9, 36, 15, 8, 12, 16, 15, 11)):
+            ws.set_column(col, col, width)
+        self.page_setup(ws, 0, len(names) - 1)
+
+    # -- about ----------------------------------------------------------------------------------------
+
+    def sheet_about(self) -> None:
+        c, t, f = self.c, self.t, self.f
+        ws = self.sheet("about")
+        ws.write_string(0, 0, t["title.about"], f["title"])
+        statuses = STATUS_WORDS.get(self.lang, {})
+        items = [
+            (t["grant"], c.grant_code),
+            (t["title"], c.grant_title),
+            (t["donors"], "; ".join(f"{name} ({share.normalize()} %)" for name, share in c.donors) or t["none"]),
+            (t["period"], f"{c.start_date.isoformat()} - {c.end_date.isoformat()}"),
+            (t["version"], c.version),
+            (t["as_of"], c.as_of.isoformat()),
+            (t["scope_label"], c.partner_code or t["none"]),
+            (t["fx_method"], METHOD_WORDS[self.lang].get(c.fx_method, c.fx_method)),
+            (t["tolerance"], f"{c.tolerance_pct.normalize()} %"),
+            (t["statuses"], ", ".join(statuses.get(s, s) for s in c.statuses)),
+            (t["generated_at"], c.generated_at.strftime("%Y-%m-%d %H:%M:%S %Z")),
+        ]
+        row = 2
+        for label, value in items:
+            ws.write_string(row, 0, label, f["bold"])
+            ws.write_string(row, 1, str(value), f["wrap"])
+            row += 1
+        row += 1
+        ws.write_string(row, 0, t["definitions"], f["bold"])
+        row += 1
+        for name in ("budget", "planned_to_date", "actual", "variance", "variance_pct", "use_pct",
+                     "variance_to_date", "flag"):
+            ws.write_string(row, 0, t[name])
+            ws.write_string(row, 1, t[f"def.{name}"], f["wrap"])
+            row += 1
+        ws.write_string(row, 0, t["burn_rate"].format(window=c.burn["window"]))
+        ws.write_string(row, 1, t["def.burn_rate"], f["wrap"])
+        row += 1
+        ws.write_string(row, 0, t["pace_flag"])
+        ws.write_string(row, 1, t["def.pace"], f["wrap"])
+        ws.set_column(0, 0, 34)
+        ws.set_column(1, 1, 100)
+        ws.set_landscape()
+        ws.fit_to_pages(1, 0)
+
+    def write(self) -> None:
+        self.sheet_summary()
+        self.sheet_heading_line(self.c.by_heading_line)
+        self.sheet_variance("partner", self.c.by_partner)
+        self.sheet_variance("location", self.c.by_location)
+        self.sheet_variance("quarter", self.c.by_quarter)
+        self.sheet_burn()
+        self.sheet_fx()
+        self.sheet_detail()
+        self.sheet_about()
+        self.wb.close()
+
+
+def workbook_write(content: WorkbookContent, out) -> None:
+    """Write the workbook of ``content`` to ``out`` (a path or a binary file object)."""
+    _Writer(content, out).write()
+
+
+def _decimal(value) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, Decimal) else Decimal(str(value))
