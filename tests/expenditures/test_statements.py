@@ -289,7 +289,7 @@ def test_overdue_quarters(grant, funded, bnce_partner, finance, bnce):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_finance_officers_accepting_at_once_leave_one_outcome():
     from budget.seed import seed_load
 
@@ -323,7 +323,7 @@ def test_two_finance_officers_accepting_at_once_leave_one_outcome():
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_an_accept_racing_a_partners_change_leaves_one_outcome():
     from django.db import transaction
 
