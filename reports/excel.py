@@ -321,7 +321,7 @@ class _Writer:
         scope = self.t["scope"].format(partner=self.c.partner_code) if self.c.partner_code else ""
         ws.write_string(1, 0, self.t["subtitle"].format(
             grant=self.c.grant_code, as_of=self.c.as_of.isoformat(), version=self.c.version,
-            tolerance=self.c.tolerance_pct.normalize(), scope=scope), self.f["subtitle"])
+            tolerance=_plain(self.c.tolerance_pct), scope=scope), self.f["subtitle"])
 
     def header(self, ws, row: int, labels: list[str]) -> None:
         for col, label in enumerate(labels):
@@ -344,7 +344,7 @@ class _Writer:
         eur_f = self.f[f"{style}.eur"] if style else self.f["eur"]
         pct_f = self.f[f"{style}.pct"] if style else self.f["pct"]
         r = row + 1  # Excel's row number
-        ws.write_string(row, 0, data["key"], text_f)
+        ws.write_string(row, 0, "" if style == "total" else data["key"], text_f)
         ws.write_string(row, 1, data["label"], label_format or text_f)
         if style:
             first, last = data["_range"]
@@ -417,7 +417,7 @@ class _Writer:
         ws.write_string(0, 0, c.grant_title, f["title"])
         scope = t["scope"].format(partner=c.partner_code) if c.partner_code else ""
         ws.write_string(1, 0, t["subtitle"].format(grant=c.grant_code, as_of=c.as_of.isoformat(), version=c.version,
-                                                   tolerance=c.tolerance_pct.normalize(), scope=scope), f["subtitle"])
+                                                   tolerance=_plain(c.tolerance_pct), scope=scope), f["subtitle"])
         total = c.by_heading_line["total"]
         summary = c.burn["summary"]
         self.header(ws, 3, [t["figure"], t["value"]])
@@ -679,13 +679,13 @@ class _Writer:
         items = [
             (t["grant"], c.grant_code),
             (t["title"], c.grant_title),
-            (t["donors"], "; ".join(f"{name} ({share.normalize()} %)" for name, share in c.donors) or t["none"]),
+            (t["donors"], "; ".join(f"{name} ({_plain(share)} %)" for name, share in c.donors) or t["none"]),
             (t["period"], f"{c.start_date.isoformat()} - {c.end_date.isoformat()}"),
             (t["version"], c.version),
             (t["as_of"], c.as_of.isoformat()),
             (t["scope_label"], c.partner_code or t["none"]),
             (t["fx_method"], METHOD_WORDS[self.lang].get(c.fx_method, c.fx_method)),
-            (t["tolerance"], f"{c.tolerance_pct.normalize()} %"),
+            (t["tolerance"], f"{_plain(c.tolerance_pct)} %"),
             (t["statuses"], ", ".join(statuses.get(s, s) for s in c.statuses)),
             (t["generated_at"], c.generated_at.strftime("%Y-%m-%d %H:%M:%S %Z")),
         ]
@@ -728,6 +728,11 @@ class _Writer:
 def workbook_write(content: WorkbookContent, out) -> None:
     """Write the workbook of ``content`` to ``out`` (a path or a binary file object)."""
     _Writer(content, out).write()
+
+
+def _plain(value: Decimal) -> str:
+    """10.00 -> "10", 12.50 -> "12.5": no exponent, no trailing zeros."""
+    return f"{value.normalize():f}"
 
 
 def _decimal(value) -> Decimal | None:

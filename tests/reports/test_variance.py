@@ -203,3 +203,26 @@ def test_a_partner_sees_its_own_allocations_and_spending(small):
 def test_bad_groupings_are_refused(by):
     with pytest.raises(BadGrouping):
         parse_by(by)
+
+
+def test_a_short_last_project_year_is_spread_over_its_own_months(db):
+    # given an 18-month grant: project year 2 has six months (2022-01 to 2022-06)
+    from tests.factories import BudgetLineFactory, LocationFactory, PartnerFactory
+    partner = PartnerFactory(code="PSHORT", reporting_currency="EUR")
+    place = LocationFactory(code="LSHORT")
+    grant = GrantFactory(code="G-SHORT", total=Money(D("1800.00"), "EUR"), start_date=date(2021, 1, 1),
+                         end_date=date(2022, 6, 30))
+    grant.partners.add(partner)
+    heading = BudgetLineFactory(grant=grant, code="1", position=1)
+    line = BudgetLineFactory(grant=grant, code="1.1", parent=heading, position=2)
+    version = version_open_draft(grant=grant, label="original")
+    for year, amount in ((1, "1200.00"), (2, "600.00")):
+        allocation_set(version=version, budget_line=line, partner=partner, location=place, year=year,
+                       amount=Money(D(amount), "EUR"))
+    version_approve(version=version)
+    # when: as of the end of March 2022
+    report = variance(inputs_for(grant, date(2022, 3, 31)), by="year")
+    # then: year 1 whole (1,200.00); year 2 at 600 / 6 = 100.00 a month, three months
+    years = by_key(report)
+    assert (years["1"]["planned_to_date"], years["2"]["planned_to_date"]) == (D("1200.00"), D("300.00"))
+    assert years["2"]["label"] == "Year 2 (2022-01 to 2022-06)"
