@@ -136,3 +136,63 @@ class Allocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.budget_line.code} {self.partner.code} {self.location.code} Y{self.year}"
+
+
+class Reallocation(models.Model):
+    """Money moved inside a draft version from one allocation cell to another, with its reason.
+
+    The move itself is the change of the two allocations (whose history keeps before and after);
+    this record says who moved what, when and why."""
+
+    version = models.ForeignKey(BudgetVersion, on_delete=models.CASCADE, related_name="reallocations")
+    from_line = models.ForeignKey(BudgetLine, on_delete=models.PROTECT, related_name="+")
+    from_partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="+")
+    from_location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    from_year = models.PositiveSmallIntegerField()
+    to_line = models.ForeignKey(BudgetLine, on_delete=models.PROTECT, related_name="+")
+    to_partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="+")
+    to_location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    to_year = models.PositiveSmallIntegerField()
+    amount = MoneyField(
+        max_digits=14, decimal_places=2, default_currency=EUR, currency_choices=[(EUR, "EUR")]
+    )
+    reason = models.TextField()
+    moved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    moved_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["version", "moved_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_currency=EUR), name="reallocation_in_eur"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="reallocation_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.version.number}: {self.amount} {self.from_line.code} -> {self.to_line.code}"
+
+
+class DonorDecision(models.Model):
+    """A donor's recorded decision on a draft whose headings move beyond the grant's limit."""
+
+    class Decision(models.TextChoices):
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    version = models.ForeignKey(BudgetVersion, on_delete=models.CASCADE, related_name="donor_decisions")
+    donor = models.ForeignKey("grants.Donor", on_delete=models.PROTECT, related_name="decisions")
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    comment = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["version", "decided_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.donor.code} {self.decision} v{self.version.number}"

@@ -129,3 +129,34 @@ def seed_load(directory: Path = MALI) -> SeedResult:
         result.created["versions"] = 1
         result.created["allocations"] = len(allocations)
     return result
+
+
+@transaction.atomic
+def seed_revise(directory: Path = MALI) -> BudgetVersion | None:
+    """Give the seeded grant its revision (``project.json``'s ``revision``): a draft copied from
+    the current version, the listed moves, the donor's approval where the rule asks for it, and
+    approval. Does nothing when the grant already has that version."""
+    from budget.models import DonorDecision
+    from budget.revisions import Cell, reallocate, version_needs_donor
+    from budget.services import version_open_draft
+
+    project = json.loads((directory / "project.json").read_text(encoding="utf-8"))
+    spec = project.get("revision")
+    grant = Grant.objects.get(code=project["grant"]["code"])
+    if spec is None or BudgetVersion.objects.filter(grant=grant, number=spec["number"]).exists():
+        return None
+    draft = version_open_draft(grant=grant, label=spec["label"], reason=spec["reason"])
+
+    def cell(spec_cell):
+        line, partner, location, year = spec_cell
+        return Cell(BudgetLine.objects.get(grant=grant, code=line), Partner.objects.get(code=partner),
+                    Location.objects.get(code=location), int(year))
+
+    for move in spec["moves"]:
+        reallocate(version=draft, source=cell(move["from"]), target=cell(move["to"]),
+                   amount=Money(Decimal(move["amount"]), EUR), reason=move.get("reason", spec["reason"]))
+    if version_needs_donor(draft):
+        main_donor = grant.donor_shares.order_by("-share_pct").first().donor
+        DonorDecision.objects.create(version=draft, donor=main_donor, decision=DonorDecision.Decision.APPROVED,
+                                     comment="Seed: approved by letter (demo data).")
+    return version_approve(version=draft)

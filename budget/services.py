@@ -172,6 +172,9 @@ def version_approve(*, version: BudgetVersion, by=None) -> BudgetVersion:
             f"The allocations add up to {total.amount} EUR, not the grant's {grant_total.amount} EUR.",
             code=ErrorCode.TOTAL_MISMATCH, attr="total",
         )
+    from budget.revisions import check_donor_rule  # the revisions module builds on this one
+
+    check_donor_rule(version)
     # Saved one by one (not .update()) so that the history records the supersession.
     for previous in BudgetVersion.objects.select_for_update().filter(grant=version.grant,
                                                                       is_current=True):

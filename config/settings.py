@@ -168,6 +168,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CurrencyEnum": "grants.money.CURRENCY_CHOICES",
         "EurCurrencyEnum": "api.fields.EUR_ONLY",
+        "FxMethodEnum": "grants.models.FxMethod.choices",
         "XofCurrencyEnum": "api.serializers.XOF_ONLY",
         "ValidationErrorEnum": "drf_standardized_errors.openapi_serializers.ValidationErrorEnum.choices",
         "ClientErrorEnum": "drf_standardized_errors.openapi_serializers.ClientErrorEnum.choices",

@@ -1,0 +1,175 @@
+"""Budget revisions over the API: moves inside a draft and the donor's decision on it."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from api.access import grant_or_404, require_finance_officer
+from api.fields import EUR_ONLY, CodeRelatedField, MoneyAmountField, MoneyInputMixin, currency_field
+from api.permissions import HasLedgerRole
+from budget.models import BudgetLine, BudgetVersion, Reallocation
+from budget.revisions import Cell, donor_decision_record, reallocate
+from grants.errors import ApplicationError, ErrorCode, PermissionRefused
+from grants.models import Donor, Location, Partner
+from grants.roles import donor_ids_of, is_finance_officer
+
+CONFLICT = OpenApiResponse(description="The version is not a draft.")
+
+
+class CellSerializer(serializers.Serializer):
+    budget_line = serializers.CharField(help_text='A line\'s code, e.g. "2.1".')
+    partner = CodeRelatedField(queryset=Partner.objects.all(), unknown_code="unknown_partner")
+    location = CodeRelatedField(queryset=Location.objects.all(), unknown_code="unknown_location")
+    year = serializers.IntegerField(min_value=1, max_value=50)
+
+
+class ReallocationRequestSerializer(MoneyInputMixin, serializers.Serializer):
+    money_fields = ("amount",)
+    positive_money_fields = ("amount",)
+    # "from" is a Python keyword: the field is added in get_fields.
+    to = CellSerializer()
+    amount = MoneyAmountField()
+    amount_currency = currency_field(EUR_ONLY, default="EUR")
+    reason = serializers.CharField()
+
+    def get_fields(self):
+        return {"from": CellSerializer(), **super().get_fields()}
+
+
+class HeadingStandingSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    original = serializers.DecimalField(max_digits=14, decimal_places=2)
+    revised = serializers.DecimalField(max_digits=14, decimal_places=2)
+    change = serializers.DecimalField(max_digits=14, decimal_places=2)
+    change_pct = serializers.DecimalField(max_digits=9, decimal_places=2, allow_null=True)
+    needs_donor_approval = serializers.BooleanField()
+    warning = serializers.BooleanField()
+
+
+class StandingSerializer(serializers.Serializer):
+    headings = HeadingStandingSerializer(many=True)
+    total = serializers.DecimalField(max_digits=14, decimal_places=2)
+    grant_total = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
+class CellOutSerializer(serializers.Serializer):
+    budget_line = serializers.CharField()
+    partner = serializers.CharField()
+    location = serializers.CharField()
+    year = serializers.IntegerField()
+
+
+class ReallocationSerializer(serializers.ModelSerializer):
+    to = serializers.SerializerMethodField()
+    amount = MoneyAmountField()
+    amount_currency = serializers.CharField()
+    moved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Reallocation
+        fields = ["id", "to", "amount", "amount_currency", "reason", "moved_by", "moved_at"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        return {"id": fields.pop("id"), "from": serializers.SerializerMethodField(method_name="get_from"), **fields}
+
+    @staticmethod
+    def _cell(line, partner, location, year) -> dict:
+        return {"budget_line": line.code, "partner": partner.code, "location": location.code, "year": year}
+
+    @extend_schema_field(CellOutSerializer)
+    def get_from(self, move) -> dict:
+        return self._cell(move.from_line, move.from_partner, move.from_location, move.from_year)
+
+    @extend_schema_field(CellOutSerializer)
+    def get_to(self, move) -> dict:
+        return self._cell(move.to_line, move.to_partner, move.to_location, move.to_year)
+
+
+class DonorDecisionRequestSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=["approved", "rejected"])
+    comment = serializers.CharField(allow_blank=True, required=False, default="")
+    donor = serializers.CharField(required=False, help_text="Needed only for a member of several donors.")
+
+
+class DonorDecisionSerializer(serializers.Serializer):
+    version = serializers.IntegerField(source="version.number")
+    donor = serializers.CharField(source="donor.code")
+    decision = serializers.CharField()
+    comment = serializers.CharField()
+    decided_by = serializers.CharField(source="decided_by.username", allow_null=True)
+    decided_at = serializers.DateTimeField()
+
+
+class _VersionChildView(GenericAPIView):
+    permission_classes = [HasLedgerRole]
+    pagination_class = None
+
+    def get_version(self) -> BudgetVersion:
+        grant = grant_or_404(self.request.user, self.kwargs["grant_code"])
+        version = BudgetVersion.objects.filter(grant=grant, number=self.kwargs["number"]).select_related(
+            "grant").first()
+        if version is None:
+            raise NotFound("No such version.")
+        return version
+
+
+class ReallocationView(_VersionChildView):
+    serializer_class = ReallocationSerializer
+    queryset = Reallocation.objects.none()
+
+    @extend_schema(responses={200: ReallocationSerializer(many=True)})
+    def get(self, request, grant_code: str, number: int):
+        """The moves made in this version, oldest first (finance officers and donors)."""
+        version = self.get_version()
+        if not (is_finance_officer(request.user) or donor_ids_of(request.user)):
+            raise PermissionRefused("Partners see their own allocations, not the moves between them.")
+        moves = (version.reallocations.select_related(
+            "from_line", "from_partner", "from_location", "to_line", "to_partner", "to_location", "moved_by"))
+        return Response(ReallocationSerializer(moves, many=True).data)
+
+    @extend_schema(request=ReallocationRequestSerializer, responses={200: StandingSerializer, 409: CONFLICT})
+    def post(self, request, grant_code: str, number: int):
+        """Move money inside a draft (finance officer); answers the draft's standing by heading."""
+        require_finance_officer(request.user)
+        version = self.get_version()
+        body = ReallocationRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        cells = {}
+        for side in ("from", "to"):
+            cell = data[side]
+            line = BudgetLine.objects.filter(grant=version.grant, code=cell["budget_line"]).first()
+            if line is None:
+                raise ApplicationError(f"No line {cell['budget_line']!r} in this grant.",
+                                       code=ErrorCode.UNKNOWN_BUDGET_LINE, attr=f"{side}.budget_line")
+            cells[side] = Cell(line, cell["partner"], cell["location"], cell["year"])
+        standing = reallocate(version=version, source=cells["from"], target=cells["to"], amount=data["amount"],
+                              reason=data["reason"], by=request.user)
+        return Response(StandingSerializer(standing).data)
+
+
+class DonorApprovalView(_VersionChildView):
+    serializer_class = DonorDecisionSerializer
+    queryset = BudgetVersion.objects.none()
+
+    @extend_schema(request=DonorDecisionRequestSerializer, responses={201: DonorDecisionSerializer, 409: CONFLICT})
+    def post(self, request, grant_code: str, number: int):
+        """Record a donor's decision on a draft (a member of a donor of the grant)."""
+        version = self.get_version()
+        body = DonorDecisionRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        donors = Donor.objects.filter(pk__in=donor_ids_of(request.user),
+                                      grant_shares__grant=version.grant).order_by("code")
+        if body.validated_data.get("donor"):
+            donors = donors.filter(code=body.validated_data["donor"])
+        donor = donors.first()
+        if donor is None:
+            raise PermissionRefused("Only a member of a donor of this grant records its decision.")
+        decision = donor_decision_record(version=version, donor=donor, decision=body.validated_data["decision"],
+                                         comment=body.validated_data["comment"], by=request.user)
+        return Response(DonorDecisionSerializer(decision).data, status=201)
