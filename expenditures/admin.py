@@ -1,0 +1,343 @@
+"""The finance officers' screens for rates, transfers, expenditures and quarterly statements.
+
+Writes go through ``expenditures.services`` and ``expenditures.statements`` (see ``grants.admin``
+for how), so the admin meets the API's rules: an expenditure is dated inside its grant, spent on
+a line (not a heading) by a partner of the grant, in whole francs when in XOF, with a voucher
+used once per partner, and never in a quarter locked by an accepted statement. Such an
+expenditure, and an accepted statement, are shown read-only and cannot be deleted. Statements
+are submitted, accepted and returned with the list's actions, each a call to the statement
+workflow. The stored conversion (EUR value, rate, method) is computed by the service and is
+always read-only.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+
+from budget.admin import HeadingFilter, LineOnlyFilter
+from expenditures import services as exp_services
+from expenditures import statements
+from expenditures.models import (
+    ExchangeRate,
+    Expenditure,
+    FundTransfer,
+    QuarterlyStatement,
+    StatementStatus,
+)
+from expenditures.selectors import quarter_is_locked
+from grants.admin import (
+    LedgerHistoryAdmin,
+    LockedWhenMixin,
+    ServiceModelForm,
+    ServiceWritesMixin,
+    money_text,
+)
+from grants.errors import ApplicationError
+from grants.money import EUR
+
+# ---------------------------------------------------------------------------------------------
+# Exchange rates
+# ---------------------------------------------------------------------------------------------
+
+
+class ExchangeRateForm(ServiceModelForm):
+    class Meta:
+        model = ExchangeRate
+        fields = ("currency", "rate", "month", "source")
+
+    def service_write(self, *, by=None):
+        data = self.cleaned_data
+        if self.instance.pk is None:
+            return exp_services.exchange_rate_record(
+                currency=data["currency"], rate=data["rate"], month=data.get("month"),
+                source=data["source"], by=by,
+            )
+        record = ExchangeRate.objects.get(pk=self.instance.pk)
+        # Applied here, not as keywords: the service's own ``rate`` keyword is the record.
+        for name in self.changed_data:
+            setattr(record, name, data[name])
+        return exp_services.exchange_rate_update(rate=record)
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin):
+    """The standing rate is the legal parity (655.957 XOF per EUR): read-only, never deleted."""
+
+    form = ExchangeRateForm
+    list_display = ("currency", "month", "rate", "source", "created_at")
+    list_filter = ("currency", ("month", admin.DateFieldListFilter))
+    search_fields = ("source",)
+    date_hierarchy = "month"
+    fieldsets = ((None, {"fields": ("currency", "rate", "month", "source", "created_at")}),)
+    readonly_fields = ("created_at",)
+
+    def is_locked(self, obj) -> bool:
+        return obj.month is None
+
+    def service_delete(self, request, obj):
+        exp_services.exchange_rate_delete(rate=obj)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fund transfers
+# ---------------------------------------------------------------------------------------------
+
+TRANSFER_FIELDS = ("partner", "sent_on", "received_on", "amount_sent", "amount_received", "fees",
+                   "reference", "note")
+
+
+class FundTransferForm(ServiceModelForm):
+    class Meta:
+        model = FundTransfer
+        fields = ("grant", *TRANSFER_FIELDS)
+
+    def service_write(self, *, by=None):
+        data = self.cleaned_data
+        if self.instance.pk is None:
+            return exp_services.transfer_record(
+                grant=data["grant"], by=by, **{name: data.get(name) for name in TRANSFER_FIELDS},
+            )
+        transfer = FundTransfer.objects.get(pk=self.instance.pk)
+        changed = {name: data[name] for name in TRANSFER_FIELDS if name in self.changed_data}
+        return exp_services.transfer_update(transfer=transfer, by=by, **changed)
+
+
+@admin.register(FundTransfer)
+class FundTransferAdmin(ServiceWritesMixin, LedgerHistoryAdmin):
+    form = FundTransferForm
+    list_display = ("sent_on", "received_on", "grant", "partner", "sent_shown", "received_shown", "fees_shown",
+                    "rate", "reference")
+    list_filter = ("grant", "partner", ("sent_on", admin.DateFieldListFilter), "amount_received_currency")
+    list_select_related = ("grant", "partner")
+    search_fields = ("reference", "note")
+    date_hierarchy = "sent_on"
+    fieldsets = (
+        (None, {"fields": ("grant", "partner", "sent_on", "received_on", "reference", "note")}),
+        ("Money", {"fields": ("amount_sent", "amount_received", "fees")}),
+        ("Record", {"fields": ("entered_by", "created_at")}),
+    )
+
+    @admin.display(description="sent", ordering="amount_sent")
+    def sent_shown(self, obj: FundTransfer) -> str:
+        return money_text(obj.amount_sent.amount, obj.amount_sent.currency)
+
+    @admin.display(description="received", ordering="amount_received")
+    def received_shown(self, obj: FundTransfer) -> str:
+        return money_text(obj.amount_received.amount, obj.amount_received.currency)
+
+    @admin.display(description="fees", ordering="fees")
+    def fees_shown(self, obj: FundTransfer) -> str:
+        return money_text(obj.fees.amount, obj.fees.currency)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return self.fieldsets[:2]
+        return self.fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ("entered_by", "created_at")
+        # transfer_update revalues the old and the new partner, not an old grant: the grant stays.
+        return ("grant", "entered_by", "created_at")
+
+    def service_delete(self, request, obj):
+        exp_services.transfer_delete(transfer=obj, by=request.user)
+
+
+# ---------------------------------------------------------------------------------------------
+# Expenditures
+# ---------------------------------------------------------------------------------------------
+
+# What expenditure_update accepts (statement is set by the statement workflow, not by hand).
+EXPENDITURE_EDITABLE = ("budget_line", "location", "date", "amount", "voucher", "description", "status")
+# Computed by the service, or set by the workflow: never typed in.
+EXPENDITURE_COMPUTED = ("amount_eur", "fx_rate", "fx_method", "rate_missing", "unfunded_xof", "statement",
+                        "entered_by", "created_at", "updated_at")
+
+
+class ExpenditureForm(ServiceModelForm):
+    class Meta:
+        model = Expenditure
+        fields = ("grant", "partner", *EXPENDITURE_EDITABLE)
+
+    def service_write(self, *, by=None):
+        data = self.cleaned_data
+        if self.instance.pk is None:
+            return exp_services.expenditure_record(
+                grant=data["grant"], partner=data["partner"], budget_line=data["budget_line"],
+                location=data["location"], amount=data["amount"], date=data["date"],
+                voucher=data["voucher"], description=data.get("description") or "",
+                status=data["status"], by=by,
+            )
+        changed = {name: data[name] for name in EXPENDITURE_EDITABLE if name in self.changed_data}
+        return exp_services.expenditure_update(expenditure=self.instance, by=by, **changed)
+
+
+@admin.register(Expenditure)
+class ExpenditureAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin):
+    form = ExpenditureForm
+    list_display = ("date", "partner", "budget_line", "location", "amount_shown", "amount_eur_shown", "status",
+                    "voucher")
+    list_filter = (
+        "grant",
+        "partner",
+        ("budget_line", LineOnlyFilter),
+        ("budget_line__parent", HeadingFilter),
+        "location",
+        "status",
+        ("date", admin.DateFieldListFilter),
+        "amount_currency",
+    )
+    list_select_related = ("grant", "partner", "budget_line", "location")
+    search_fields = ("voucher", "description")
+    date_hierarchy = "date"
+    fieldsets = (
+        (None, {"fields": ("grant", "partner", "budget_line", "location", "date", "voucher", "description")}),
+        ("Amount", {"fields": ("amount", "amount_eur", "fx_rate", "fx_method", "rate_missing", "unfunded_xof")}),
+        ("Review", {"fields": ("status", "statement", "entered_by", "created_at", "updated_at")}),
+    )
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_shown(self, obj: Expenditure) -> str:
+        return money_text(obj.amount.amount, obj.amount.currency)
+
+    @admin.display(description="EUR", ordering="amount_eur")
+    def amount_eur_shown(self, obj: Expenditure) -> str:
+        return money_text(obj.amount_eur, EUR)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:  # nothing is computed yet
+            return (
+                (None, {"fields": ("grant", "partner", "budget_line", "location", "date", "voucher",
+                                   "description", "amount", "status")}),
+            )
+        return self.fieldsets
+
+    def is_locked(self, obj) -> bool:
+        return quarter_is_locked(grant_id=obj.grant_id, partner_id=obj.partner_id, day=obj.date)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)  # every field when the quarter is locked
+        if obj is None:
+            return EXPENDITURE_COMPUTED
+        # expenditure_update keeps an expenditure's grant and partner.
+        return tuple(dict.fromkeys((*readonly, "grant", "partner", *EXPENDITURE_COMPUTED)))
+
+    def service_delete(self, request, obj):
+        exp_services.expenditure_delete(expenditure=obj, by=request.user)
+
+
+# ---------------------------------------------------------------------------------------------
+# Quarterly statements
+# ---------------------------------------------------------------------------------------------
+
+STATEMENT_MONEY = ("opening_balance", "funds_received", "closing_balance", "cash_on_hand", "bank_balance")
+# Set by the workflow (submit, accept, return), never typed in: accepting locks the partner's quarter.
+STATEMENT_WORKFLOW = ("status", "problems", "submitted_at", "submitted_by", "reviewed_at", "reviewed_by",
+                      "review_comment", "created_at")
+
+
+class QuarterlyStatementForm(ServiceModelForm):
+    class Meta:
+        model = QuarterlyStatement
+        fields = ("grant", "partner", "year", "quarter", *STATEMENT_MONEY, "lines", "explanations")
+
+    def service_write(self, *, by=None):
+        data = self.cleaned_data
+        contents = {name: data[name] for name in ("lines", "explanations") if name in self.fields}
+        if self.instance.pk is None:
+            return statements.statement_create(
+                grant=data["grant"], partner=data["partner"], period=f"{data['year']}-Q{data['quarter']}", by=by,
+                **contents, **{name: data[name] for name in STATEMENT_MONEY},
+            )
+        changed = {name: data[name] for name in (*STATEMENT_MONEY, "lines", "explanations")
+                   if name in self.changed_data}
+        return statements.statement_update(statement=self.instance, by=by, **changed)
+
+
+class ReviewCommentForm(helpers.ActionForm):
+    comment = forms.CharField(required=False, label="Comment",
+                              help_text="Why a statement is returned (required), or a note on acceptance.")
+
+
+@admin.register(QuarterlyStatement)
+class QuarterlyStatementAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin):
+    """Drafts and returned statements are edited; submitted ones are reviewed with the actions;
+    accepted ones never change. Every step is a call to ``expenditures.statements``."""
+
+    form = QuarterlyStatementForm
+    action_form = ReviewCommentForm
+    actions = ["submit", "accept", "return_to_partner"]
+    list_display = ("grant", "partner", "period", "status", "opening_shown", "received_shown", "closing_shown",
+                    "submitted_at", "reviewed_at", "reviewed_by")
+    list_filter = ("grant", "partner", "status", "year", "quarter")
+    list_select_related = ("grant", "partner", "reviewed_by")
+    search_fields = ("partner__code", "partner__name", "review_comment")
+    fieldsets = (
+        (None, {"fields": ("grant", "partner", "year", "quarter")}),
+        ("Balances", {"fields": STATEMENT_MONEY}),
+        ("Content", {"fields": ("lines", "explanations")}),
+        ("Review", {"fields": STATEMENT_WORKFLOW}),
+    )
+
+    @admin.display(description="period", ordering="year")
+    def period(self, obj: QuarterlyStatement) -> str:
+        return obj.period
+
+    @admin.display(description="opening balance", ordering="opening_balance")
+    def opening_shown(self, obj: QuarterlyStatement) -> str:
+        return money_text(obj.opening_balance.amount, obj.opening_balance.currency)
+
+    @admin.display(description="funds received", ordering="funds_received")
+    def received_shown(self, obj: QuarterlyStatement) -> str:
+        return money_text(obj.funds_received.amount, obj.funds_received.currency)
+
+    @admin.display(description="closing balance", ordering="closing_balance")
+    def closing_shown(self, obj: QuarterlyStatement) -> str:
+        return money_text(obj.closing_balance.amount, obj.closing_balance.currency)
+
+    def get_fieldsets(self, request, obj=None):
+        return self.fieldsets[:3] if obj is None else self.fieldsets
+
+    def is_locked(self, obj) -> bool:
+        # Accepted: the quarter is locked. Submitted: under review, it changes only once returned.
+        return obj.status in (StatementStatus.ACCEPTED, StatementStatus.SUBMITTED)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        if obj is None:
+            return readonly
+        # A statement's grant, partner and period never change.
+        return tuple(dict.fromkeys((*readonly, "grant", "partner", "year", "quarter", *STATEMENT_WORKFLOW)))
+
+    def service_delete(self, request, obj):
+        statements.statement_delete(statement=obj, by=request.user)
+
+    def _review(self, request, queryset, step: str, call) -> None:
+        for statement in queryset.select_related("grant", "partner"):
+            try:
+                call(statement)
+            except ApplicationError as exc:
+                details = "; ".join(error.get("detail") or exc.message for error in exc.errors)
+                self.message_user(request, f"{statement}: {details}", messages.ERROR)
+            else:
+                self.message_user(request, f"{statement} {step}.", messages.SUCCESS)
+
+    @admin.action(description="Submit the selected statements (runs every check)")
+    def submit(self, request, queryset):
+        self._review(request, queryset, "submitted",
+                     lambda statement: statements.statement_submit(statement=statement, by=request.user))
+
+    @admin.action(description="Accept the selected statements (locks their quarters)")
+    def accept(self, request, queryset):
+        comment = request.POST.get("comment", "")
+        self._review(request, queryset, "accepted", lambda statement: statements.statement_accept(
+            statement=statement, by=request.user, comment=comment))
+
+    @admin.action(description="Return the selected statements to the partner (with the comment)")
+    def return_to_partner(self, request, queryset):
+        comment = request.POST.get("comment", "")
+        self._review(request, queryset, "returned", lambda statement: statements.statement_return(
+            statement=statement, by=request.user, comment=comment))
