@@ -142,6 +142,7 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
         """The statement workbook for a partner and quarter, in the user's language, with the
         opening balance and funds received filled from the ledger."""
         from django.http import HttpResponse
+
         from expenditures.workbook import statement_template
 
         query = TemplateQuerySerializer(data=request.query_params)
@@ -169,14 +170,15 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     def upload(self, request):
         """Turn a filled template into a draft statement, or answer 400 with the problems by
         sheet, row and column (``attr`` such as ``"Dépenses!D14"``)."""
-        from expenditures.workbook import statement_from_workbook
+        from expenditures.workbook import problems_in_cells, statement_from_workbook
 
         body = UploadSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = statement_from_workbook(body.validated_data["file"])
         serializer = self.get_serializer(data=data)
-        serializer.is_valid(raise_exception=True)
-        self.perform_create(serializer)
+        with problems_in_cells(data):  # "cash_on_hand" -> "Relevé!B13"
+            serializer.is_valid(raise_exception=True)
+            self.perform_create(serializer)
         return Response(serializer.data, status=status.HTTP_201_CREATED)
 
 

@@ -1,0 +1,674 @@
+"""The quarterly statement as a workbook: the template a partner fills, and the reading of it.
+
+``statement_template`` writes (xlsxwriter) a workbook in French or English:
+
+- the summary sheet ("Relevé" / "Statement"): grant, partner, period and currency; the opening
+  balance (closing balance of the partner's previous accepted statement of the grant, or 0) and the
+  funds received (transfers received in the quarter, in the partner's reporting currency) filled
+  from the ledger and locked; formulas for the total spent, the closing balance (opening +
+  received - spent), cash + bank and the difference, which should be 0; the cash on hand and bank
+  balance to fill; an explanations area (budget line, explanation);
+- the expenditures sheet ("Dépenses" / "Expenditures"): a header and ``ROWS`` empty rows (date,
+  budget line, location, amount, currency, voucher, description) with drop-down lists of the lines
+  allocated to the partner in the grant's current version and of its locations, a date validation
+  inside the quarter, a whole-number validation of XOF amounts, the currency prefilled;
+- two hidden sheets: ``lists`` (the drop-down values: an inline list is limited to 255
+  characters) and ``keys`` (grant, partner, period, language, currency and the template version),
+  which tell the reader what it reads.
+
+``statement_from_workbook`` reads (openpyxl, values only) our template or a workbook in the same
+layout saved by another tool, and returns the JSON body a client would POST to
+/api/v1/statements/. It reads inputs only: formulas may carry no cached value (openpyxl and some
+tools save none), so no formula result is ever read. What makes the file unreadable is raised at
+once as one ``ApplicationError`` listing every such problem with its cell (``"Dépenses!D14"``); the
+business checks (balance, vouchers, lines...) run when the statement is submitted, and
+``cell_of`` maps the ``attr`` of their problems ("expenditures.12.amount") back to the cell.
+
+Money: XOF amounts go into cells as ``int`` and EUR amounts as ``Decimal`` (xlsxwriter writes
+the decimal text itself, ``{:.16G}``), so the file holds the exact ledger amount. openpyxl reads
+every stored number with a point or an exponent as a float; ``str()`` of a float is the shortest
+decimal that reads back as the same double, and every decimal of at most 15 significant digits
+(DBL_DIG) survives the trip text -> double -> ``str()`` unchanged. An amount has at most 14 digits
+(12 before the point and 2 cents, ``MONEY_DIGITS``), so ``Decimal(str(value))`` is exactly what
+was typed, even when a tool stored it as "1234.5599999999999". (The bound often quoted, 2^53
+cents, holds for a count of cents kept as an integer-valued double; euros with cents kept as a
+double, which is what a cell holds, are exact through the trip up to 15 significant digits, that
+is below 10^13 EUR.) That reading is the only place a float meets money here.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+import xlsxwriter
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q, Sum
+from django.utils.translation import gettext as _
+from drf_standardized_errors.formatter import flatten_errors
+from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
+from rest_framework.exceptions import ValidationError as DRFValidationError
+
+from budget.models import Allocation, BudgetLine, BudgetVersion
+from expenditures.models import FundTransfer, QuarterlyStatement, StatementStatus
+from expenditures.statements import LINE_FIELDS, period_parse, quarter_bounds
+from grants.errors import ApplicationError, ErrorCode
+from grants.models import Grant, Location, Partner
+from grants.money import EUR, XOF
+from grants.validation import errors_of
+
+TEMPLATE_VERSION = "statement-1"
+KEYS_SHEET = "keys"
+LISTS_SHEET = "lists"
+SHEETS = {
+    "en": {"summary": "Statement", "expenditures": "Expenditures"},
+    "fr": {"summary": "Relevé", "expenditures": "Dépenses"},
+}
+
+# The expenditures sheet: a header in row 1, expenditures from row 2 (Excel's numbering).
+HEADER_ROW = 1
+FIRST_ROW = 2
+ROWS = 500  # empty rows in the template
+MAX_ROWS = 5000  # rows read: a partner may insert more; a statement of 2,000 lines is benched
+COLUMNS = {name: get_column_letter(index) for index, name in enumerate(LINE_FIELDS, start=1)}  # date: A...
+LAST_COLUMN = len(LINE_FIELDS)
+
+# The summary sheet: labels in A, values in B, hints in C.
+GRANT_CELL, PARTNER_CELL, PERIOD_CELL, CURRENCY_CELL = "B3", "B4", "B5", "B6"
+INPUT_CELLS = {"opening_balance": "B8", "funds_received": "B9", "cash_on_hand": "B13", "bank_balance": "B14"}
+SPENT_CELL, CLOSING_CELL, COUNTED_CELL, DIFFERENCE_CELL = "B10", "B11", "B15", "B16"
+EXPLANATION_FIRST_ROW = 20  # code in A, explanation in B (merged over B:C)
+EXPLANATION_ROWS = 30
+EXPLANATION_LAST_ROW = EXPLANATION_FIRST_ROW + EXPLANATION_ROWS - 1
+
+LABELS = {
+    "en": {
+        "title": "Quarterly financial statement",
+        "grant": "Grant", "partner": "Partner", "period": "Period", "currency": "Currency",
+        "period_text": "{period}: from {start} to {end}",
+        "opening": "Opening balance", "received": "Funds received in the quarter", "spent": "Total spent",
+        "closing": "Closing balance (opening + received - spent)", "cash": "Cash on hand",
+        "bank": "Bank balance", "counted": "Cash + bank", "difference": "Difference (closing - cash - bank)",
+        "hint_opening": "From the ledger: closing balance of the previous accepted statement.",
+        "hint_received": "From the ledger: transfers received in the quarter.",
+        "hint_spent": "Sum of the sheet {sheet}.",
+        "hint_cash": "To fill: cash counted on the last day of the quarter.",
+        "hint_bank": "To fill: bank statement balance on the last day of the quarter.",
+        "hint_difference": "Should be 0.",
+        "explanations": "Explanations for lines spent over their budget",
+        "line": "Budget line", "explanation": "Explanation",
+        "date": "Date", "location": "Location", "amount": "Amount", "voucher": "Voucher",
+        "description": "Description",
+        "date_prompt": "A date from {start} to {end}.", "line_prompt": "A line allocated to {partner}.",
+        "location_prompt": "A location where {partner} works.",
+        "amount_prompt_XOF": "Whole francs (XOF has no cents).", "amount_prompt_EUR": "Euros, with cents.",
+        "list_error": "Choose a value from the list.", "date_error": "The date must be inside {period}.",
+        "amount_error": "A positive amount is expected.", "currency_error": "{partner} reports in {currency}.",
+        "file": "statement",
+    },
+    "fr": {
+        "title": "Relevé financier trimestriel",
+        "grant": "Convention", "partner": "Partenaire", "period": "Période", "currency": "Devise",
+        "period_text": "{period} : du {start} au {end}",
+        "opening": "Solde d'ouverture", "received": "Fonds reçus dans le trimestre", "spent": "Total dépensé",
+        "closing": "Solde de clôture (ouverture + reçus - dépensé)", "cash": "Caisse",
+        "bank": "Solde bancaire", "counted": "Caisse + banque", "difference": "Écart (clôture - caisse - banque)",
+        "hint_opening": "Repris du grand livre : solde de clôture du relevé accepté précédent.",
+        "hint_received": "Repris du grand livre : transferts reçus dans le trimestre.",
+        "hint_spent": "Somme de la feuille {sheet}.",
+        "hint_cash": "À remplir : caisse comptée le dernier jour du trimestre.",
+        "hint_bank": "À remplir : solde du relevé bancaire le dernier jour du trimestre.",
+        "hint_difference": "Doit être 0.",
+        "explanations": "Explications des lignes dépensées au-delà de leur budget",
+        "line": "Ligne budgétaire", "explanation": "Explication",
+        "date": "Date", "location": "Lieu", "amount": "Montant", "voucher": "Pièce justificative",
+        "description": "Libellé",
+        "date_prompt": "Une date du {start} au {end}.", "line_prompt": "Une ligne allouée à {partner}.",
+        "location_prompt": "Un lieu où {partner} intervient.",
+        "amount_prompt_XOF": "Francs entiers (le XOF n'a pas de centimes).",
+        "amount_prompt_EUR": "Euros, avec les centimes.",
+        "list_error": "Choisissez une valeur de la liste.", "date_error": "La date doit être dans {period}.",
+        "amount_error": "Un montant positif est attendu.", "currency_error": "{partner} rapporte en {currency}.",
+        "file": "releve",
+    },
+}
+DATE_FORMATS = {"en": "yyyy-mm-dd", "fr": "dd/mm/yyyy"}
+MONEY_FORMATS = {XOF: '#,##0 "FCFA"', EUR: '#,##0.00 "EUR"'}
+
+CODE_NOT_A_WORKBOOK = "not_a_workbook"
+CODE_NOT_A_TEMPLATE = "not_a_template"
+CODE_TEMPLATE_VERSION = "template_version"
+CODE_TOO_MANY_ROWS = "too_many_rows"
+
+
+def _lang(lang: str | None) -> str:
+    return "fr" if str(lang or "").lower().startswith("fr") else "en"
+
+
+def _quoted(sheet: str) -> str:
+    """A sheet name as a formula names it: quoted, since it may hold accents or spaces."""
+    return "'" + sheet.replace("'", "''") + "'"
+
+
+# --- the template ------------------------------------------------------------------------------
+
+def opening_balance_of(grant: Grant, partner: Partner, year: int, quarter: int) -> Decimal:
+    """The closing balance of the partner's previous accepted statement of the grant, or 0
+    (what ``statement_check`` expects)."""
+    earlier = Q(year__lt=year) | Q(year=year, quarter__lt=quarter)
+    previous = (QuarterlyStatement.objects.filter(earlier, grant=grant, partner=partner,
+                                                  status=StatementStatus.ACCEPTED)
+                .order_by("-year", "-quarter").first())
+    return previous.closing_balance.amount if previous else Decimal("0")
+
+
+def funds_received_of(grant: Grant, partner: Partner, start: date, end: date) -> Decimal:
+    """The partner's transfers on the grant received in [start, end], in its reporting currency."""
+    return (FundTransfer.objects.filter(grant=grant, partner=partner, received_on__gte=start, received_on__lte=end,
+                                        amount_received_currency=partner.reporting_currency)
+            .aggregate(total=Sum("amount_received"))["total"] or Decimal("0"))
+
+
+def allowed_lines(grant: Grant, partner: Partner) -> list[BudgetLine]:
+    """The lines allocated to the partner in the grant's current version, in the budget's order."""
+    current = BudgetVersion.objects.filter(grant=grant, is_current=True).first()
+    if current is None:
+        return []
+    ids = Allocation.objects.filter(version=current, partner=partner).values("budget_line_id")
+    return list(BudgetLine.objects.filter(pk__in=ids, parent__isnull=False).order_by("position", "code"))
+
+
+def allowed_locations(partner: Partner) -> list[Location]:
+    """The partner's locations; every location if it has none."""
+    return list(partner.locations.order_by("code")) or list(Location.objects.order_by("code"))
+
+
+def _cell_amount(amount: Decimal, currency: str) -> int | Decimal:
+    """An amount as it goes into a cell: whole francs as an int; euros as a Decimal with 2
+    decimals, which xlsxwriter writes as its exact decimal text."""
+    if currency == XOF:
+        return int(amount)  # XOF amounts are whole (a database constraint)
+    return amount.quantize(Decimal("0.01"))
+
+
+def statement_template(*, grant: Grant, partner: Partner, period: str, lang: str) -> tuple[bytes, str]:
+    """The statement workbook of a partner for a quarter of a grant: (the .xlsx bytes, a file name)."""
+    lang = _lang(lang)
+    words, names = LABELS[lang], SHEETS[lang]
+    year, quarter = period_parse(period)
+    period = f"{year}-Q{quarter}"
+    start, end = quarter_bounds(year, quarter)
+    if end < grant.start_date or start > grant.end_date:
+        raise ApplicationError(_("This quarter is outside the grant."), code=ErrorCode.DATE_OUTSIDE_GRANT,
+                               attr="period")
+    currency = partner.reporting_currency
+    opening = opening_balance_of(grant, partner, year, quarter)
+    received = funds_received_of(grant, partner, start, end)
+    lines = allowed_lines(grant, partner)
+    locations = allowed_locations(partner)
+    date_text = {"en": lambda d: d.isoformat(), "fr": lambda d: d.strftime("%d/%m/%Y")}[lang]
+
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_numbers": False,
+                                        "strings_to_formulas": False})
+    book.set_properties({"title": f"{words['title']} {grant.code} {partner.code} {period}",
+                         "subject": TEMPLATE_VERSION})
+    summary = book.add_worksheet(names["summary"])
+    sheet = book.add_worksheet(names["expenditures"])
+    lists = book.add_worksheet(LISTS_SHEET)
+    keys = book.add_worksheet(KEYS_SHEET)
+
+    money_format = MONEY_FORMATS[currency]
+    title = book.add_format({"bold": True, "font_size": 14})
+    bold = book.add_format({"bold": True})
+    header = book.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True,
+                              "valign": "top"})
+    hint = book.add_format({"italic": True, "font_color": "#595959"})
+    ledger = book.add_format({"num_format": money_format, "bg_color": "#EDEDED", "border": 1})
+    computed = book.add_format({"num_format": money_format, "bold": True, "border": 1})
+    to_fill = book.add_format({"num_format": money_format, "bg_color": "#FFF2CC", "border": 1, "locked": False})
+    text_to_fill = book.add_format({"num_format": "@", "bg_color": "#FFF2CC", "border": 1, "locked": False})
+    wrap_to_fill = book.add_format({"num_format": "@", "bg_color": "#FFF2CC", "border": 1, "locked": False,
+                                    "text_wrap": True, "valign": "top"})
+    red = book.add_format({"bg_color": "#F8CBAD", "font_color": "#9C0006"})
+    green = book.add_format({"bg_color": "#C6EFCE", "font_color": "#006100"})
+
+    # Hidden lists behind the drop-downs: "code label", the reader keeps the code (first word).
+    line_items = [f"{line.code} {line.label(lang)}" for line in lines]
+    location_items = [f"{loc.code} {loc.name}" for loc in locations]
+    for row, item in enumerate(line_items):
+        lists.write_string(row, 0, item)
+    for row, item in enumerate(location_items):
+        lists.write_string(row, 1, item)
+    lists.write_string(0, 2, currency)
+    lists.hide()
+    line_source = f"={LISTS_SHEET}!$A$1:$A${len(line_items)}" if line_items else None
+    location_source = f"={LISTS_SHEET}!$B$1:$B${len(location_items)}" if location_items else None
+
+    # Machine-readable keys.
+    for row, (key, value) in enumerate([("template_version", TEMPLATE_VERSION), ("grant", grant.code),
+                                        ("partner", partner.code), ("period", period), ("lang", lang),
+                                        ("currency", currency)]):
+        keys.write_string(row, 0, key)
+        keys.write_string(row, 1, value)
+    keys.hide()
+
+    # The expenditures sheet.
+    last_row = FIRST_ROW + ROWS - 1
+    widths = {"date": 12, "budget_line": 42, "location": 20, "amount": 18, "amount_currency": 9,
+              "voucher": 18, "description": 50}
+    formats = {"date": book.add_format({"num_format": DATE_FORMATS[lang]}),
+               "budget_line": book.add_format({"num_format": "@"}), "location": book.add_format({"num_format": "@"}),
+               "amount": book.add_format({"num_format": money_format}),
+               "amount_currency": book.add_format({"num_format": "@"}),
+               "voucher": book.add_format({"num_format": "@"}), "description": book.add_format({"num_format": "@"})}
+    headings = {"date": words["date"], "budget_line": words["line"], "location": words["location"],
+                "amount": f"{words['amount']} ({currency})", "amount_currency": words["currency"],
+                "voucher": words["voucher"], "description": words["description"]}
+    for index, name in enumerate(LINE_FIELDS):
+        sheet.set_column(index, index, widths[name], formats[name])
+        sheet.write_string(HEADER_ROW - 1, index, headings[name], header)
+    for row in range(FIRST_ROW - 1, last_row):
+        sheet.write_string(row, LINE_FIELDS.index("amount_currency"), currency, formats["amount_currency"])
+
+    def rows_of(name: str) -> str:
+        return f"{COLUMNS[name]}{FIRST_ROW}:{COLUMNS[name]}{last_row}"
+
+    sheet.data_validation(rows_of("date"), {
+        "validate": "date", "criteria": "between", "minimum": start, "maximum": end,
+        "input_title": words["date"], "input_message": words["date_prompt"].format(start=date_text(start),
+                                                                                   end=date_text(end)),
+        "error_title": words["date"], "error_message": words["date_error"].format(period=period)})
+    if line_source:
+        sheet.data_validation(rows_of("budget_line"), {
+            "validate": "list", "source": line_source, "input_title": words["line"][:32],
+            "input_message": words["line_prompt"].format(partner=partner.code), "error_message": words["list_error"]})
+    if location_source:
+        sheet.data_validation(rows_of("location"), {
+            "validate": "list", "source": location_source, "input_title": words["location"],
+            "input_message": words["location_prompt"].format(partner=partner.code),
+            "error_message": words["list_error"]})
+    sheet.data_validation(rows_of("amount"), {
+        "validate": "integer" if currency == XOF else "decimal", "criteria": ">", "value": 0,
+        "input_title": words["amount"], "input_message": words[f"amount_prompt_{currency}"],
+        "error_message": words["amount_error"]})
+    sheet.data_validation(rows_of("amount_currency"), {
+        "validate": "list", "source": f"={LISTS_SHEET}!$C$1:$C$1",
+        "error_message": words["currency_error"].format(partner=partner.code, currency=currency)})
+    sheet.freeze_panes(HEADER_ROW, 0)
+    sheet.autofilter(HEADER_ROW - 1, 0, last_row - 1, LAST_COLUMN - 1)
+    for page in (sheet, summary):
+        page.set_landscape()
+        page.set_paper(9)  # A4
+        page.fit_to_pages(1, 0)
+    sheet.repeat_rows(HEADER_ROW - 1)
+
+    # The summary sheet.
+    summary.set_column("A:A", 46)
+    summary.set_column("B:B", 22)
+    summary.set_column("C:C", 62)
+    summary.write_string("A1", f"{words['title']}", title)
+    for cell, label, value in ((GRANT_CELL, "grant", f"{grant.code}: {grant.title}"),
+                               (PARTNER_CELL, "partner", f"{partner.code}: {partner.name}"),
+                               (PERIOD_CELL, "period", words["period_text"].format(
+                                   period=period, start=date_text(start), end=date_text(end))),
+                               (CURRENCY_CELL, "currency", currency)):
+        summary.write_string(f"A{cell[1:]}", words[label], bold)
+        summary.write_string(cell, value)
+    spent_formula = (f"=SUMIF({_quoted(names['expenditures'])}!${COLUMNS['amount_currency']}${FIRST_ROW}:"
+                     f"${COLUMNS['amount_currency']}${last_row},\"{currency}\","
+                     f"{_quoted(names['expenditures'])}!${COLUMNS['amount']}${FIRST_ROW}:"
+                     f"${COLUMNS['amount']}${last_row})")
+    closing = opening + received
+    rows = [
+        (INPUT_CELLS["opening_balance"], "opening", ledger, _cell_amount(opening, currency), "hint_opening"),
+        (INPUT_CELLS["funds_received"], "received", ledger, _cell_amount(received, currency), "hint_received"),
+        (SPENT_CELL, "spent", computed, (spent_formula, 0), "hint_spent"),
+        (CLOSING_CELL, "closing", computed,
+         (f"={INPUT_CELLS['opening_balance']}+{INPUT_CELLS['funds_received']}-{SPENT_CELL}",
+          _cell_amount(closing, currency)), None),
+        (INPUT_CELLS["cash_on_hand"], "cash", to_fill, None, "hint_cash"),
+        (INPUT_CELLS["bank_balance"], "bank", to_fill, None, "hint_bank"),
+        (COUNTED_CELL, "counted", computed,
+         (f"={INPUT_CELLS['cash_on_hand']}+{INPUT_CELLS['bank_balance']}", 0), None),
+        (DIFFERENCE_CELL, "difference", computed, (f"={CLOSING_CELL}-{COUNTED_CELL}", _cell_amount(closing, currency)),
+         "hint_difference"),
+    ]
+    for cell, label, cell_format, value, hint_key in rows:
+        row = cell[1:]
+        summary.write_string(f"A{row}", words[label], bold)
+        if value is None:
+            summary.write_blank(cell, None, cell_format)
+        elif isinstance(value, tuple):
+            summary.write_formula(cell, value[0], cell_format, value[1])
+        else:
+            summary.write_number(cell, value, cell_format)
+        if hint_key:
+            summary.write_string(f"C{row}", words[hint_key].format(sheet=names["expenditures"]), hint)
+    summary.conditional_format(DIFFERENCE_CELL, {"type": "cell", "criteria": "!=", "value": 0, "format": red})
+    summary.conditional_format(DIFFERENCE_CELL, {"type": "cell", "criteria": "==", "value": 0, "format": green})
+    summary.write_string(EXPLANATION_FIRST_ROW - 3, 0, words["explanations"], bold)
+    summary.write_string(EXPLANATION_FIRST_ROW - 2, 0, words["line"], header)
+    summary.merge_range(EXPLANATION_FIRST_ROW - 2, 1, EXPLANATION_FIRST_ROW - 2, 2, words["explanation"], header)
+    for row in range(EXPLANATION_FIRST_ROW - 1, EXPLANATION_LAST_ROW):
+        summary.write_blank(row, 0, None, text_to_fill)
+        summary.merge_range(row, 1, row, 2, "", wrap_to_fill)
+    if line_source:
+        summary.data_validation(f"A{EXPLANATION_FIRST_ROW}:A{EXPLANATION_LAST_ROW}", {
+            "validate": "list", "source": line_source, "error_message": words["list_error"]})
+    # Formulas and ledger amounts are locked; the cells to fill are not. No password: a guard
+    # against slips, not a security measure (the checks at submission are).
+    summary.protect("", {"format_columns": True, "format_rows": True})
+    summary.activate()
+
+    book.close()
+    filename = f"{grant.code}_{partner.code}_{period}_{words['file']}.xlsx"
+    return buffer.getvalue(), filename
+
+
+# --- reading a workbook ------------------------------------------------------------------------
+
+class WorkbookStatement(dict):
+    """The JSON body of a statement read from a workbook (a plain dict for every use), with the
+    workbook's language and the cell each ``attr`` came from (``cells["expenditures.0.amount"]``
+    is ``"Dépenses!D2"``), so that later problems can name the cell even when rows were skipped."""
+
+    def __init__(self, *args, lang: str = "en", cells: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lang = lang
+        self.cells = cells or {}
+
+
+NUMBER_TEXT = re.compile(r"^[+-]?\d+(\.\d+)?$")
+SPACES = re.compile(r"[\s\u00a0\u202f]+")
+
+
+def decimal_text(value) -> str:
+    """An exact decimal string for a number cell, or a numeric text. Raises ValueError otherwise.
+
+    An int is exact. A float is what openpyxl makes of any stored number with a point or an
+    exponent: ``str()`` gives its shortest repr, which is the decimal the user typed (see the
+    module's docstring); 125000.0 becomes "125000" and no exponent is ever written."""
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a number")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float | Decimal):
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation as exc:
+            raise ValueError(str(value)) from exc
+        if not number.is_finite():
+            raise ValueError(str(value))
+        if number == number.to_integral_value():
+            return str(int(number))
+        return format(number, "f")
+    if isinstance(value, str):
+        text = SPACES.sub("", value)  # "125 000" as a French user may type it in a text cell
+        if NUMBER_TEXT.match(text):
+            return text
+    raise ValueError(repr(value))
+
+
+def _text(value) -> str:
+    """A text cell; a number (a voucher typed as 1234) as its exact decimal text."""
+    if value is None:
+        return ""
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return decimal_text(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _code(value) -> str:
+    """A budget line or location cell: the code, the first word of "2.1 Shelter and care". The
+    template formats these columns as text; a tool that stored a typed 2.1 as a number gives
+    "2.1" back (but "1.10" would come back as "1.1": the checks at submission name the cell)."""
+    text = _text(value)
+    return text.split()[0] if text else ""
+
+
+def _empty(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+@dataclass
+class _Problems:
+    items: list
+
+    def add(self, code: str, detail: str, attr: str) -> None:
+        self.items.append({"code": str(code), "detail": str(detail), "attr": attr})
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            first = self.items[0]
+            raise ApplicationError(first["detail"], code=first["code"], attr=first["attr"], errors=self.items)
+
+
+def _grid(worksheet, max_row: int, max_col: int) -> dict[tuple[int, int], object]:
+    """The non-empty values of a sheet up to (max_row, max_col), by (row, column), 1-based.
+    ``reset_dimensions``: another tool may write a wrong <dimension>, which would cut rows."""
+    worksheet.reset_dimensions()
+    values = {}
+    for row in worksheet.iter_rows(min_row=1, max_row=max_row, max_col=max_col):
+        for cell in row:
+            value = getattr(cell, "value", None)
+            if value is not None and getattr(cell, "row", None) is not None:
+                values[(cell.row, cell.column)] = value
+    return values
+
+
+def _sheet(book, key: str, lang: str, problems: _Problems):
+    for candidate in (lang, *(other for other in SHEETS if other != lang)):
+        name = SHEETS[candidate][key]
+        if name in book.sheetnames:
+            return book[name], name
+    problems.add(CODE_NOT_A_TEMPLATE, _("The sheet %(sheet)s is missing: download the template again.") % {
+        "sheet": SHEETS[lang][key]}, "file")
+    return None, SHEETS[lang][key]
+
+
+def statement_from_workbook(file) -> WorkbookStatement:
+    """The statement body a client would POST, read from a filled template (or a workbook in its
+    layout). Raises ``ApplicationError`` listing every unreadable cell at once."""
+    try:
+        if hasattr(file, "seek"):
+            file.seek(0)
+        book = load_workbook(file, read_only=True, data_only=True)
+    except Exception as exc:  # a damaged or foreign file fails in many ways inside openpyxl
+        raise ApplicationError(_("This file is not an Excel workbook (.xlsx)."), code=CODE_NOT_A_WORKBOOK,
+                               attr="file") from exc
+    try:
+        return _read(book)
+    finally:
+        book.close()
+
+
+def _read_keys(book, problems: _Problems) -> dict[str, str]:
+    if KEYS_SHEET not in book.sheetnames:
+        problems.add(CODE_NOT_A_TEMPLATE, _("This workbook is not a statement template (its hidden sheet %(sheet)s "
+                                            "is missing): download the template again.") % {"sheet": KEYS_SHEET},
+                     "file")
+        problems.raise_if_any()
+    grid = _grid(book[KEYS_SHEET], 50, 2)
+    keys, rows = {}, {}
+    for (row, column), value in sorted(grid.items()):
+        if column == 1 and not _empty(value):
+            keys[_text(value)] = _text(grid.get((row, 2)))
+            rows[_text(value)] = row
+    version = keys.get("template_version")
+    if version != TEMPLATE_VERSION:
+        problems.add(CODE_TEMPLATE_VERSION,
+                     _("This workbook was made from template %(found)s; the ledger reads %(expected)s: download "
+                       "the template again.") % {"found": version or "?", "expected": TEMPLATE_VERSION},
+                     f"{KEYS_SHEET}!B{rows.get('template_version', 1)}")
+        problems.raise_if_any()
+    for key in ("grant", "partner", "period", "currency"):
+        if not keys.get(key):
+            problems.add(CODE_NOT_A_TEMPLATE, _("The key %(key)s is missing: download the template again.") % {
+                "key": key}, f"{KEYS_SHEET}!A1")
+    return keys
+
+
+def _read(book) -> WorkbookStatement:
+    problems = _Problems([])
+    keys = _read_keys(book, problems)
+    lang = _lang(keys.get("lang"))
+    summary, summary_name = _sheet(book, "summary", lang, problems)
+    expenditures, expenditures_name = _sheet(book, "expenditures", lang, problems)
+    problems.raise_if_any()
+    if summary_name != SHEETS[lang]["summary"]:  # keys in one language, sheets named in the other
+        lang = next(code for code in SHEETS if SHEETS[code]["summary"] == summary_name)
+    currency = keys["currency"]
+    cells: dict[str, str] = {"grant": f"{summary_name}!{GRANT_CELL}", "partner": f"{summary_name}!{PARTNER_CELL}",
+                             "period": f"{summary_name}!{PERIOD_CELL}"}
+    body = WorkbookStatement({"grant": keys["grant"], "partner": keys["partner"], "period": keys["period"]},
+                             lang=lang, cells=cells)
+
+    # Header amounts: inputs only. An empty cell is 0.
+    head = _grid(summary, EXPLANATION_LAST_ROW, 3)
+    amounts: dict[str, Decimal] = {}
+    for name, cell in INPUT_CELLS.items():
+        row, column = int(cell[1:]), 2
+        value = head.get((row, column))
+        cells[name] = cells[f"{name}_currency"] = f"{summary_name}!{cell}"
+        try:
+            text = "0" if _empty(value) else decimal_text(value)
+        except ValueError:
+            problems.add(ErrorCode.INVALID, _("An amount such as 125000 is expected."), f"{summary_name}!{cell}")
+            continue
+        amounts[name] = Decimal(text)
+        body[name], body[f"{name}_currency"] = text, currency
+
+    # Expenditure rows: every row with something typed in it (the prefilled currency aside).
+    grid = _grid(expenditures, FIRST_ROW + MAX_ROWS, LAST_COLUMN)
+    lines, spent = [], Decimal("0")
+    typed_rows = sorted({row for (row, column), value in grid.items()
+                         if row >= FIRST_ROW and column != LINE_FIELDS.index("amount_currency") + 1
+                         and not _empty(value)})
+    if typed_rows and typed_rows[-1] >= FIRST_ROW + MAX_ROWS:
+        problems.add(CODE_TOO_MANY_ROWS, _("A statement holds at most %(count)s expenditures.") % {
+            "count": MAX_ROWS}, f"{expenditures_name}!A{FIRST_ROW + MAX_ROWS}")
+        typed_rows = [row for row in typed_rows if row < FIRST_ROW + MAX_ROWS]
+    for row in typed_rows:
+        index = len(lines)
+        where = {name: f"{expenditures_name}!{COLUMNS[name]}{row}" for name in LINE_FIELDS}
+        cells[f"expenditures.{index}"] = where["date"]
+        for name in LINE_FIELDS:
+            cells[f"expenditures.{index}.{name}"] = where[name]
+        raw = {name: grid.get((row, column)) for column, name in enumerate(LINE_FIELDS, start=1)}
+        line = {name: "" for name in LINE_FIELDS}
+        for name in ("date", "budget_line", "location", "amount", "amount_currency"):
+            if _empty(raw[name]):
+                problems.add(ErrorCode.REQUIRED, _("This cell is required in a row with an expenditure."),
+                             where[name])
+        value = raw["date"]
+        if isinstance(value, datetime):
+            line["date"] = value.date().isoformat()
+        elif isinstance(value, date):
+            line["date"] = value.isoformat()
+        elif isinstance(value, str):
+            line["date"] = value.strip()  # as typed: the checks at submission say if it is no date
+        elif value is not None:
+            problems.add(ErrorCode.INVALID, _("A date such as 2016-08-01 is expected."), where["date"])
+        line["budget_line"] = _code(raw["budget_line"])
+        line["location"] = _code(raw["location"])
+        if not _empty(raw["amount"]):
+            try:
+                line["amount"] = decimal_text(raw["amount"])
+            except ValueError:
+                problems.add(ErrorCode.INVALID, _("An amount such as 125000 is expected."), where["amount"])
+        line["amount_currency"] = _text(raw["amount_currency"]).upper()
+        line["voucher"] = _text(raw["voucher"])
+        line["description"] = _text(raw["description"])
+        if line["amount"] and line["amount_currency"] == currency:
+            spent += Decimal(line["amount"])
+        lines.append(line)
+    body["expenditures"] = lines
+
+    # Explanations: a line code in A, its explanation in B.
+    explanations: dict[str, str] = {}
+    for row in range(EXPLANATION_FIRST_ROW, EXPLANATION_LAST_ROW + 1):
+        code, text = _code(head.get((row, 1))), _text(head.get((row, 2)))
+        if not code and not text:
+            continue
+        if not code:
+            problems.add(ErrorCode.REQUIRED, _("Give the budget line this explanation is for."),
+                         f"{summary_name}!A{row}")
+            continue
+        explanations[code] = f"{explanations[code]}\n{text}" if explanations.get(code) else text
+        cells.setdefault(f"explanations.{code}", f"{summary_name}!B{row}")
+    body["explanations"] = explanations
+
+    problems.raise_if_any()
+    # The closing balance is the template's formula, opening + received - spent, taken here in
+    # exact decimals from the inputs just read: the cell's cached result is never read (a tool may
+    # save none). The checks at submission then compare it with cash + bank.
+    closing = amounts["opening_balance"] + amounts["funds_received"] - spent
+    body["closing_balance"], body["closing_balance_currency"] = decimal_text(closing), currency
+    cells["closing_balance"] = cells["closing_balance_currency"] = f"{summary_name}!{CLOSING_CELL}"
+    return body
+
+
+# --- problems, back to cells -------------------------------------------------------------------
+
+def cell_of(attr: str | None, lang: str = "en", cells: dict[str, str] | None = None) -> str | None:
+    """The template cell an API ``attr`` concerns: "expenditures.12.amount" -> "Dépenses!D14" in
+    French. ``cells`` (``WorkbookStatement.cells``) gives the exact cell of what was read, rows
+    skipped included; without it, expenditure i is taken to be on row FIRST_ROW + i. None for an
+    attr with no cell."""
+    if not attr:
+        return None
+    if cells and attr in cells:
+        return cells[attr]
+    names = SHEETS[_lang(lang)]
+    summary, expenditures = names["summary"], names["expenditures"]
+    parts = attr.split(".")
+    if parts[0] == "expenditures":
+        if len(parts) == 1 or not parts[1].isdigit():
+            return f"{expenditures}!A{FIRST_ROW}"
+        row = FIRST_ROW + int(parts[1])
+        column = COLUMNS.get(parts[2], "A") if len(parts) > 2 else "A"
+        return f"{expenditures}!{column}{row}"
+    if parts[0] == "explanations":
+        return f"{summary}!A{EXPLANATION_FIRST_ROW}"
+    name = attr.removesuffix("_currency")
+    if name in INPUT_CELLS:
+        return f"{summary}!{INPUT_CELLS[name]}"
+    fixed = {"closing_balance": CLOSING_CELL, "grant": GRANT_CELL, "partner": PARTNER_CELL, "period": PERIOD_CELL}
+    if name in fixed:
+        return f"{summary}!{fixed[name]}"
+    return None
+
+
+def _in_cells(errors: list[dict], body: WorkbookStatement) -> list[dict]:
+    return [{**error, "attr": cell_of(error.get("attr"), body.lang, body.cells) or error.get("attr")}
+            for error in errors]
+
+
+@contextmanager
+def problems_in_cells(body: WorkbookStatement) -> Iterator[None]:
+    """Around the validation and creation of a statement read from a workbook: every problem's
+    ``attr`` becomes the cell it concerns ("cash_on_hand" -> "Relevé!B13"); the status stays."""
+    try:
+        yield
+    except DRFValidationError as exc:
+        errors = _in_cells([{"code": e.code, "detail": e.detail, "attr": e.attr} for e in flatten_errors(exc.detail)],
+                           body)
+        first = errors[0]
+        raise ApplicationError(first["detail"], code=first["code"], attr=first["attr"], errors=errors) from exc
+    except DjangoValidationError as exc:
+        errors = _in_cells(errors_of(exc), body)
+        first = errors[0]
+        raise ApplicationError(first["detail"], code=first["code"], attr=first["attr"], errors=errors) from exc
+    except ApplicationError as exc:
+        exc.errors = _in_cells(exc.errors, body)
+        exc.attr = exc.errors[0]["attr"] if exc.errors else exc.attr
+        raise
