@@ -37,6 +37,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from budget.models import BudgetVersion
 from expenditures.models import COUNTED_STATUSES
 from grants.models import Grant, Partner
+from grants.money import CENT
 from reports.beneficiaries import cost_per_beneficiary
 from reports.burn_rate import burn_rate
 from reports.labels import month_name, word
@@ -639,7 +640,7 @@ class _Writer:
         date_f, eur_f, xof_f, rate_f = f["date"], f["eur"], f["xof"], f["rate"]
         write_string, write_number = ws.write_string, ws.write_number
         row = 0
-        total_cents = 0
+        total_eur = Decimal("0.00")
         for item in self.c.detail:
             row += 1
             ws.write_datetime(row, 0, item["date"], date_f)
@@ -657,12 +658,12 @@ class _Writer:
             write_string(row, 10, methods.get(item["fx_method"], item["fx_method"]))
             write_number(row, 11, item["amount_eur"], eur_f)
             write_string(row, 12, statuses.get(item["status"], item["status"]))
-            total_cents += int(item["amount_eur"] * 100)
+            total_eur += item["amount_eur"]
         last = row
         row += 2
         ws.write_string(row, 10, word(self.lang, "total"), f["total.text"])
         ws.write_formula(row, 11, f"=SUBTOTAL(9,L2:L{max(last + 1, 2)})", f["total.eur"],
-                         (Decimal(total_cents) / HUNDRED).quantize(Decimal("0.01")))
+                         total_eur.quantize(CENT))
         ws.autofilter(0, 0, max(last, 1), len(names) - 1)
         ws.freeze_panes(1, 0)
         for col, width in enumerate((12, 16, 11, 7, 40, 9, 36, 15, 8, 12, 16, 15, 11)):

@@ -23,9 +23,9 @@ from decimal import ROUND_HALF_UP, Decimal
 import numpy as np
 import pandas as pd
 
+from grants.money import CENT
 from reports.selectors import ReportInputs
 
-CENT = Decimal("0.01")
 HUNDRED = Decimal("100")
 MONEY_COLUMNS = ["budget", "planned", "actual"]
 GRAIN_COLUMNS = ["line_id", "partner_id", "location_id", "month"]
