@@ -8,6 +8,11 @@ Records
 - Expenditure: one voucher of a partner on a line, a location and a date, in XOF or EUR,
   with its EUR value stored (``amount_eur``) together with the rate and method that made it,
   so that every total is a sum of stored per-row EUR values.
+- ExpenditureFunding: under the ``fifo`` method, the pieces an expenditure was paid from: the XOF
+  taken from one transfer (its tranche) with their EUR at that transfer's rate, or, with no
+  transfer, the XOF spent beyond all funds received, at the parity. Derived data: written only
+  by ``expenditures.fx.revalue_partner``; an expenditure's pieces add up to its amount and its
+  ``amount_eur``.
 - QuarterlyStatement: a partner's financial statement for one calendar quarter of a grant.
   Its workflow (checks, review, locking) lives in ``expenditures.services``.
 
@@ -21,7 +26,11 @@ Invariants, and where each holds
 - an expenditure is dated inside its grant, its partner is a partner of the grant, its line is
   a line (not a heading) of the grant; a transfer's partner is on the grant
   (``expenditures.services``, full_clean before every save: they span tables).
-- every change to these records is kept by django-simple-history (who, when, before, after).
+- a funding piece has a positive XOF amount and a non-negative EUR value (CheckConstraint); the
+  pieces of an expenditure add up to it in XOF and EUR, and no tranche gives more EUR than was
+  sent for it (``expenditures.fx``, which writes them all at once).
+- every change to these records is kept by django-simple-history (who, when, before, after);
+  funding pieces are derived from them and carry no history of their own.
 """
 
 from __future__ import annotations
@@ -215,6 +224,33 @@ class Expenditure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.voucher} {self.amount} on {self.date}"
+
+
+class ExpenditureFunding(models.Model):
+    """One piece of an expenditure under ``fifo``: XOF taken from one transfer, or unfunded."""
+
+    expenditure = models.ForeignKey(Expenditure, on_delete=models.CASCADE, related_name="funding")
+    transfer = models.ForeignKey(
+        FundTransfer, null=True, blank=True, on_delete=models.CASCADE, related_name="funding",
+        help_text=_("The tranche that paid this piece; empty for XOF spent beyond all funds received."),
+    )
+    xof = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=0)
+    eur = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=2)
+    rate = models.DecimalField(
+        max_digits=16, decimal_places=6,
+        help_text=_("XOF per EUR of the tranche (received / sent), or the parity when unfunded."),
+    )
+
+    class Meta:
+        ordering = ["expenditure", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(xof__gt=0), name="funding_xof_positive"),
+            models.CheckConstraint(condition=Q(eur__gte=0), name="funding_eur_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        source = f"transfer {self.transfer_id}" if self.transfer_id else "unfunded"
+        return f"{self.xof} XOF = {self.eur} EUR ({source})"
 
 
 class StatementStatus(models.TextChoices):

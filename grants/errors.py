@@ -30,6 +30,8 @@ class ErrorCode(StrEnum):
     PERIOD_LOCKED = "period_locked"
     FORBIDDEN = "forbidden"
     CONFLICT = "conflict"
+    REVALUATION_NEEDS_CONFIRM = "revaluation_needs_confirm"
+    UNKNOWN_FX_METHOD = "unknown_fx_method"
 
 
 class ApplicationError(Exception):

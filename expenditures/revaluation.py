@@ -1,0 +1,62 @@
+"""A finance officer switches a grant's conversion method, or revalues it on purpose.
+
+The method is frozen once a statement of the grant is accepted, unless the officer confirms:
+the switch then changes EUR values of accepted quarters (their XOF never change). The switch
+is saved through ``Grant.save`` so the grant's history records who changed the method and when;
+each expenditure that changes gets a history row with the reason.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Q
+
+from expenditures.fx import revalue_partner
+from expenditures.models import QuarterlyStatement, StatementStatus
+from grants.errors import ApplicationError, Conflict, ErrorCode
+from grants.models import FxMethod, Grant, Partner
+
+
+@transaction.atomic
+def grant_revalue(*, grant: Grant, method: str, confirm: bool = False, by=None) -> dict:
+    """Set ``grant``'s method to ``method`` and recompute every partner's stored conversions
+    under it, in one transaction.
+
+    Returns ``{"method", "revalued": <expenditures changed>, "delta_eur": <change of their EUR
+    total>}``. Raises ``ApplicationError`` (``unknown_fx_method``) for a method that is not one
+    of ``FxMethod``, and ``Conflict`` (``revaluation_needs_confirm``, 409) when a statement of the
+    grant is accepted and ``confirm`` is not true.
+    """
+    if method not in FxMethod.values:
+        raise ApplicationError(
+            f"{method!r} is not a conversion method; choose one of {', '.join(FxMethod.values)}.",
+            code=ErrorCode.UNKNOWN_FX_METHOD, attr="method",
+        )
+    locked = Grant.objects.select_for_update().get(pk=grant.pk)
+    if confirm is not True and QuarterlyStatement.objects.filter(
+            grant=locked, status=StatementStatus.ACCEPTED).exists():
+        raise Conflict(
+            f"{locked.code} has accepted statements: revaluing changes the EUR value of their "
+            "quarters. Send confirm: true to revalue anyway.",
+            code=ErrorCode.REVALUATION_NEEDS_CONFIRM, attr="confirm",
+        )
+    previous = locked.fx_method
+    reason = f"revaluation {previous} -> {method}" if previous != method else f"revaluation ({method})"
+    if previous != method:
+        locked.fx_method = method
+        locked._history_user = by
+        locked._change_reason = reason
+        locked.save()
+    grant.fx_method = method  # the caller's instance says what the database says
+
+    partners = Partner.objects.filter(
+        Q(grants=locked) | Q(expenditures__grant=locked)
+    ).distinct().order_by("code")
+    revalued, delta = 0, Decimal("0.00")
+    for partner in partners:
+        count, change = revalue_partner(grant=locked, partner=partner, by=by, reason=reason)
+        revalued += count
+        delta += change
+    return {"method": method, "revalued": revalued, "delta_eur": delta}
