@@ -366,3 +366,9 @@ def test_an_accept_racing_a_partners_change_leaves_one_outcome():
     assert outcome["change"] == "period_locked"
     exp.refresh_from_db()
     assert exp.amount == xof(500000) and exp.status == "validated"
+
+
+def test_the_template_is_served_at_the_issues_address_without_a_redirect(grant, bnce):
+    response = bnce.get("/api/v1/statements/template.xlsx?grant=ML-ESEC-2015&partner=BNCE&period=2016-Q3")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
