@@ -90,8 +90,11 @@ class ExchangeRateViewSet(viewsets.ModelViewSet):
         serializer.instance = expenditure_services.exchange_rate_record(**serializer.validated_data)
 
     def perform_update(self, serializer):
-        serializer.instance = expenditure_services.exchange_rate_update(
-            rate=serializer.instance, **serializer.validated_data)
+        data = dict(serializer.validated_data)
+        record = serializer.instance
+        if "rate" in data:  # the service names the record ``rate``: its field travels on the record
+            record.rate = data.pop("rate")
+        serializer.instance = expenditure_services.exchange_rate_update(rate=record, **data)
 
     def perform_destroy(self, instance):
         expenditure_services.exchange_rate_delete(rate=instance)

@@ -15,7 +15,7 @@ from budget.models import BudgetLine
 from expenditures import fx
 from expenditures.models import Expenditure, ExpenditureStatus, FundTransfer
 from expenditures.selectors import quarter_is_locked
-from grants.errors import ApplicationError, ErrorCode, PeriodLocked
+from grants.errors import ApplicationError, Conflict, ErrorCode, PeriodLocked
 from grants.models import Grant, Location, Partner
 from grants.money import EUR, XOF, validate_money
 from grants.validation import as_application_error
@@ -218,7 +218,7 @@ def exchange_rate_update(*, rate, **fields):
 
 def exchange_rate_delete(*, rate) -> None:
     if rate.month is None:
-        raise ApplicationError("The standing rate (the parity) cannot be deleted.", code="in_use", attr="month")
+        raise Conflict("The standing rate (the parity) cannot be deleted.", code="in_use", attr="month")
     month = rate.month
     rate.delete()
     _after_rate_change(month)
