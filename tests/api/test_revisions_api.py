@@ -1,0 +1,81 @@
+"""Budget revisions over the API: moves, the standing answer, the donor's decision."""
+
+from __future__ import annotations
+
+import pytest
+
+from budget.models import BudgetVersion
+
+BASE = "/api/v1/grants/ML-ESEC-2015/versions"
+
+
+def move(from_cell, to_cell, amount, reason="Mid-term review"):
+    keys = ("budget_line", "partner", "location", "year")
+    return {"from": dict(zip(keys, from_cell, strict=True)), "to": dict(zip(keys, to_cell, strict=True)),
+            "amount": amount, "reason": reason}
+
+
+@pytest.fixture
+def draft(grant, finance):
+    response = finance.post(f"{BASE}/", {"label": "revision 1", "reason": "Mid-term review"})
+    assert response.status_code == 201, response.json()
+    return response.json()["number"]
+
+
+def test_a_move_answers_the_drafts_standing_and_is_listed(grant, finance, draft, donor):
+    response = finance.post(f"{BASE}/{draft}/reallocations/",
+                            move(("4.2", "ECPAT-LU", "LUX", 2), ("6.1", "CARITAS", "BKO", 2), "6600.00"), format="json")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    h6 = next(h for h in body["headings"] if h["code"] == "6")
+    assert h6 == {"code": "6", "original": "33000.00", "revised": "39600.00", "change": "6600.00",
+                  "change_pct": "20.00", "needs_donor_approval": False, "warning": True}
+    assert (body["total"], body["grant_total"]) == ("955926.26", "955926.26")
+    moves = finance.get(f"{BASE}/{draft}/reallocations/").json()
+    assert len(moves) == 1 and moves[0]["from"]["budget_line"] == "4.2" and moves[0]["to"]["partner"] == "CARITAS"
+    assert moves[0]["amount"] == "6600.00" and moves[0]["moved_by"] == "finance"
+    assert donor.get(f"{BASE}/{draft}/reallocations/").status_code == 200
+
+
+def test_beyond_the_limit_approval_waits_for_the_donor(grant, finance, draft, donor, bnce):
+    finance.post(f"{BASE}/{draft}/reallocations/",
+                 move(("4.2", "ECPAT-LU", "LUX", 2), ("6.1", "CARITAS", "BKO", 2), "9000.00"), format="json")
+    response = finance.post(f"{BASE}/{draft}/approve/")
+    assert response.status_code == 409 and response.json()["errors"][0]["code"] == "donor_approval_required"
+    # only a member of a donor of the grant decides
+    assert finance.post(f"{BASE}/{draft}/donor-approval/", {"decision": "approved"}).status_code == 403
+    assert bnce.post(f"{BASE}/{draft}/donor-approval/", {"decision": "approved"}).status_code == 403
+    response = donor.post(f"{BASE}/{draft}/donor-approval/", {"decision": "rejected", "comment": "Too much"})
+    assert response.status_code == 201
+    assert response.json()["decision"] == "rejected" and response.json()["donor"] == "MAEE-LU"
+    assert response.json()["decided_by"] == "donor"
+    response = finance.post(f"{BASE}/{draft}/approve/")
+    assert response.status_code == 409 and response.json()["errors"][0]["code"] == "donor_approval_rejected"
+    assert donor.post(f"{BASE}/{draft}/donor-approval/", {"decision": "approved"}).status_code == 201
+    response = finance.post(f"{BASE}/{draft}/approve/")
+    assert response.status_code == 200 and response.json()["is_current"] is True
+    assert BudgetVersion.objects.get(grant=grant, number=1).status == "superseded"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "attr"),
+    [
+        (move(("6.1", "CARITAS", "BKO", 2), ("4.2", "ECPAT-LU", "LUX", 2), "999999.00"), 400, "amount"),
+        (move(("9.9", "CARITAS", "BKO", 2), ("4.2", "ECPAT-LU", "LUX", 2), "1.00"), 400, "from.budget_line"),
+        (move(("6.1", "NOBODY", "BKO", 2), ("4.2", "ECPAT-LU", "LUX", 2), "1.00"), 400, "from.partner"),
+        (move(("6.1", "CARITAS", "BKO", 2), ("4.2", "ECPAT-LU", "LUX", 2), "abc"), 400, "amount"),
+        (move(("6.1", "CARITAS", "BKO", 2), ("4.2", "ECPAT-LU", "LUX", 2), "1.00", reason=""), 400, "reason"),
+    ],
+)
+def test_bad_moves_are_refused_with_the_field_named(grant, finance, draft, body, status, attr):
+    response = finance.post(f"{BASE}/{draft}/reallocations/", body, format="json")
+    assert response.status_code == status
+    assert response.json()["errors"][0]["attr"] == attr
+
+
+def test_moves_need_a_draft_and_a_finance_officer(grant, finance, donor, draft):
+    body = move(("6.1", "CARITAS", "BKO", 2), ("4.2", "ECPAT-LU", "LUX", 2), "1.00")
+    assert donor.post(f"{BASE}/{draft}/reallocations/", body, format="json").status_code == 403
+    response = finance.post(f"{BASE}/1/reallocations/", body, format="json")
+    assert response.status_code == 409
+    assert finance.post(f"{BASE}/99/reallocations/", body, format="json").status_code == 404
