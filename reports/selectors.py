@@ -220,7 +220,7 @@ def report_inputs(*, grant: Grant, as_of: date, version: BudgetVersion | None = 
 DETAIL_FIELDS = (
     "date", "voucher", "partner__code", "budget_line__code", "budget_line__label_fr",
     "budget_line__label_en", "location__code", "description", "amount", "amount_currency",
-    "fx_rate", "fx_method", "amount_eur", "status",
+    "fx_rate", "amount_eur", "status",
 )
 
 

@@ -3,6 +3,8 @@ parameters, totals are formulas carrying their value, French and English."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from datetime import date, datetime
 from decimal import Decimal
 from io import BytesIO
@@ -170,17 +172,18 @@ def test_the_detail_lists_every_counted_expenditure(small):
     ws = wb[SHEETS["fr"]["detail"]]
     # then: the three expenditures counted by 2020-03-15, oldest first, and their total
     rows = list(ws.iter_rows(min_row=2, max_row=4, values_only=True))
-    assert [(r[0], r[1][:2], r[2], r[3], money(r[7]), r[8], money(r[11]), r[12]) for r in rows] == [
+    assert [(r[0], r[1][:2], r[2], r[3], money(r[7]), r[8], money(r[10]), r[11]) for r in rows] == [
         (datetime(2020, 1, 10), "V-", "PXOF", "1.1", D("655957.00"), "XOF", D("1000.00"), "validée"),
         (datetime(2020, 2, 1), "V-", "PEUR", "1.2", D("1200.00"), "EUR", D("1200.00"), "validée"),
         (datetime(2020, 3, 15), "V-", "PXOF", "1.1", D("655957.00"), "XOF", D("1000.00"), "soumise"),
     ]
     assert ws["A5"].value is None
-    assert money(ws["L6"].value) == D("3200.00")
-    assert formulas[SHEETS["fr"]["detail"]]["L6"].value == "=SUBTOTAL(9,L2:L4)"
-    assert ws.auto_filter.ref == "A1:M4"
+    assert money(ws["K6"].value) == D("3200.00")
+    assert formulas[SHEETS["fr"]["detail"]]["K6"].value == "=SUBTOTAL(9,K2:K4)"
+    assert ws.auto_filter.ref == "A1:L4"
     assert ws["H2"].number_format == '#,##0 "FCFA";-#,##0 "FCFA"'
-    assert ws["L2"].number_format == "#,##0.00 [$€-40C];-#,##0.00 [$€-40C]"
+    assert ws["K2"].number_format == "#,##0.00 [$€-40C];-#,##0.00 [$€-40C]"
+    assert ws["A2"].number_format == "dd/mm/yyyy"
 
 
 def test_the_about_sheet_names_grant_version_and_as_of(small):
@@ -232,3 +235,26 @@ def test_the_seed_workbook_foots_like_the_json(grant):
 
 
 
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="needs LibreOffice (soffice) on the PATH")
+def test_libreoffice_opens_the_workbook_and_reads_the_same_figures(small, tmp_path):
+    # given the French workbook on disk
+    filename, handle = variance_workbook(grant=small.grant, as_of=AS_OF, version=budget_version_for(grant=small.grant),
+                                         lang="fr")
+    (tmp_path / filename).write_bytes(handle.read())
+    # when LibreOffice converts every sheet to CSV (a file it had to repair would not convert cleanly)
+    result = subprocess.run(
+        ["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/profile", "--convert-to",
+         "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1", "--outdir",
+         str(tmp_path / "csv"), str(tmp_path / filename)],
+        capture_output=True, text=True, timeout=180,
+    )
+    # then
+    assert result.returncode == 0, result.stderr
+    partner_sheet = (tmp_path / "csv" / f"{filename[:-5]}-Par partenaire.csv").read_text(encoding="utf-8")
+    total = next(line for line in partner_sheet.splitlines() if ",Total," in line).split(",")
+    assert total[2:5] == ["100000", "2690.85", "3200"]
+    detail = (tmp_path / "csv" / f"{filename[:-5]}-Détail des dépenses.csv").read_text(encoding="utf-8")
+    # a date cell, shown in LibreOffice's own locale
+    assert detail.splitlines()[1].split(",")[0] in ("01/10/2020", "10/01/2020", "2020-01-10")
