@@ -39,6 +39,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -120,17 +122,13 @@ def shown_rate(xof: Decimal, eur: Decimal, fallback: Decimal) -> Decimal:
 
 # --- one row's conversion ------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Piece:
+class Piece(NamedTuple):
     """XOF of one expenditure taken from one tranche (``transfer_id`` None: unfunded)."""
 
     transfer_id: int | None
     xof: Decimal
     eur: Decimal
     rate: Decimal
-
-    def key(self) -> tuple:
-        return (self.transfer_id, self.xof, self.eur, self.rate)
 
 
 @dataclass(frozen=True)
@@ -215,7 +213,7 @@ class Tranche:
     xof: Decimal
     eur: Decimal
 
-    @property
+    @cached_property
     def rate(self) -> Decimal:
         return (self.xof / self.eur).quantize(RATE_PLACES)
 
@@ -367,7 +365,7 @@ def revalue_partner(*, grant: Grant, partner: Partner, by=None, reason: str = ""
         .values_list("id", "date", "amount", "amount_currency", "status", *STORED_FIELDS)
     )
     funding = ExpenditureFunding.objects.filter(expenditure__grant=grant, expenditure__partner=partner)
-    stored_pieces: dict[int, tuple] = {}
+    stored_pieces: dict[int, list[tuple]] = {}
     if method == FxMethod.FIFO:
         for expenditure_id, *piece in funding.order_by("expenditure_id", "id").values_list(
                 "expenditure_id", "transfer_id", "xof", "eur", "rate"):
@@ -388,8 +386,7 @@ def revalue_partner(*, grant: Grant, partner: Partner, by=None, reason: str = ""
             plan.changed[pk] = new
             plan.delta_eur += conversion.amount_eur - stored[0]
         if method == FxMethod.FIFO:
-            keys = [p.key() for p in conversion.pieces]
-            if keys != stored_pieces.get(pk, []):
+            if list(conversion.pieces) != stored_pieces.get(pk, []):
                 plan.funding[pk] = conversion.pieces
         if pk in waiting:
             settled[pk] = new
@@ -422,7 +419,11 @@ def _waiting(grant: Grant, partner: Partner) -> dict[int, list]:
 def _write(plan: _Plan, *, by, reason: str) -> None:
     """Write the plan in batches of ``BATCH_SIZE`` expenditures: per batch one UPDATE of the
     changed rows, one INSERT of their history rows, one DELETE and one INSERT of their pieces
-    (SQLite's parameter limit splits each into a few statements)."""
+    (on SQLite, its parameter limit splits each into a few statements).
+
+    Not ``QuerySet.bulk_update``: it builds a CASE per field and row, which costs milliseconds a
+    row in Python. On PostgreSQL the values travel as one array per column (``unnest``), so a
+    statement has a handful of parameters whatever the batch; elsewhere, as VALUES rows."""
     ids = sorted(plan.changed.keys() | plan.funding.keys())
     now = timezone.now()
     user_id = getattr(by, "pk", None)
@@ -435,10 +436,11 @@ def _write(plan: _Plan, *, by, reason: str) -> None:
         refunded = [pk for pk in batch if pk in plan.funding]
         if refunded:
             ExpenditureFunding.objects.filter(expenditure_id__in=refunded).delete()
-            ExpenditureFunding.objects.bulk_create(
-                ExpenditureFunding(expenditure_id=pk, transfer_id=p.transfer_id, xof=p.xof, eur=p.eur, rate=p.rate)
-                for pk in refunded for p in plan.funding[pk]
-            )
+            _insert_pieces([(pk, p.transfer_id, p.xof, p.eur, p.rate) for pk in refunded for p in plan.funding[pk]])
+
+
+def _on_postgresql() -> bool:
+    return connection.vendor == "postgresql"
 
 
 def _chunks(items: list, params_each: int, extra_params: int = 0) -> Iterator[list]:
@@ -450,29 +452,35 @@ def _chunks(items: list, params_each: int, extra_params: int = 0) -> Iterator[li
 
 
 def _update_rows(rows: list[tuple], now) -> None:
-    """Set the stored conversion of each (id, *STORED_FIELDS) row with one UPDATE ... FROM
-    (VALUES ...) per chunk. Not ``QuerySet.bulk_update``: it builds a CASE per field and row,
-    which costs milliseconds a row in Python; this is plain SQL that SQLite (3.33+) and
-    PostgreSQL both run, the values cast and prepared by the fields themselves."""
+    """Set the stored conversion of each (id, *STORED_FIELDS) row: UPDATE ... FROM a derived
+    table of the new values, joined on the id."""
     meta = Expenditure._meta
     quote = connection.ops.quote_name
     fields = [meta.pk, *(meta.get_field(name) for name in STORED_FIELDS)]
     names = ", ".join(quote(f.column) for f in fields)
-    row_sql = "(" + ", ".join(f"CAST(%s AS {f.cast_db_type(connection)})" for f in fields) + ")"
     table = quote(meta.db_table)
     updated_at = meta.get_field("updated_at")
     assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in fields[1:])
+    pk = f"{table}.{quote(meta.pk.column)}"
+    # The id range lets the database read the batch through the primary key, not scan the table
+    # for each batch (rows are sorted by id, so the ranges of the batches never overlap).
+    update = (f"UPDATE {table} SET {assignments}, {quote(updated_at.column)} = %s "
+              f"FROM v WHERE {pk} = v.{quote(meta.pk.column)} AND {pk} BETWEEN %s AND %s")
     stamp = updated_at.get_db_prep_save(now, connection)
+    bounds = [rows[0][0], rows[-1][0]]
     with connection.cursor() as cursor:
-        for part in _chunks(rows, len(fields), extra_params=1):
+        if _on_postgresql():
+            arrays = ", ".join(f"%s::{f.cast_db_type(connection)}[]" for f in fields)
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            cursor.execute(f"WITH v({names}) AS (SELECT * FROM unnest({arrays})) {update}",
+                           [*columns, stamp, *bounds])
+            return
+        row_sql = "(" + ", ".join(f"CAST(%s AS {f.cast_db_type(connection)})" for f in fields) + ")"
+        for part in _chunks(rows, len(fields), extra_params=3):
             params = [f.get_db_prep_save(value, connection)
                       for row in part for f, value in zip(fields, row, strict=True)]
-            cursor.execute(
-                f"WITH v({names}) AS (VALUES {', '.join([row_sql] * len(part))}) "
-                f"UPDATE {table} SET {assignments}, {quote(updated_at.column)} = %s "
-                f"FROM v WHERE {table}.{quote(meta.pk.column)} = v.{quote(meta.pk.column)}",
-                [*params, stamp],
-            )
+            cursor.execute(f"WITH v({names}) AS (VALUES {', '.join([row_sql] * len(part))}) {update}",
+                           [*params, stamp, part[0][0], part[-1][0]])
 
 
 def _record_history(ids: list[int], now, user_id: int | None, reason: str) -> None:
@@ -487,15 +495,35 @@ def _record_history(ids: list[int], now, user_id: int | None, reason: str) -> No
     extra_columns = ", ".join(quote(history._meta.get_field(name).column) for name in extra)
     values = [history._meta.get_field("history_date").get_db_prep_save(now, connection),
               reason[:100], "~", user_id]
+    pk = quote(Expenditure._meta.pk.column)
+    insert = (f"INSERT INTO {quote(history._meta.db_table)} ({target}, {extra_columns}) "
+              f"SELECT {source}, %s, %s, %s, %s FROM {quote(Expenditure._meta.db_table)} ")
     with connection.cursor() as cursor:
+        if _on_postgresql():
+            cursor.execute(f"{insert} WHERE {pk} = ANY(%s::bigint[]) ORDER BY {pk}", [*values, ids])
+            return
         for part in _chunks(ids, 1, extra_params=len(values)):
-            cursor.execute(
-                f"INSERT INTO {quote(history._meta.db_table)} ({target}, {extra_columns}) "
-                f"SELECT {source}, %s, %s, %s, %s FROM {quote(Expenditure._meta.db_table)} "
-                f"WHERE {quote(Expenditure._meta.pk.column)} IN ({', '.join(['%s'] * len(part))}) "
-                f"ORDER BY {quote(Expenditure._meta.pk.column)}",
-                [*values, *part],
-            )
+            cursor.execute(f"{insert} WHERE {pk} IN ({', '.join(['%s'] * len(part))}) ORDER BY {pk}",
+                           [*values, *part])
+
+
+def _insert_pieces(pieces: list[tuple]) -> None:
+    """Insert (expenditure_id, transfer_id, xof, eur, rate) funding rows."""
+    if not _on_postgresql():
+        ExpenditureFunding.objects.bulk_create(
+            ExpenditureFunding(expenditure_id=e, transfer_id=t, xof=x, eur=eur, rate=r) for e, t, x, eur, r in pieces
+        )
+        return
+    meta = ExpenditureFunding._meta
+    quote = connection.ops.quote_name
+    fields = [meta.get_field(name) for name in ("expenditure", "transfer", "xof", "eur", "rate")]
+    arrays = ", ".join(f"%s::{f.cast_db_type(connection)}[]" for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+            f"SELECT * FROM unnest({arrays})",
+            [list(column) for column in zip(*pieces, strict=True)],
+        )
 
 
 # --- hooks the services call -----------------------------------------------------------------------

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db import connection
+from django.db.models import Count, DecimalField, Exists, OuterRef, Q, Sum, Value
+from django.db.models.functions import Cast, Round
 
 from expenditures.fx import RATE_PLACES, parity_rate
 from expenditures.models import COUNTED_STATUSES, Expenditure, FundTransfer, QuarterlyStatement, StatementStatus
@@ -64,13 +66,18 @@ def reconciliation_for(*, grant: Grant, as_of: date, partner: Partner | None = N
 
 
 def _partners(grant: Grant, partner: Partner | None) -> list[Partner]:
-    """The grant's partners and any other that has transfers or spending on it, by code."""
+    """The grant's partners and any other that has transfers or spending on it, by code.
+
+    EXISTS per partner (a few rows, each answered from the (grant, partner, ...) indexes), not a
+    join with DISTINCT, which would read every expenditure of the grant."""
     query = Partner.objects.filter(
-        Q(grants=grant) | Q(expenditures__grant=grant) | Q(transfers__grant=grant)
+        Q(pk__in=Grant.partners.through.objects.filter(grant=grant).values("partner"))
+        | Exists(Expenditure.objects.filter(grant=grant, partner=OuterRef("pk")))
+        | Exists(FundTransfer.objects.filter(grant=grant, partner=OuterRef("pk")))
     )
     if partner is not None:
         query = query.filter(pk=partner.pk)
-    return list(query.distinct().order_by("code"))
+    return list(query.order_by("code"))
 
 
 @dataclass
@@ -145,15 +152,23 @@ def _add_spending(rows: dict[int, _Row], spending, parity: Decimal) -> None:
             row.unfunded_xof += group["unfunded"]
         else:
             row.eur_spent_at_parity += group["amount"]  # EUR spending is never converted
-    # At the parity, each XOF row is converted and rounded on its own, then added, as a stored
-    # EUR value would be. Not ROUND(amount / parity, 2) in SQL: SQLite divides in binary floating
-    # point, so its rounding is not Decimal's half up (PostgreSQL's NUMERIC would be). Instead
-    # SQL groups equal amounts, and Python converts each distinct amount once, exactly.
-    amounts = (
-        spending.filter(amount_currency=XOF).order_by()
-        .values("partner_id", "amount").annotate(rows=Count("id"))
-    )
-    for group in amounts:
+    # At the parity, each XOF row is converted and rounded half up on its own, then added, as a
+    # stored EUR value would be (never the sum converted once). Plain ROUND(amount / parity, 2)
+    # is not exact on either backend: SQLite divides in binary floating point, and PostgreSQL
+    # keeps only about 16 significant digits of a NUMERIC quotient, too few to tell a half cent
+    # apart for large amounts and fine rates. So on PostgreSQL the amount is cast to 20 decimals
+    # first (the quotient keeps them) and ROUND, half away from zero, is half up for these
+    # positive amounts: exact, in SQL. Elsewhere SQL groups equal amounts and Python converts
+    # each distinct amount once with Decimal.
+    xof_spending = spending.filter(amount_currency=XOF).order_by()
+    if connection.vendor == "postgresql":
+        exact = DecimalField(max_digits=32, decimal_places=20)
+        at_parity = Round(Cast("amount", exact) / Value(parity, output_field=exact), 2, output_field=exact)
+        for partner_id, eur in xof_spending.values("partner_id").annotate(eur=Sum(at_parity)).values_list(
+                "partner_id", "eur"):
+            rows[partner_id].eur_spent_at_parity += _eur(eur)
+        return
+    for group in xof_spending.values("partner_id", "amount").annotate(rows=Count("id")):
         eur = divide_to_eur(quantize_amount(group["amount"], XOF), parity)
         rows[group["partner_id"]].eur_spent_at_parity += eur * group["rows"]
 

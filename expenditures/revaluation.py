@@ -11,10 +11,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from expenditures.fx import revalue_partner
-from expenditures.models import QuarterlyStatement, StatementStatus
+from expenditures.models import Expenditure, QuarterlyStatement, StatementStatus
 from grants.errors import ApplicationError, Conflict, ErrorCode
 from grants.models import FxMethod, Grant, Partner
 
@@ -51,9 +51,11 @@ def grant_revalue(*, grant: Grant, method: str, confirm: bool = False, by=None) 
         locked.save()
     grant.fx_method = method  # the caller's instance says what the database says
 
+    # EXISTS, not a join with DISTINCT over every expenditure of the grant.
     partners = Partner.objects.filter(
-        Q(grants=locked) | Q(expenditures__grant=locked)
-    ).distinct().order_by("code")
+        Q(pk__in=Grant.partners.through.objects.filter(grant=locked).values("partner"))
+        | Exists(Expenditure.objects.filter(grant=locked, partner=OuterRef("pk")))
+    ).order_by("code")
     revalued, delta = 0, Decimal("0.00")
     for partner in partners:
         count, change = revalue_partner(grant=locked, partner=partner, by=by, reason=reason)

@@ -11,7 +11,7 @@ import pytest
 from moneyed import Money
 
 from expenditures import services
-from expenditures.models import QuarterlyStatement
+from expenditures.models import ExchangeRate, QuarterlyStatement
 from expenditures.reconciliation import EUR_COLUMNS, XOF_COLUMNS, reconciliation_for
 from expenditures.revaluation import grant_revalue
 from tests.expenditures.test_fx import by_hand, eur, small_grant, worked_example, xof
@@ -178,3 +178,20 @@ def test_one_partner_only(bnce):
     assert {k: v for k, v in report["total"].items() if k not in ("partner", "statement_period", "statement_end")} \
         == {k: v for k, v in report["partners"][0].items()
             if k not in ("partner", "statement_period", "statement_end")}
+
+
+@pytest.mark.parametrize("rate, amounts", [
+    ("1000", [5, 15, 25, 1_000_005]),                        # exact half cents: half up, never to even
+    ("655.957123", [99_999_999_999, 1, 327_978_562, 7_777_777]),  # large amounts, a fine rate
+])
+def test_eur_at_parity_rounds_each_row_half_up_on_every_backend(db, rate, amounts):
+    # given a standing rate (changed for the test) and spending in XOF
+    ExchangeRate.objects.filter(currency="XOF", month__isnull=True).update(rate=Decimal(rate))
+    grant, partner, line, location = small_grant("parity")
+    for number, amount in enumerate(amounts):
+        services.expenditure_record(grant=grant, partner=partner, budget_line=line, location=location,
+                                    amount=xof(amount), date=date(2020, 2, 1), voucher=f"R-{number}")
+
+    # then EUR at the parity is the sum of each amount / rate rounded half up on its own
+    row = row_of(reconciliation_for(grant=grant, as_of=AS_OF), "BNCE")
+    assert row["eur_spent_at_parity"] == sum(by_hand(amount, rate) for amount in amounts)
