@@ -57,6 +57,11 @@ class ReportQuerySerializer(serializers.Serializer):
 
 
 class VarianceQuerySerializer(ReportQuerySerializer):
+    compare = serializers.IntegerField(
+        required=False, min_value=1,
+        help_text="Another approved or superseded version: adds `budget_compared` and `budget_change` "
+                  "(budget - budget_compared) to every row.",
+    )
     by = serializers.CharField(
         required=False, default="line",
         help_text="One of " + ", ".join(DIMENSIONS) + ", or two separated by a comma (the second nested "
@@ -97,6 +102,8 @@ class VarianceFiguresSerializer(serializers.Serializer):
     use_pct = _pct(help_text="actual / budget, in percent; null for a zero budget")
     variance_to_date = _money(help_text="planned_to_date - actual")
     flag = serializers.ChoiceField(choices=FLAGS)
+    budget_compared = _money(required=False, help_text="With `compare`: the compared version's budget.")
+    budget_change = _money(required=False, help_text="With `compare`: budget - budget_compared.")
 
 
 class VarianceSubRowSerializer(VarianceFiguresSerializer):
@@ -112,6 +119,7 @@ class VarianceReportSerializer(serializers.Serializer):
     grant = serializers.CharField()
     as_of = serializers.DateField()
     version = serializers.IntegerField(allow_null=True)
+    compare = serializers.IntegerField(required=False, help_text="The compared version, with `compare`.")
     partner = serializers.CharField(allow_null=True, help_text="The partner the report is restricted to.")
     currency = serializers.CharField()
     tolerance_pct = _pct()
@@ -187,6 +195,11 @@ class _ReportView(APIView):
             version = budget_version_for(grant=grant, number=params.pop("version", None))
         except UnknownVersion as exc:
             raise ValidationError({"version": [str(exc)]}) from exc
+        if params.get("compare") is not None:
+            try:
+                params["compare"] = budget_version_for(grant=grant, number=params["compare"])
+            except UnknownVersion as exc:
+                raise ValidationError({"compare": [str(exc)]}) from exc
         lang = params.pop("lang", None) or (
             "fr" if getattr(request, "LANGUAGE_CODE", "en").startswith("fr") else "en"
         )
@@ -201,7 +214,7 @@ class _ReportView(APIView):
     @staticmethod
     def inputs(args: dict):
         return report_inputs(grant=args["grant"], as_of=args["as_of"], version=args["version"],
-                             partner=args["partner"], statuses=args["statuses"])
+                             partner=args["partner"], statuses=args["statuses"], compare=args.get("compare"))
 
 
 class VarianceReportView(_ReportView):

@@ -53,11 +53,13 @@ SHEETS = {
         "summary": "Summary", "heading_line": "By heading and line", "partner": "By partner",
         "location": "By location", "quarter": "By quarter", "burn": "Burn rate",
         "fx": "FX reconciliation", "detail": "Expenditure detail", "about": "About",
+        "revision": "Original - revised",
     },
     "fr": {
         "summary": "Synthèse", "heading_line": "Par rubrique et ligne", "partner": "Par partenaire",
         "location": "Par lieu", "quarter": "Par trimestre", "burn": "Rythme de dépense",
         "fx": "Rapprochement de change", "detail": "Détail des dépenses", "about": "À propos",
+        "revision": "Initial - révisé",
     },
 }
 
@@ -85,6 +87,9 @@ TEXT = {
         "title.partner": "Variance by partner", "title.location": "Variance by location",
         "title.quarter": "Variance by quarter", "title.burn": "Burn rate",
         "title.fx": "FX reconciliation", "title.detail": "Expenditure detail", "title.about": "About this workbook",
+        "title.revision": "Original and revised budget",
+        "original": "Original (version {number})", "revised": "Revised (version {number})",
+        "change": "Change", "change_pct": "Change %",
         "subtitle": "{grant} | as of {as_of} | budget version {version} | tolerance {tolerance} %{scope}",
         "scope": " | partner {partner}", "no_version": "none",
         "figures": "Key figures", "figure": "Figure", "value": "Value",
@@ -132,6 +137,9 @@ TEXT = {
         "title.quarter": "Écarts par trimestre", "title.burn": "Rythme de dépense",
         "title.fx": "Rapprochement de change", "title.detail": "Détail des dépenses",
         "title.about": "À propos de ce classeur",
+        "title.revision": "Budget initial et budget révisé",
+        "original": "Initial (version {number})", "revised": "Révisé (version {number})",
+        "change": "Variation", "change_pct": "Variation %",
         "subtitle": "{grant} | au {as_of} | version du budget {version} | tolérance {tolerance} %{scope}",
         "scope": " | partenaire {partner}", "no_version": "aucune",
         "figures": "Chiffres clés", "figure": "Indicateur", "value": "Valeur",
@@ -212,6 +220,10 @@ class WorkbookContent:
     beneficiaries: dict
     reconciliation: dict | None
     detail: Iterable[dict]
+    # When the grant has been revised: the original version's number and the heading/line
+    # report carrying ``budget_compared`` (the original) beside ``budget`` (this version).
+    original_number: int | None = None
+    version_number: int | None = None
 
 
 def workbook_filename(grant_code: str, as_of: date, lang: str) -> str:
@@ -231,8 +243,12 @@ def workbook_content(*, grant: Grant, as_of: date, version: BudgetVersion | None
                      partner: Partner | None = None, lang: str = "en",
                      statuses: Iterable[str] = COUNTED_STATUSES, window: int = 3) -> WorkbookContent:
     """Run every report once for the workbook; the detail stays a lazy, chunked iterator."""
+    from budget.revisions import version_original
+
+    original = version_original(grant)
+    revised = version is not None and original is not None and original.pk != version.pk
     inputs: ReportInputs = report_inputs(grant=grant, as_of=as_of, version=version, partner=partner,
-                                         statuses=statuses)
+                                         statuses=statuses, compare=original if revised else None)
     donors = [(share.donor.name, share.share_pct) for share in grant.donor_shares.select_related("donor")]
     return WorkbookContent(
         grant_code=grant.code, grant_title=grant.title, start_date=grant.start_date, end_date=grant.end_date,
@@ -249,6 +265,8 @@ def workbook_content(*, grant: Grant, as_of: date, version: BudgetVersion | None
         beneficiaries=cost_per_beneficiary(inputs, lang=lang),
         reconciliation=reconciliation_or_none(grant=grant, as_of=inputs.as_of, partner=partner),
         detail=expenditure_detail(grant=grant, as_of=inputs.as_of, partner=partner, statuses=inputs.statuses),
+        original_number=original.number if revised else None,
+        version_number=version.number if version else None,
     )
 
 
@@ -719,9 +737,54 @@ class _Writer:
         ws.set_landscape()
         ws.fit_to_pages(1, 0)
 
+    def sheet_revision(self) -> None:
+        """Original against revised budget, by heading and line (only for a revised grant)."""
+        c, t, f = self.c, self.t, self.f
+        ws = self.sheet("revision")
+        self.heading_rows(ws, "revision")
+        self.header(ws, 3, [t["key"], t["label"], t["original"].format(number=c.original_number),
+                            t["revised"].format(number=c.version_number), t["change"], t["change_pct"]])
+        row = 4
+
+        def write(data: dict, style: str = "", label_format=None, span: tuple[int, int] | None = None) -> None:
+            text_f = f[f"{style}.text"] if style else f["text"]
+            eur_f = f[f"{style}.eur"] if style else f["eur"]
+            pct_f = f[f"{style}.pct"] if style else f["pct"]
+            r = row + 1
+            ws.write_string(row, 0, "" if style == "total" else data["key"], text_f)
+            ws.write_string(row, 1, data["label"], label_format or text_f)
+            if span:
+                first, last = span
+                ws.write_formula(row, 2, f"=SUBTOTAL(9,C{first}:C{last})", eur_f, data["budget_compared"])
+                ws.write_formula(row, 3, f"=SUBTOTAL(9,D{first}:D{last})", eur_f, data["budget"])
+            else:
+                ws.write_number(row, 2, data["budget_compared"], eur_f)
+                ws.write_number(row, 3, data["budget"], eur_f)
+            ws.write_formula(row, 4, f"=D{r}-C{r}", eur_f, data["budget_change"])
+            change_pct = (data["budget_change"] / data["budget_compared"]) if data["budget_compared"] else ""
+            ws.write_formula(row, 5, f'=IF(C{r}=0,"",E{r}/C{r})', pct_f, change_pct)
+
+        for heading in c.by_heading_line["rows"]:
+            lines = heading.get("children", [])
+            write(heading, "sub", span=(row + 2, row + 1 + max(len(lines), 1)))
+            row += 1
+            for line in lines:
+                ws.set_row(row, None, None, {"level": 1})
+                write(line, label_format=f["indent"])
+                row += 1
+        write(c.by_heading_line["total"], "total", span=(5, max(row, 5)))
+        ws.set_column(0, 0, 10)
+        ws.set_column(1, 1, 48)
+        ws.set_column(2, 4, 18)
+        ws.set_column(5, 5, 11)
+        ws.freeze_panes(4, 2)
+        self.page_setup(ws, 3, 5)
+
     def write(self) -> None:
         self.sheet_summary()
         self.sheet_heading_line(self.c.by_heading_line)
+        if self.c.original_number is not None:
+            self.sheet_revision()
         self.sheet_variance("partner", self.c.by_partner)
         self.sheet_variance("location", self.c.by_location)
         self.sheet_variance("quarter", self.c.by_quarter)

@@ -16,7 +16,7 @@ Months are calendar months counted from the grant's start month (index 0).
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -136,16 +136,24 @@ def planned_pieces(inputs: ReportInputs) -> pd.DataFrame:
 
 def grain(inputs: ReportInputs) -> pd.DataFrame:
     """Budget, planned and actual cents per line x partner x location x month, with the
-    columns every grouping needs: ``heading_id``, ``year``, ``quarter``."""
+    columns every grouping needs: ``heading_id``, ``year``, ``quarter``. With a compared
+    version, also ``budget_compared``: its allocations spread over the same months."""
+    money = MONEY_COLUMNS + (["budget_compared"] if inputs.compared_allocations is not None else [])
     pieces = planned_pieces(inputs)
     actuals = inputs.actuals.rename(columns={"cents": "actual"})
     actuals = actuals.assign(budget=np.int64(0), planned=np.int64(0))
-    frames = [f for f in (pieces, actuals[GRAIN_COLUMNS + MONEY_COLUMNS]) if not f.empty]
+    frames = [pieces, actuals[GRAIN_COLUMNS + MONEY_COLUMNS]]
+    if inputs.compared_allocations is not None:
+        compared = planned_pieces(replace(inputs, allocations=inputs.compared_allocations))
+        compared = compared.rename(columns={"budget": "budget_compared"}).assign(
+            budget=np.int64(0), planned=np.int64(0), actual=np.int64(0))
+        frames.append(compared[GRAIN_COLUMNS + money])
+    frames = [f for f in frames if not f.empty]
     if not frames:
-        frame = pd.DataFrame({c: pd.Series(dtype="int64") for c in GRAIN_COLUMNS + MONEY_COLUMNS})
+        frame = pd.DataFrame({c: pd.Series(dtype="int64") for c in GRAIN_COLUMNS + money})
     else:
-        frame = pd.concat(frames, ignore_index=True)
-    frame = frame.astype({c: "int64" for c in GRAIN_COLUMNS + MONEY_COLUMNS})
+        frame = pd.concat(frames, ignore_index=True).fillna({c: 0 for c in money})
+    frame = frame.astype({c: "int64" for c in GRAIN_COLUMNS + money})
     headings = {line_id: info.heading_id for line_id, info in inputs.lines.items()}
     frame["heading_id"] = frame["line_id"].map(headings).astype("int64")
     frame["year"] = (frame["month"] // 12 + 1).astype("int64")

@@ -90,6 +90,9 @@ class ReportInputs:
     locations: dict[int, NamedInfo]
     allocations: pd.DataFrame
     actuals: pd.DataFrame
+    # With ``compare``: another version's allocations, to show its budget beside this one's.
+    compared: VersionInfo | None = None
+    compared_allocations: pd.DataFrame | None = None
 
 
 def report_as_of(grant: Grant, as_of: date | None, *, today: date | None = None) -> date:
@@ -180,12 +183,15 @@ def allocation_rows(*, version: BudgetVersion | None, partner: Partner | None = 
 
 def report_inputs(*, grant: Grant, as_of: date, version: BudgetVersion | None = None,
                   partner: Partner | None = None,
-                  statuses: Iterable[str] = COUNTED_STATUSES) -> ReportInputs:
+                  statuses: Iterable[str] = COUNTED_STATUSES,
+                  compare: BudgetVersion | None = None) -> ReportInputs:
     """Everything the reports of ``grant`` need, restricted to ``partner``'s allocations and
     spending when one is given. ``version`` None means the budget is empty (a grant with no
-    approved version yet); callers pick it with ``budget_version_for``."""
+    approved version yet); callers pick it with ``budget_version_for``. ``compare``: another
+    version whose budget the variance report shows beside this one's."""
     statuses = tuple(str(s) for s in statuses)
     allocations = allocation_rows(version=version, partner=partner)
+    compared_allocations = allocation_rows(version=compare, partner=partner) if compare is not None else None
     actuals = actual_rows(grant=grant, as_of=as_of, partner=partner, statuses=statuses)
     lines = {
         line.id: LineInfo(
@@ -198,6 +204,9 @@ def report_inputs(*, grant: Grant, as_of: date, version: BudgetVersion | None = 
     }
     partner_ids = set(allocations["partner_id"]) | set(actuals["partner_id"])
     location_ids = set(allocations["location_id"]) | set(actuals["location_id"])
+    if compared_allocations is not None:
+        partner_ids |= set(compared_allocations["partner_id"])
+        location_ids |= set(compared_allocations["location_id"])
     partners = {
         p.id: NamedInfo(p.id, p.code, p.name)
         for p in Partner.objects.filter(id__in=[int(i) for i in partner_ids])
@@ -214,6 +223,8 @@ def report_inputs(*, grant: Grant, as_of: date, version: BudgetVersion | None = 
         partner_code=partner.code if partner else None, statuses=statuses,
         lines=lines, partners=partners, locations=locations,
         allocations=allocations, actuals=actuals,
+        compared=(VersionInfo(compare.number, compare.label, compare.status) if compare else None),
+        compared_allocations=compared_allocations,
     )
 
 

@@ -60,9 +60,15 @@ def flag_for(budget: int, planned: int, actual: int, tolerance_pct: Decimal) -> 
     return "ok"
 
 
-def figures(budget: int, planned: int, actual: int, tolerance_pct: Decimal) -> dict:
-    """The figures of one row from its cents."""
+def figures(budget: int, planned: int, actual: int, tolerance_pct: Decimal,
+            budget_compared: int | None = None) -> dict:
+    """The figures of one row from its cents; with a compared version, its budget and the
+    change from it (``budget_change`` = budget - budget_compared)."""
     budget, planned, actual = int(budget), int(planned), int(actual)
+    compared = {}
+    if budget_compared is not None:
+        compared = {"budget_compared": cents_to_money(int(budget_compared)),
+                    "budget_change": cents_to_money(budget - int(budget_compared))}
     return {
         "budget": cents_to_money(budget),
         "planned_to_date": cents_to_money(planned),
@@ -72,7 +78,16 @@ def figures(budget: int, planned: int, actual: int, tolerance_pct: Decimal) -> d
         "use_pct": pct(actual, budget),
         "variance_to_date": cents_to_money(planned - actual),
         "flag": flag_for(budget, planned, actual, tolerance_pct),
+        **compared,
     }
+
+
+def _sums(frame: pd.DataFrame, inputs: ReportInputs) -> dict:
+    """The figures of a group of grain rows."""
+    columns = ["budget", "planned", "actual"] + (["budget_compared"] if "budget_compared" in frame else [])
+    sums = frame[columns].sum() if not frame.empty else pd.Series(0, index=columns)
+    return figures(sums["budget"], sums["planned"], sums["actual"], inputs.tolerance_pct,
+                   sums["budget_compared"] if "budget_compared" in columns else None)
 
 
 def key_label(inputs: ReportInputs, dimension: str, value, lang: str) -> tuple[str, str, tuple]:
@@ -100,9 +115,7 @@ def _rows(frame: pd.DataFrame, inputs: ReportInputs, by: tuple[str, ...], lang: 
     rows = []
     for value, group in frame.groupby(column, sort=False):
         key, label, order = key_label(inputs, dimension, value, lang)
-        sums = group[["budget", "planned", "actual"]].sum()
-        row = {"key": key, "label": label,
-               **figures(sums["budget"], sums["planned"], sums["actual"], inputs.tolerance_pct)}
+        row = {"key": key, "label": label, **_sums(group, inputs)}
         if rest:
             row["children"] = _rows(group, inputs, rest, lang)
         rows.append((order, row))
@@ -117,15 +130,12 @@ def variance(inputs: ReportInputs, *, by: str | Sequence[str] = "line", lang: st
     """
     dimensions = parse_by(by)
     frame = grain(inputs)
-    total = frame[["budget", "planned", "actual"]].sum() if not frame.empty else None
-    total_figures = (
-        figures(total["budget"], total["planned"], total["actual"], inputs.tolerance_pct)
-        if total is not None else figures(0, 0, 0, inputs.tolerance_pct)
-    )
+    total_figures = _sums(frame, inputs)
     return {
         "grant": inputs.grant_code,
         "as_of": inputs.as_of,
         "version": inputs.version.number if inputs.version else None,
+        **({"compare": inputs.compared.number} if inputs.compared else {}),
         "partner": inputs.partner_code,
         "currency": "EUR",
         "tolerance_pct": inputs.tolerance_pct,

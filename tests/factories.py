@@ -45,6 +45,7 @@ class GrantFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Grant
         django_get_or_create = ("code",)
+        skip_postgeneration_save = True  # the hook below sets partners, which needs no save
 
     code = factory.Sequence(lambda n: f"G-{n}")
     title = "A test grant"
