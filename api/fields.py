@@ -6,7 +6,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from moneyed import Money
 from rest_framework import serializers
@@ -16,7 +15,21 @@ from grants.money import CURRENCY_CHOICES, EUR, quantize_amount, validate_money
 MONEY_MAX_DIGITS = 14
 
 
-@extend_schema_field(OpenApiTypes.DECIMAL)
+def decimal_string(*, nullable: bool = False, description: str = "") -> dict:
+    """The schema of a computed decimal shown as a JSON string ("1000.00"), as DRF's DecimalField
+    is (drf-spectacular's ``OpenApiTypes.DECIMAL`` would say a JSON number)."""
+    schema = {"type": "string", "format": "decimal", "pattern": r"^-?\d+(?:\.\d+)?$"}
+    if nullable:
+        schema["nullable"] = True
+    if description:
+        schema["description"] = description
+    return schema
+
+
+@extend_schema_field({
+    "type": "string", "format": "decimal", "pattern": r"^\d{1,12}(?:\.\d{1,2})?$", "example": "655957",
+    "description": "A decimal string: whole francs in XOF, cents in EUR.",
+})
 class MoneyAmountField(serializers.DecimalField):
     """The amount of a django-money field, as a string quantized to its currency: XOF "655957",
     EUR "1000.00". On input, a decimal string or number; its currency comes from the sibling
@@ -88,6 +101,8 @@ class CodeRelatedField(serializers.SlugRelatedField):
         kwargs.setdefault("slug_field", "code")
         self.unknown_code = unknown_code
         super().__init__(**kwargs)
+        # Listed among the field's messages, so that the schema documents the code.
+        self.error_messages.setdefault(unknown_code, "No record with this code.")
 
     def to_internal_value(self, data):
         if not isinstance(data, str):

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.fields import EUR_ONLY, CodeRelatedField, MoneyAmountField, MoneyInputMixin, currency_field
+from api.fields import EUR_ONLY, CodeRelatedField, MoneyAmountField, MoneyInputMixin, currency_field, decimal_string
 from budget.models import Allocation, BudgetLine, BudgetVersion
 from expenditures.models import ExchangeRate, Expenditure, FundTransfer
 from grants.models import Donor, FxMethod, Grant, Location, Partner
@@ -103,22 +102,22 @@ class GrantSerializer(MoneyInputMixin, serializers.ModelSerializer):
         ]
         extra_kwargs = {"code": {"validators": []}}
 
-    @extend_schema_field(OpenApiTypes.INT)
+    @extend_schema_field({"type": "integer", "nullable": True, "description": "The current version's number."})
     def get_current_version(self, grant) -> int | None:
         return getattr(grant, "current_version_number", None)
 
     def _spent(self, grant) -> Decimal:
         return (getattr(grant, "spent", None) or Decimal("0")).quantize(PCT)
 
-    @extend_schema_field(OpenApiTypes.DECIMAL)
+    @extend_schema_field(decimal_string())
     def get_spent_eur(self, grant) -> str:
         return str(self._spent(grant))
 
-    @extend_schema_field(OpenApiTypes.DECIMAL)
+    @extend_schema_field(decimal_string())
     def get_remaining_eur(self, grant) -> str:
         return str((grant.total.amount - self._spent(grant)).quantize(PCT))
 
-    @extend_schema_field(OpenApiTypes.DECIMAL)
+    @extend_schema_field(decimal_string(nullable=True))
     def get_use_pct(self, grant) -> str | None:
         if not grant.total.amount:
             return None
@@ -158,10 +157,11 @@ class VersionSerializer(serializers.ModelSerializer):
         fields = ["number", "label", "reason", "status", "is_current", "total", "total_currency"]
         read_only_fields = ["number", "status", "is_current"]
 
-    @extend_schema_field(OpenApiTypes.DECIMAL)
+    @extend_schema_field(decimal_string())
     def get_total(self, version) -> str:
         return str((getattr(version, "allocated", None) or Decimal("0")).quantize(PCT))
 
+    @extend_schema_field({"type": "string", "enum": ["EUR"]})
     def get_total_currency(self, version) -> str:
         return "EUR"
 
@@ -209,7 +209,7 @@ class TransferSerializer(MoneyInputMixin, serializers.ModelSerializer):
         ]
         read_only_fields = ["id"]
 
-    @extend_schema_field(OpenApiTypes.DECIMAL)
+    @extend_schema_field(decimal_string(nullable=True))
     def get_rate(self, transfer) -> str | None:
         rate = transfer.rate
         return None if rate is None else str(rate)
@@ -229,7 +229,8 @@ class ExpenditureSerializer(MoneyInputMixin, serializers.ModelSerializer):
     amount_eur = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
     fx_rate = serializers.DecimalField(max_digits=16, decimal_places=6, read_only=True)
     fx_method = serializers.CharField(read_only=True)
-    statement = serializers.PrimaryKeyRelatedField(read_only=True)
+    statement = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True,
+                                                   help_text="The statement it came in, if any.")
 
     class Meta:
         model = Expenditure

@@ -10,6 +10,7 @@ from django.db.models import DecimalField, OuterRef, Prefetch, Subquery, Sum, Va
 from django.db.models.deletion import ProtectedError
 from django.db.models.functions import Coalesce
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -19,6 +20,7 @@ from api.access import grant_or_404, partner_scope
 from api.filters import ExpenditureFilter, TransferFilter
 from api.idempotency import IDEMPOTENCY_PARAMETER, IdempotentCreateMixin
 from api.permissions import FinanceOrPartnerWrites, FinanceWritesOthersRead
+from api.schema import ErrorResponse409Serializer
 from api.serializers import (
     AllocationSerializer,
     BudgetLineSerializer,
@@ -41,7 +43,8 @@ from grants.models import Donor, Grant, GrantDonor, Location, Partner
 from grants.roles import donor_ids_of, is_finance_officer, partner_of
 from grants.selectors import grant_list_for
 
-CONFLICT = OpenApiResponse(description="The record's state forbids it (approved version, locked quarter).")
+CONFLICT = OpenApiResponse(response=ErrorResponse409Serializer,
+                           description="The record's state forbids it (approved version, locked quarter).")
 ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=14, decimal_places=2))
 
 
@@ -198,6 +201,7 @@ class BudgetLineViewSet(_GrantChildMixin, CodeLookupMixin, viewsets.ModelViewSet
             raise _protected("deleted") from exc
 
 
+@extend_validation_errors(["total_mismatch"], field_name="total", actions=["approve"])
 @extend_schema_view(
     partial_update=extend_schema(responses={200: VersionSerializer, 409: CONFLICT}),
     update=extend_schema(responses={200: VersionSerializer, 409: CONFLICT}),
