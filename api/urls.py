@@ -2,7 +2,8 @@
 
 from importlib import import_module
 
-from django.urls import include, path
+from django.http import JsonResponse
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
@@ -32,9 +33,20 @@ for module in ("api.urls_fx", "api.urls_reports", "api.urls_statements", "api.ur
         if exc.name != module:
             raise
 
+
+def not_found(request, *args, **kwargs):
+    """Any other /api/.../ path: the API's 404 body, not Django's HTML page (a path parameter
+    that does not match its route's pattern, such as an id "0.5", lands here)."""
+    return JsonResponse({"type": "client_error",
+                         "errors": [{"code": "not_found", "detail": "Not found.", "attr": None}]}, status=404)
+
+
 urlpatterns = [
     path("api/v1/", include(extra + router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # Last, and only for paths ending in "/": a path without it is still redirected to it
+    # (APPEND_SLASH) when that one exists.
+    re_path(r"^api/.*/$", not_found),
 ]
