@@ -108,7 +108,8 @@ class CodeRelatedField(serializers.SlugRelatedField):
         if not isinstance(data, str):
             raise serializers.ValidationError("A code (a string) is expected.", code="invalid")
         queryset = self.get_queryset()
-        found = queryset.filter(**{self.slug_field: data}).first()
+        # No code holds a NUL character, and PostgreSQL refuses one in a query (a 500 otherwise).
+        found = None if "\x00" in data else queryset.filter(**{self.slug_field: data}).first()
         if found is None:
             name = queryset.model._meta.verbose_name
             raise serializers.ValidationError(f"No {name} with code {data!r}.", code=self.unknown_code)

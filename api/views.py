@@ -52,6 +52,12 @@ class CodeLookupMixin:
     lookup_field = "code"
     lookup_value_regex = "[^/]+"
 
+    def get_object(self):
+        # No code holds a NUL character, and PostgreSQL refuses one in a query (a 500 otherwise).
+        if "\x00" in self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, ""):
+            raise NotFound()
+        return super().get_object()
+
 
 def _protected(action_name: str):
     return Conflict(f"Other records depend on this one: it cannot be {action_name}.", code="in_use")
