@@ -149,20 +149,56 @@ def conversion_at_parity(amount: Money, *, parity: Decimal | None = None) -> Con
     return Conversion(convert_to_eur(amount, rate=rate).amount, rate, FxMethod.PARITY)
 
 
-def conversion_for(amount: Money, *, method: str, day: date) -> Conversion:
+class RateBook:
+    """The rate table read once, for converting many rows (a statement's lines) in a few queries
+    instead of one or two a row. Rates are read on first use."""
+
+    def __init__(self, currency: str = XOF):
+        self.currency = currency
+        self._parity: Decimal | None = None
+        self._monthly: dict[date, Decimal] | None = None
+
+    def parity(self) -> Decimal:
+        if self._parity is None:
+            self._parity = parity_rate(self.currency)
+        return self._parity
+
+    def monthly(self, day: date) -> Decimal | None:
+        if self._monthly is None:
+            self._monthly = monthly_rates(self.currency)
+        return self._monthly.get(day.replace(day=1))
+
+
+class _TableRates:
+    """The rate table asked row by row (one row's conversion: no point reading every month)."""
+
+    @staticmethod
+    def parity() -> Decimal:
+        return parity_rate()
+
+    @staticmethod
+    def monthly(day: date) -> Decimal | None:
+        return monthly_rate(day)
+
+
+def conversion_for(amount: Money, *, method: str, day: date, rates: RateBook | None = None) -> Conversion:
     """The conversion of one expenditure that can be decided alone (parity, monthly rate).
 
     Methods that depend on the partner's other transfers and spending (fifo, weighted
     average) start from the parity here and are settled by ``revalue_partner`` after the write.
+    ``rates``: a ``RateBook`` to read the rate table once for many rows.
     """
     if str(amount.currency) == EUR:
         return Conversion(amount.amount, ONE, method)
+    table = rates or _TableRates()
     if method == FxMethod.MONTHLY_RATE:
-        rate = monthly_rate(day)
+        rate = table.monthly(day)
         if rate is None:
-            return Conversion(convert_to_eur(amount).amount, parity_rate(), method, rate_missing=True)
+            parity = table.parity()
+            return Conversion(convert_to_eur(amount, rate=parity).amount, parity, method, rate_missing=True)
         return Conversion(convert_to_eur(amount, rate=rate).amount, rate, method)
-    return Conversion(convert_to_eur(amount).amount, parity_rate(), method)
+    parity = table.parity()
+    return Conversion(convert_to_eur(amount, rate=parity).amount, parity, method)
 
 
 # Expenditures whose conversion ``revalue_partner`` settles after they are written: it copies
@@ -170,14 +206,15 @@ def conversion_for(amount: Money, *, method: str, day: date) -> Conversion:
 _settling = threading.local()
 
 
-def apply_conversion(expenditure) -> None:
+def apply_conversion(expenditure, *, rates: RateBook | None = None) -> None:
     """Set the stored EUR value, rate and method of an unsaved or changed expenditure.
 
     Under ``fifo`` and ``weighted_average`` these are provisional (the parity) until the
     ``after_expenditure_change`` hook, which the services call after the save, settles them.
+    ``rates``: a ``RateBook`` shared by the rows of one write, to read the rate table once.
     """
     method = expenditure.grant.fx_method
-    conversion = conversion_for(expenditure.amount, method=method, day=expenditure.date)
+    conversion = conversion_for(expenditure.amount, method=method, day=expenditure.date, rates=rates)
     if (method == FxMethod.FIFO and str(expenditure.amount.currency) == XOF
             and expenditure.status not in COUNTED_STATUSES):
         conversion = Conversion(conversion.amount_eur, conversion.fx_rate, FxMethod.PARITY)

@@ -352,7 +352,7 @@ def _explanations_missing(statement, parsed: list[ParsedLine], budget_by_line: d
         if line.budget_line is None or line.amount is None:
             continue
         if line.currency == XOF:
-            parity = parity or fx.parity_rate()
+            parity = parity or fx.parity_rate()  # read once, on the first XOF line
             new_by_line[line.budget_line.pk] += divide_to_eur(line.amount, parity)
         else:
             new_by_line[line.budget_line.pk] += line.amount
@@ -411,12 +411,13 @@ def _submit(*, statement: QuarterlyStatement, by, today: date | None) -> tuple[Q
         statement.save(update_fields=["problems"])
         return statement, problems
     rows = []
+    rates = fx.RateBook()
     for line in parsed:
         exp = Expenditure(grant=statement.grant, partner=statement.partner, budget_line=line.budget_line,
                           location=line.location, date=line.date, amount=Money(line.amount, line.currency),
                           voucher=line.voucher, description=line.description[:500],
                           status=ExpenditureStatus.SUBMITTED, statement=statement, entered_by=by)
-        fx.apply_conversion(exp)
+        fx.apply_conversion(exp, rates=rates)
         rows.append(exp)
     bulk_create_with_history(rows, Expenditure, batch_size=1000, default_user=by)
     fx.after_expenditure_change(grant=statement.grant, partner=statement.partner)
