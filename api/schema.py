@@ -116,5 +116,5 @@ class AutoSchema(StandardizedAutoSchema):
             if service_codes and (name in codes or name in top_level):
                 codes[name].update(str(code) for code in service_codes)
         # and what concerns no one field (a constraint across fields, an Idempotency-Key): attr null
-        codes[None].update({ErrorCode.INVALID.value, "unique"})
+        codes[None].update({ErrorCode.INVALID.value, "unique", "unique_together"})
         return codes

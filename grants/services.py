@@ -39,6 +39,8 @@ def grant_update(*, grant: Grant, partners: list[Partner] | None = None,
     for name, value in fields.items():
         setattr(grant, name, value)
     _validate_grant(grant)
+    if partners is not None:
+        _check_partners_removable(grant, partners)
     grant.save()
     if partners is not None:
         grant.partners.set(partners)
@@ -62,6 +64,23 @@ def grant_set_donors(*, grant: Grant, donor_shares: list[tuple[Donor, Decimal]])
     GrantDonor.objects.filter(grant=grant).delete()
     for donor, share in donor_shares:
         GrantDonor.objects.create(grant=grant, donor=donor, share_pct=Decimal(share))
+
+
+def _check_partners_removable(grant: Grant, partners: list[Partner]) -> None:
+    """A partner leaves a grant only if nothing of it is recorded there: no allocation in any
+    version, no transfer, expenditure or statement (they would lose their partner). Reverse
+    relations only: this module does not import the apps above it."""
+    from grants.errors import Conflict
+
+    keep = {partner.pk for partner in partners}
+    for partner in grant.partners.exclude(pk__in=keep):
+        in_use = grant.versions.filter(allocations__partner=partner).exists() or any(
+            getattr(grant, name).filter(partner=partner).exists()
+            for name in ("transfers", "expenditures", "statements") if hasattr(grant, name)
+        )
+        if in_use:
+            raise Conflict(f"{partner.code} has a budget or money recorded on {grant.code}: it stays a partner.",
+                           code="in_use", attr="partners")
 
 
 def _validate_grant(grant: Grant) -> None:
