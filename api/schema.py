@@ -13,8 +13,14 @@ handler fed the services' errors too, so it is documented the same way, plus:
 
 from __future__ import annotations
 
+import re
+
+from drf_spectacular.utils import PolymorphicProxySerializer
 from drf_standardized_errors.openapi import AutoSchema as StandardizedAutoSchema
-from drf_standardized_errors.openapi_serializers import ClientErrorEnum
+from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ValidationErrorEnum
+from drf_standardized_errors.openapi_utils import get_error_serializer, get_validation_error_serializer
+from drf_standardized_errors.settings import package_settings
+from inflection import camelize
 from rest_framework import serializers
 
 from api.exceptions import exception_handler as ledger_exception_handler
@@ -76,6 +82,37 @@ ErrorResponse409Serializer = _error_serializers("Conflict409", CONFLICT_CODES)
 ErrorResponse422Serializer = _error_serializers("IdempotencyKeyReused422", ["idempotency_key_reused"])
 
 
+def _validation_error_serializer(operation_id: str, codes_by_field: dict):
+    """drf-standardized-errors' 400 body, except for the fields of a list of objects (a grant's
+    donors): the library names them ``donors.INDEX.share_pct`` in the schema while the body says
+    ``donors.0.share_pct``. Their ``attr`` is then a pattern (digits for INDEX) and the errors a
+    plain ``oneOf`` (a discriminator maps exact values only)."""
+    index = package_settings.LIST_INDEX_IN_API_SCHEMA
+    if not any(name and index in name.split(".") for name in codes_by_field):
+        return get_validation_error_serializer(operation_id, codes_by_field)
+
+    def error_serializer(attr, codes):
+        plain = get_error_serializer(operation_id, attr, codes)
+        if not attr or index not in attr.split("."):
+            return plain
+        pattern = r"\.".join(r"\d+" if part == index else re.escape(part) for part in attr.split("."))
+        return type("ErrorSerializer", (serializers.Serializer,), {
+            "attr": serializers.RegexField(f"^{pattern}$", help_text=f"{attr}, INDEX being the item's position."),
+            "code": serializers.ChoiceField(choices=sorted((code, code) for code in codes)),
+            "detail": serializers.CharField(),
+            "Meta": plain.Meta,
+        })
+
+    return type("ValidationErrorSerializer", (serializers.Serializer,), {
+        "type": serializers.ChoiceField(choices=ValidationErrorEnum.choices),
+        "errors": PolymorphicProxySerializer(
+            component_name=f"{camelize(operation_id)}Error", resource_type_field_name=None, many=True,
+            serializers=[error_serializer(attr, codes) for attr, codes in codes_by_field.items()],
+        ),
+        "Meta": type("Meta", (), {"ref_name": f"{camelize(operation_id)}ValidationError"}),
+    })
+
+
 class AutoSchema(StandardizedAutoSchema):
     def _should_add_error_response(self, responses: dict, status_code: str) -> bool:
         if status_code in responses or self.view.get_exception_handler() is not ledger_exception_handler:
@@ -103,6 +140,10 @@ class AutoSchema(StandardizedAutoSchema):
         extra = {"403": ErrorResponse403Serializer, "409": ErrorResponse409Serializer,
                  "422": ErrorResponse422Serializer}
         return extra.get(status_code) or super()._get_error_response_serializer(status_code)
+
+    def _get_serializer_for_validation_error_response(self):
+        codes_by_field = self._get_validation_error_codes_by_field(self._determine_fields_with_error_codes())
+        return _validation_error_serializer(self.get_operation_id(), codes_by_field)
 
     def _get_validation_error_codes_by_field(self, data_fields):
         codes = super()._get_validation_error_codes_by_field(data_fields)
