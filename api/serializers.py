@@ -57,7 +57,8 @@ class ExchangeRateSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        data["month"] = instance.month.strftime("%Y-%m") if instance.month else None
+        # Not strftime("%Y-%m"): it writes the year 500 as "500", not "0500".
+        data["month"] = f"{instance.month.year:04d}-{instance.month.month:02d}" if instance.month else None
         return data
 
     def validate_month(self, value):
@@ -66,6 +67,8 @@ class ExchangeRateSerializer(serializers.ModelSerializer):
         from datetime import date
 
         year, month = value.split("-")
+        if int(year) < 1:  # the pattern lets "0000" through; no calendar has a year 0
+            raise serializers.ValidationError("No such month.", code="invalid")
         return date(int(year), int(month), 1)
 
 
