@@ -62,7 +62,8 @@ def validate_money(money: Money | None, field: str, *, allow_zero: bool = True) 
         raise _error(field, _("An amount must carry its currency."), "currency_missing")
     currency = str(money.currency)
     if currency not in CURRENCIES:
-        raise _error(field, _("Only XOF and EUR are accepted, not %(currency)s.") % {"currency": currency}, "currency_not_allowed")
+        raise _error(field, _("Only XOF and EUR are accepted, not %(currency)s.") % {"currency": currency},
+                     "currency_not_allowed")
     try:
         amount = Decimal(money.amount)
     except (InvalidOperation, TypeError) as exc:

@@ -36,6 +36,11 @@ def grant_create(*, code: str, title: str, total: Money, start_date, end_date,
 @transaction.atomic
 def grant_update(*, grant: Grant, partners: list[Partner] | None = None,
                  donor_shares: list[tuple[Donor, Decimal]] | None = None, **fields) -> Grant:
+    """Change a grant. What the ledger already stands on cannot move here (409): the total once
+    a budget is approved (a revised total needs a new budget), the dates past recorded money,
+    and the conversion method once money is converted (``grants/{code}/revalue/`` switches it
+    and revalues in the same transaction)."""
+    _check_settled_fields(grant, fields)
     for name, value in fields.items():
         setattr(grant, name, value)
     _validate_grant(grant)
@@ -47,6 +52,25 @@ def grant_update(*, grant: Grant, partners: list[Partner] | None = None,
     if donor_shares is not None:
         grant_set_donors(grant=grant, donor_shares=donor_shares)
     return grant
+
+
+def _check_settled_fields(grant: Grant, fields: dict) -> None:
+    from grants.errors import Conflict
+
+    if "total" in fields and fields["total"] != grant.total and grant.versions.exclude(status="draft").exists():
+        raise Conflict("The grant has an approved budget: its total cannot change here.", code="in_use",
+                       attr="total")
+    if "fx_method" in fields and fields["fx_method"] != grant.fx_method and grant.expenditures.exists():
+        raise Conflict("Expenditures are converted at this method: switch it with revalue.", code="use_revalue",
+                       attr="fx_method")
+    start, end = fields.get("start_date", grant.start_date), fields.get("end_date", grant.end_date)
+    if (start, end) != (grant.start_date, grant.end_date):
+        from django.db.models import Q
+
+        outside = Q(date__lt=start) | Q(date__gt=end)
+        if grant.expenditures.filter(outside).exists():
+            raise Conflict("Expenditures are recorded outside these dates.", code="in_use",
+                           attr="start_date" if start != grant.start_date else "end_date")
 
 
 @transaction.atomic

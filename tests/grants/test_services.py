@@ -82,3 +82,32 @@ def test_create_demo_users_prints_tokens_as_json(capsys):
     assert sorted(tokens) == ["apjec", "bnce", "caritas", "donor", "finance"]
     call_command("create_demo_users", "--json")
     assert json.loads(capsys.readouterr().out) == tokens
+
+
+def test_what_the_ledger_stands_on_cannot_move_through_an_update(grant):
+    from datetime import date as day
+
+    from budget.models import BudgetLine
+    from expenditures.services import expenditure_record
+    from grants.errors import Conflict
+    from grants.models import Location, Partner
+    from grants.services import grant_update
+
+    with pytest.raises(Conflict) as caught:
+        grant_update(grant=grant, total=Money(Decimal("955926.27"), "EUR"))
+    assert caught.value.attr == "total"
+    expenditure_record(grant=grant, partner=Partner.objects.get(code="BNCE"),
+                       budget_line=BudgetLine.objects.get(grant=grant, code="2.1"),
+                       location=Location.objects.get(code="SEG"), amount=Money(Decimal("1000"), "XOF"),
+                       date=day(2015, 8, 1), voucher="V-1")
+    with pytest.raises(Conflict) as caught:
+        grant_update(grant=grant, fx_method="fifo")
+    assert caught.value.code == "use_revalue"
+    with pytest.raises(Conflict) as caught:
+        grant_update(grant=grant, start_date=day(2015, 9, 1))
+    assert caught.value.attr == "start_date"
+    grant.refresh_from_db()
+    assert (grant.total.amount, grant.fx_method, grant.start_date) == (
+        Decimal("955926.26"), "parity", day(2015, 7, 1))
+    # what moves nothing stays free
+    grant_update(grant=grant, title="New title", end_date=day(2018, 12, 31))
