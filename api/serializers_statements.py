@@ -49,7 +49,7 @@ class StatementSerializer(MoneyInputMixin, serializers.ModelSerializer):
     explanations = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
     total_spent = serializers.SerializerMethodField()
     total_spent_currency = serializers.SerializerMethodField()
-    reviewed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    reviewed_by = serializers.CharField(source="reviewed_by.username", read_only=True, allow_null=True)
     problems = ProblemSerializer(many=True, read_only=True)
 
     class Meta:

@@ -35,6 +35,8 @@ from grants.selectors import grant_get_for, grant_list_for
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PROBLEMS = OpenApiResponse(description="Every problem of the statement, each with its code and attr.")
+BAD_QUERY = OpenApiResponse(description="A query parameter is missing or malformed; `attr` names it.")
+NOT_FOUND = OpenApiResponse(description="No such grant, or no such partner on it, for this user.")
 CONFLICT = OpenApiResponse(description="The statement's state forbids it (locked quarter, not submitted).")
 
 
@@ -121,7 +123,8 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
                                                         comment=body.validated_data["comment"])
         return Response(self.get_serializer(statement).data)
 
-    @extend_schema(parameters=[OverdueQuerySerializer], responses={200: OverdueSerializer(many=True)})
+    @extend_schema(parameters=[OverdueQuerySerializer], responses={200: OverdueSerializer(many=True),
+                                                                   400: BAD_QUERY})
     @action(detail=False, methods=["get"], pagination_class=None)
     def overdue(self, request):
         """Partners and ended quarters with no submitted or accepted statement once the grace
@@ -135,7 +138,7 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
 
     @extend_schema(
         parameters=[TemplateQuerySerializer],
-        responses={(200, XLSX): OpenApiTypes.BINARY},
+        responses={(200, XLSX): OpenApiTypes.BINARY, 400: BAD_QUERY, 404: NOT_FOUND},
     )
     @action(detail=False, methods=["get"], url_path="template.xlsx", pagination_class=None)
     def template(self, request):
