@@ -24,7 +24,7 @@ install: $(STAMP)
 run: install
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py load_seed
+	$(PY) manage.py load_seed --with-revision
 	$(PY) manage.py generate_history --seed $(SEED) --expenditures $(EXPENDITURES) --if-empty
 	$(PY) manage.py create_demo_users
 	@echo "API: http://$(HOST):$(PORT)/api/v1/  docs: http://$(HOST):$(PORT)/api/docs/  admin: http://$(HOST):$(PORT)/admin/"
