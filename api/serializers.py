@@ -218,6 +218,16 @@ class TransferSerializer(MoneyInputMixin, serializers.ModelSerializer):
         return None if rate is None else str(rate)
 
 
+class FundingPieceSerializer(serializers.Serializer):
+    """Under ``fifo``: XOF of the expenditure paid from one transfer (``transfer`` null for the
+    part spent beyond all funds received, converted at the parity)."""
+
+    transfer = serializers.IntegerField(source="transfer_id", allow_null=True)
+    xof = serializers.DecimalField(max_digits=14, decimal_places=0)
+    eur = serializers.DecimalField(max_digits=14, decimal_places=2)
+    rate = serializers.DecimalField(max_digits=16, decimal_places=6)
+
+
 class ExpenditureSerializer(MoneyInputMixin, serializers.ModelSerializer):
     money_fields = ("amount",)
     positive_money_fields = ("amount",)
@@ -234,12 +244,14 @@ class ExpenditureSerializer(MoneyInputMixin, serializers.ModelSerializer):
     fx_method = serializers.CharField(read_only=True)
     statement = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True,
                                                    help_text="The statement it came in, if any.")
+    funding = FundingPieceSerializer(many=True, read_only=True,
+                                     help_text="Under fifo, the pieces it was paid from; empty otherwise.")
 
     class Meta:
         model = Expenditure
         fields = [
             "id", "grant", "partner", "budget_line", "location", "date", "amount", "amount_currency",
-            "amount_eur", "fx_rate", "fx_method", "voucher", "description", "status", "statement",
+            "amount_eur", "fx_rate", "fx_method", "voucher", "description", "status", "statement", "funding",
         ]
         read_only_fields = ["id", "status"]
         extra_kwargs = {"voucher": {"validators": []}, "description": {"required": False}}

@@ -36,7 +36,14 @@ from api.serializers import (
 from budget import services as budget_services
 from budget.models import Allocation, BudgetLine, BudgetVersion
 from expenditures import services as expenditure_services
-from expenditures.models import COUNTED_STATUSES, ExchangeRate, Expenditure, ExpenditureStatus, FundTransfer
+from expenditures.models import (
+    COUNTED_STATUSES,
+    ExchangeRate,
+    Expenditure,
+    ExpenditureFunding,
+    ExpenditureStatus,
+    FundTransfer,
+)
 from grants import services as grant_services
 from grants.errors import ApplicationError, Conflict, ErrorCode, PermissionRefused
 from grants.models import Donor, Grant, GrantDonor, Location, Partner
@@ -357,7 +364,8 @@ class ExpenditureViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     )
 
     def get_queryset(self):
-        queryset = Expenditure.objects.select_related("grant", "partner", "budget_line", "location")
+        queryset = Expenditure.objects.select_related("grant", "partner", "budget_line", "location").prefetch_related(
+            Prefetch("funding", ExpenditureFunding.objects.order_by("id")))
         if self.action == "list":
             queryset = queryset.only(*self.list_columns)
         user = self.request.user
