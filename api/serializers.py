@@ -83,6 +83,26 @@ class DonorShareSerializer(serializers.Serializer):
         return {"donor": instance.donor.code, "share_pct": str(instance.share_pct)}
 
 
+class DonorDecisionSummarySerializer(serializers.Serializer):
+    donor = serializers.CharField(source="donor.code")
+    decision = serializers.CharField()
+    comment = serializers.CharField()
+    decided_at = serializers.DateTimeField()
+
+
+class GrantVersionSummarySerializer(serializers.Serializer):
+    """A budget version as the grant's detail lists it: status, total, approvals and reason."""
+
+    number = serializers.IntegerField()
+    label = serializers.CharField()
+    reason = serializers.CharField()
+    status = serializers.CharField()
+    is_current = serializers.BooleanField()
+    total = serializers.DecimalField(source="allocated", max_digits=14, decimal_places=2)
+    approved_at = serializers.DateTimeField(allow_null=True)
+    donor_decisions = DonorDecisionSummarySerializer(many=True)
+
+
 class GrantSerializer(MoneyInputMixin, serializers.ModelSerializer):
     money_fields = ("total",)
     total = MoneyAmountField()
@@ -132,6 +152,16 @@ class GrantSerializer(MoneyInputMixin, serializers.ModelSerializer):
         if self.instance is None and Grant.objects.filter(code=value).exists():
             raise serializers.ValidationError(f"Grant {value} exists already.", code="unique")
         return value
+
+
+class GrantDetailSerializer(GrantSerializer):
+    """A grant as its detail shows it: with its budget versions."""
+
+    versions = GrantVersionSummarySerializer(many=True, read_only=True,
+                                             help_text="Its budget versions, with their totals, approvals and reasons.")
+
+    class Meta(GrantSerializer.Meta):
+        fields = [*GrantSerializer.Meta.fields, "versions"]
 
 
 # --- budget -----------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from api.serializers import (
     DonorSerializer,
     ExchangeRateSerializer,
     ExpenditureSerializer,
+    GrantDetailSerializer,
     GrantSerializer,
     LocationSerializer,
     PartnerSerializer,
@@ -34,7 +35,7 @@ from api.serializers import (
     VersionSerializer,
 )
 from budget import services as budget_services
-from budget.models import Allocation, BudgetLine, BudgetVersion
+from budget.models import Allocation, BudgetLine, BudgetVersion, DonorDecision
 from expenditures import services as expenditure_services
 from expenditures.models import (
     COUNTED_STATUSES,
@@ -133,13 +134,29 @@ def _grants_for(user):
     )
 
 
+def _with_versions(queryset):
+    """For a grant's detail: its versions with their totals and the donors' decisions."""
+    allocated = (Allocation.objects.filter(version=OuterRef("pk")).order_by().values("version")
+                 .annotate(s=Sum("amount")).values("s"))
+    return queryset.prefetch_related(
+        Prefetch("versions", BudgetVersion.objects.annotate(allocated=Coalesce(Subquery(allocated), ZERO))
+                 .order_by("number")),
+        Prefetch("versions__donor_decisions",
+                 DonorDecision.objects.select_related("donor").order_by("decided_at", "id")),
+    )
+
+
 class GrantViewSet(CodeLookupMixin, viewsets.ModelViewSet):
     queryset = Grant.objects.none()
     serializer_class = GrantSerializer
     permission_classes = [FinanceWritesOthersRead]
 
     def get_queryset(self):
-        return _grants_for(self.request.user)
+        queryset = _grants_for(self.request.user)
+        return _with_versions(queryset) if self.action == "retrieve" else queryset
+
+    def get_serializer_class(self):
+        return GrantDetailSerializer if self.action == "retrieve" else GrantSerializer
 
     def _donor_shares(self, data):
         shares = data.pop("donor_shares", None)

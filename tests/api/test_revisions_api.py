@@ -79,3 +79,16 @@ def test_moves_need_a_draft_and_a_finance_officer(grant, finance, donor, draft):
     response = finance.post(f"{BASE}/1/reallocations/", body, format="json")
     assert response.status_code == 409
     assert finance.post(f"{BASE}/99/reallocations/", body, format="json").status_code == 404
+
+
+def test_the_grants_detail_lists_its_versions_with_totals_approvals_and_reasons(grant, finance, draft, donor):
+    finance.post(f"{BASE}/{draft}/reallocations/",
+                 move(("4.2", "ECPAT-LU", "LUX", 2), ("6.1", "CARITAS", "BKO", 2), "9000.00"), format="json")
+    donor.post(f"{BASE}/{draft}/donor-approval/", {"decision": "approved", "comment": "Letter of 2017-03-02"})
+    finance.post(f"{BASE}/{draft}/approve/")
+    versions = finance.get("/api/v1/grants/ML-ESEC-2015/").json()["versions"]
+    assert [(v["number"], v["status"], v["is_current"], v["total"]) for v in versions] == [
+        (1, "superseded", False, "955926.26"), (2, "approved", True, "955926.26")]
+    assert versions[1]["reason"] == "Mid-term review" and versions[1]["approved_at"]
+    assert [(d["donor"], d["decision"], d["comment"]) for d in versions[1]["donor_decisions"]] == [
+        ("MAEE-LU", "approved", "Letter of 2017-03-02")]
