@@ -153,10 +153,11 @@ class GrantViewSet(CodeLookupMixin, viewsets.ModelViewSet):
 
     def get_queryset(self):
         queryset = _grants_for(self.request.user)
-        return _with_versions(queryset) if self.action == "retrieve" else queryset
+        return queryset if self.action == "list" else _with_versions(queryset)
 
     def get_serializer_class(self):
-        return GrantDetailSerializer if self.action == "retrieve" else GrantSerializer
+        # One grant (read, created, changed) shows its versions; the list does not.
+        return GrantSerializer if self.action == "list" else GrantDetailSerializer
 
     def _donor_shares(self, data):
         shares = data.pop("donor_shares", None)
