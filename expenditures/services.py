@@ -191,6 +191,7 @@ def transfer_delete(*, transfer: FundTransfer, by=None) -> None:
     fx.after_transfer_change(grant=grant, partner=partner)
 
 
+@transaction.atomic
 def exchange_rate_record(*, currency: str, rate, month=None, source: str, by=None):
     """Add a rate to the table; the grants converting at monthly rates are revalued."""
     from expenditures.models import ExchangeRate
@@ -199,32 +200,33 @@ def exchange_rate_record(*, currency: str, rate, month=None, source: str, by=Non
         raise ApplicationError("This currency already has a rate for that month." if month else
                                "This currency already has a standing rate.", code="unique", attr="month")
     record = ExchangeRate.objects.create(currency=currency, rate=rate, month=month, source=source)
-    _after_rate_change(month)
+    fx.after_rate_change(month=month)
     return record
 
 
+@transaction.atomic
 def exchange_rate_update(*, rate, **fields):
+    """Change a rate (``rate`` is the ExchangeRate record); both the month it leaves and the month
+    it comes to are revalued."""
     from expenditures.models import ExchangeRate
 
+    previous_month = rate.month
     for name, value in fields.items():
         setattr(rate, name, value)
     clash = ExchangeRate.objects.filter(currency=rate.currency, month=rate.month).exclude(pk=rate.pk)
     if clash.exists():
         raise ApplicationError("This currency already has a rate for that month.", code="unique", attr="month")
     rate.save()
-    _after_rate_change(rate.month)
+    fx.after_rate_change(month=rate.month)
+    if previous_month != rate.month:
+        fx.after_rate_change(month=previous_month)
     return rate
 
 
+@transaction.atomic
 def exchange_rate_delete(*, rate) -> None:
     if rate.month is None:
         raise Conflict("The standing rate (the parity) cannot be deleted.", code="in_use", attr="month")
     month = rate.month
     rate.delete()
-    _after_rate_change(month)
-
-
-def _after_rate_change(month) -> None:
-    hook = getattr(fx, "after_rate_change", None)
-    if hook is not None:
-        hook(month=month)
+    fx.after_rate_change(month=month)
