@@ -24,6 +24,18 @@ def partner_scope(user) -> Partner | None:
     return partner_of(user)
 
 
+def budget_line_or_400(grant: Grant, code, *, attr: str, what: str = "line"):
+    """The grant's budget line (or heading) of that code, or 400 ``unknown_budget_line`` on ``attr``."""
+    from budget.models import BudgetLine
+    from grants.errors import ApplicationError, ErrorCode
+
+    line = BudgetLine.objects.filter(grant=grant, code=code).select_related("parent").first()
+    if line is None:
+        raise ApplicationError(f"No {what} {code!r} in {grant.code}'s budget.", code=ErrorCode.UNKNOWN_BUDGET_LINE,
+                               attr=attr)
+    return line
+
+
 def require_finance_officer(user) -> None:
     if not is_finance_officer(user):
         raise PermissionDenied("Only a finance officer may do this.")

@@ -16,7 +16,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from api.access import grant_or_404, partner_scope
+from api.access import budget_line_or_400, grant_or_404, partner_scope
 from api.filters import ExpenditureFilter, TransferFilter
 from api.idempotency import IDEMPOTENCY_PARAMETER, IdempotentCreateMixin
 from api.permissions import FinanceOrPartnerWrites, FinanceWritesOthersRead
@@ -203,11 +203,7 @@ class BudgetLineViewSet(_GrantChildMixin, CodeLookupMixin, viewsets.ModelViewSet
     def _parent(self, code):
         if code is None:
             return None
-        parent = BudgetLine.objects.filter(grant=self.get_grant(), code=code).first()
-        if parent is None:
-            raise ApplicationError(f"No heading {code!r} in this grant.", code=ErrorCode.UNKNOWN_BUDGET_LINE,
-                                   attr="parent")
-        return parent
+        return budget_line_or_400(self.get_grant(), code, attr="parent", what="heading")
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
@@ -297,11 +293,7 @@ class AllocationViewSet(_GrantChildMixin, viewsets.ModelViewSet):
         return queryset if scope is None else queryset.filter(partner=scope)
 
     def _line(self, code):
-        line = BudgetLine.objects.filter(grant=self.get_grant(), code=code).first()
-        if line is None:
-            raise ApplicationError(f"No line {code!r} in this grant.", code=ErrorCode.UNKNOWN_BUDGET_LINE,
-                                   attr="budget_line")
-        return line
+        return budget_line_or_400(self.get_grant(), code, attr="budget_line")
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
@@ -409,11 +401,7 @@ class ExpenditureViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
         if grant is not None and not grant_list_for(user).filter(pk=grant.pk).exists():
             raise ApplicationError(f"No grant {grant.code}.", code="unknown_grant", attr="grant")
         if "budget_line" in data:
-            line = BudgetLine.objects.filter(grant=grant, code=data["budget_line"]).select_related("parent").first()
-            if line is None:
-                raise ApplicationError(f"No line {data['budget_line']!r} in {grant.code}'s budget.",
-                                       code=ErrorCode.UNKNOWN_BUDGET_LINE, attr="budget_line")
-            data["budget_line"] = line
+            data["budget_line"] = budget_line_or_400(grant, data["budget_line"], attr="budget_line")
         return data
 
     def perform_create(self, serializer):

@@ -8,12 +8,12 @@ from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from api.access import grant_or_404, require_finance_officer
+from api.access import budget_line_or_400, grant_or_404, require_finance_officer
 from api.fields import EUR_ONLY, CodeRelatedField, MoneyAmountField, MoneyInputMixin, currency_field
 from api.permissions import HasLedgerRole
-from budget.models import BudgetLine, BudgetVersion, Reallocation
+from budget.models import BudgetVersion, Reallocation
 from budget.revisions import Cell, donor_decision_record, reallocate
-from grants.errors import ApplicationError, ErrorCode, PermissionRefused
+from grants.errors import PermissionRefused
 from grants.models import Donor, Location, Partner
 from grants.roles import donor_ids_of, is_finance_officer
 
@@ -143,10 +143,7 @@ class ReallocationView(_VersionChildView):
         cells = {}
         for side in ("from", "to"):
             cell = data[side]
-            line = BudgetLine.objects.filter(grant=version.grant, code=cell["budget_line"]).first()
-            if line is None:
-                raise ApplicationError(f"No line {cell['budget_line']!r} in this grant.",
-                                       code=ErrorCode.UNKNOWN_BUDGET_LINE, attr=f"{side}.budget_line")
+            line = budget_line_or_400(version.grant, cell["budget_line"], attr=f"{side}.budget_line")
             cells[side] = Cell(line, cell["partner"], cell["location"], cell["year"])
         standing = reallocate(version=version, source=cells["from"], target=cells["to"], amount=data["amount"],
                               reason=data["reason"], by=request.user)
