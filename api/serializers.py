@@ -14,7 +14,7 @@ from api.fields import EUR_ONLY, CodeRelatedField, MoneyAmountField, MoneyInputM
 from budget.models import Allocation, BudgetLine, BudgetVersion
 from expenditures.models import ExchangeRate, Expenditure, FundTransfer
 from grants.models import Donor, FxMethod, Grant, Location, Partner
-from grants.money import CURRENCY_CHOICES, XOF
+from grants.money import CURRENCY_CHOICES, XOF, quantize_amount
 
 PCT = Decimal("0.01")
 XOF_ONLY = [(XOF, "XOF")]
@@ -291,3 +291,52 @@ class ExpenditureSerializer(MoneyInputMixin, serializers.ModelSerializer):
         data = super().to_representation(instance)
         data["budget_line"] = instance.budget_line.code
         return data
+
+
+# --- the expenditure list's read path ----------------------------------------------------------
+
+# The columns a page of the expenditure list shows, read as plain rows (the related records by
+# their codes): ExpenditureSerializer's output, without building model instances and DRF fields for
+# each of the page's rows. tests/api/test_money_format.py checks both give the same JSON.
+EXPENDITURE_LIST_COLUMNS = (
+    "id", "grant__code", "partner__code", "budget_line__code", "location__code", "date", "amount",
+    "amount_currency", "amount_eur", "fx_rate", "fx_method", "voucher", "description", "status", "statement_id",
+)
+_CENT = Decimal("0.01")
+_RATE = Decimal("0.000001")
+_FRANC = Decimal("1")
+
+
+def _fixed(value: Decimal, places: Decimal) -> str:
+    return f"{value.quantize(places):f}"
+
+
+def expenditure_list_rows(rows: list[dict], funding: dict[int, list[tuple]]) -> list[dict]:
+    """ExpenditureSerializer's representation of ``rows`` (dicts of ``EXPENDITURE_LIST_COLUMNS``);
+    ``funding`` maps an expenditure's id to its pieces ``(transfer_id, xof, eur, rate)`` in order."""
+    out = []
+    for row in rows:
+        currency = row["amount_currency"]
+        out.append({
+            "id": row["id"],
+            "grant": row["grant__code"],
+            "partner": row["partner__code"],
+            "budget_line": row["budget_line__code"],
+            "location": row["location__code"],
+            "date": row["date"].isoformat(),
+            "amount": str(quantize_amount(row["amount"], currency)),
+            "amount_currency": currency,
+            "amount_eur": _fixed(row["amount_eur"], _CENT),
+            "fx_rate": _fixed(row["fx_rate"], _RATE),
+            "fx_method": row["fx_method"],
+            "voucher": row["voucher"],
+            "description": row["description"],
+            "status": row["status"],
+            "statement": row["statement_id"],
+            "funding": [
+                {"transfer": transfer, "xof": _fixed(xof, _FRANC), "eur": _fixed(eur, _CENT),
+                 "rate": _fixed(rate, _RATE)}
+                for transfer, xof, eur, rate in funding.get(row["id"], ())
+            ],
+        })
+    return out

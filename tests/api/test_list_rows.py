@@ -1,0 +1,64 @@
+"""The expenditure list reads plain rows (``ExpenditureViewSet.list``), not model instances through
+``ExpenditureSerializer``: each of its rows must be exactly what the serializer shows for that
+expenditure, the one the detail endpoint answers, under every conversion method."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from moneyed import Money
+
+from expenditures.history import history_generate
+from expenditures.models import Expenditure
+from expenditures.revaluation import grant_revalue
+from expenditures.services import transfer_record
+from expenditures.statements import statement_create
+from grants.models import Partner
+
+URL = "/api/v1/expenditures/"
+
+
+def _world(grant, finance, method):
+    history_generate(grant=grant, seed=7, expenditures=120)
+    bnce = Partner.objects.get(code="BNCE")
+    transfer_record(grant=grant, partner=bnce, sent_on=date(2016, 1, 10), received_on=date(2016, 1, 15),
+                    amount_sent=Money(Decimal("10000.00"), "EUR"), amount_received=Money(Decimal("6500000"), "XOF"))
+    for voucher, amount, currency in (("L-EUR", "1234.50", "EUR"), ("L-XOF", "7000001", "XOF")):
+        body = {"grant": grant.code, "partner": "BNCE", "budget_line": "2.1", "location": "SEG",
+                "date": "2016-02-01", "amount": amount, "amount_currency": currency, "voucher": voucher,
+                "description": "Ateliers à Ségou"}
+        assert finance.post(URL, body).status_code == 201
+    statement = statement_create(grant=grant, partner=bnce, period="2016-Q1")
+    Expenditure.objects.filter(partner=bnce, date__range=(date(2016, 1, 1), date(2016, 3, 31))).update(
+        statement=statement)
+    grant_revalue(grant=grant, method=method)
+
+
+@pytest.mark.parametrize("method", ["parity", "fifo", "weighted_average", "monthly_rate"])
+def test_each_listed_row_is_the_expenditure_as_its_detail_shows_it(grant, finance, bnce, method):
+    _world(grant, finance, method)
+    listed = finance.get(URL, {"grant": grant.code, "page_size": 1000}).json()
+    assert listed["count"] == Expenditure.objects.filter(grant=grant).count() == len(listed["results"])
+    for row in listed["results"]:
+        assert row == finance.get(f"{URL}{row['id']}/").json()
+    shown = {(row["amount_currency"], bool(row["funding"]), row["statement"] is not None) for row in listed["results"]}
+    assert {"EUR", "XOF"} <= {currency for currency, _, _ in shown}
+    assert any(statement for _, _, statement in shown)
+    assert any(funded for _, funded, _ in shown) == (method == "fifo")
+    # a partner member's page is the same rows, its own
+    own = bnce.get(URL, {"page_size": 1000}).json()["results"]
+    assert own == [row for row in listed["results"] if row["partner"] == "BNCE"]
+
+
+def test_the_list_orders_and_pages_as_before(grant, finance):
+    _world(grant, finance, "parity")
+    first = finance.get(URL, {"grant": grant.code, "ordering": "-amount_eur", "page_size": 7}).json()
+    second = finance.get(first["next"]).json()
+    rows = first["results"] + second["results"]
+    assert [Decimal(row["amount_eur"]) for row in rows] == sorted((Decimal(row["amount_eur"]) for row in rows),
+                                                                   reverse=True)
+    assert first["previous"] is None and second["previous"] is not None and len(rows) == 14
+    empty = finance.get(URL, {"grant": grant.code, "date_before": "2015-01-01"}).json()
+    assert empty == {"count": 0, "next": None, "previous": None, "results": []}
