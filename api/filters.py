@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import copy
+
 import django_filters
-from django.db.models import Q, Subquery
+from django.db import connection
+from django.db.models import BigIntegerField, Q
+from django.db.models.expressions import RawSQL
 from django.utils import translation
+from django_filters.constants import EMPTY_VALUES
 
 from expenditures.models import Expenditure, ExpenditureStatus, FundTransfer
 from grants.models import Grant, Partner
 from grants.money import CURRENCY_CHOICES
 
 
-def _id_of(model, code: str) -> Subquery:
+def _id_of(model, code: str) -> RawSQL:
     """The id of the record with this code, as a scalar subquery (NULL, so no match, if none).
 
     Filtering ``grant_id = (SELECT id ... WHERE code = %s)`` rather than joining on the code lets
     PostgreSQL treat the id as one value: the (grant, partner, date, id) index then serves the
     filter, the count and the ordering, and the page stops after 50 rows instead of sorting the
-    whole quarter (the join's row estimate was off by a factor of a thousand)."""
-    return Subquery(model.objects.filter(code=code).order_by().values("pk")[:1])
+    whole quarter (the join's row estimate was off by a factor of a thousand). It is written as
+    SQL, the code a parameter: the same subquery built as a queryset cost 0.3 ms of CPU a filter."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    return RawSQL(f"SELECT id FROM {table} WHERE code = %s LIMIT 1", (code,), output_field=BigIntegerField())
 
 
 class ExpenditureFilter(django_filters.FilterSet):
@@ -41,6 +48,17 @@ class ExpenditureFilter(django_filters.FilterSet):
 
     _form_classes: dict = {}
 
+    def __init__(self, *args, **kwargs):
+        # django-filter deep-copies every filter for each request (9 here, with their form field
+        # arguments); a shallow copy is enough for the model and parent it sets on each.
+        self.base_filters = {}  # so that the base class has nothing to deep-copy
+        super().__init__(*args, **kwargs)
+        del self.base_filters  # the class's again
+        self.filters = {name: copy.copy(filter_) for name, filter_ in self.base_filters.items()}
+        for filter_ in self.filters.values():
+            filter_.model = self.queryset.model
+            filter_.parent = self
+
     def get_form_class(self):
         """django-filter builds a new form class (every filter's form field, label and help text)
         for each request; it is the same class every time, so it is built once per language (form
@@ -51,14 +69,38 @@ class ExpenditureFilter(django_filters.FilterSet):
             form_class = self._form_classes[key] = super().get_form_class()
         return form_class
 
+    # Each filter as a condition; ``filter_queryset`` ANDs those of the query string in one
+    # ``filter()`` (django-filter's default makes one call per filter, each cloning the query: a
+    # partner's quarter has four, and the list is the API's busiest read).
+    def condition_grant(self, value) -> Q:
+        return Q(grant_id=_id_of(Grant, value))
+
+    def condition_partner(self, value) -> Q:
+        return Q(partner_id=_id_of(Partner, value))
+
+    def condition_budget_line(self, value) -> Q:
+        return Q(budget_line__code=value) | Q(budget_line__parent__code=value)
+
     def filter_grant(self, queryset, name, value):
-        return queryset.filter(grant_id=_id_of(Grant, value))
+        return queryset.filter(self.condition_grant(value))
 
     def filter_partner(self, queryset, name, value):
-        return queryset.filter(partner_id=_id_of(Partner, value))
+        return queryset.filter(self.condition_partner(value))
 
     def filter_budget_line(self, queryset, name, value):
-        return queryset.filter(Q(budget_line__code=value) | Q(budget_line__parent__code=value))
+        return queryset.filter(self.condition_budget_line(value))
+
+    def filter_queryset(self, queryset):
+        conditions = []
+        for name, value in self.form.cleaned_data.items():
+            if value in EMPTY_VALUES:
+                continue
+            filter_ = self.filters[name]
+            if filter_.method:
+                conditions.append(getattr(self, f"condition_{name}")(value))
+            else:
+                conditions.append(Q(**{f"{filter_.field_name}__{filter_.lookup_expr}": value}))
+        return queryset.filter(*conditions) if conditions else queryset
 
 
 class TransferFilter(django_filters.FilterSet):
