@@ -10,6 +10,7 @@ from django.db.models import BigIntegerField, Q
 from django.db.models.expressions import RawSQL
 from django.utils import translation
 from django_filters.constants import EMPTY_VALUES
+from django_filters.rest_framework import DjangoFilterBackend
 
 from expenditures.models import Expenditure, ExpenditureStatus, FundTransfer
 from grants.models import Grant, Partner
@@ -91,16 +92,25 @@ class ExpenditureFilter(django_filters.FilterSet):
         return queryset.filter(self.condition_budget_line(value))
 
     def filter_queryset(self, queryset):
-        conditions = []
+        # Kept by name: the list counts from day counts when only some filters are given.
+        self.conditions: dict[str, Q] = {}
         for name, value in self.form.cleaned_data.items():
             if value in EMPTY_VALUES:
                 continue
             filter_ = self.filters[name]
             if filter_.method:
-                conditions.append(getattr(self, f"condition_{name}")(value))
+                self.conditions[name] = getattr(self, f"condition_{name}")(value)
             else:
-                conditions.append(Q(**{f"{filter_.field_name}__{filter_.lookup_expr}": value}))
-        return queryset.filter(*conditions) if conditions else queryset
+                self.conditions[name] = Q(**{f"{filter_.field_name}__{filter_.lookup_expr}": value})
+        return queryset.filter(*self.conditions.values()) if self.conditions else queryset
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter's backend; the view keeps the filterset it filtered with (``view.filterset``)."""
+
+    def get_filterset(self, request, queryset, view):
+        view.filterset = super().get_filterset(request, queryset, view)
+        return view.filterset
 
 
 class TransferFilter(django_filters.FilterSet):

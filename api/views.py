@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db import connection
-from django.db.models import DecimalField, OuterRef, Prefetch, Subquery, Sum, Value
+from django.core.exceptions import EmptyResultSet, FullResultSet
+from django.db import connection, connections
+from django.db.models import DecimalField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.deletion import ProtectedError
 from django.db.models.functions import Coalesce
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -15,10 +16,11 @@ from drf_standardized_errors.openapi_validation_errors import extend_validation_
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
+from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
 from api.access import budget_line_or_400, grant_or_404, partner_scope
-from api.filters import ExpenditureFilter, TransferFilter
+from api.filters import ExpenditureFilter, FilterBackend, TransferFilter
 from api.idempotency import IDEMPOTENCY_PARAMETER, IdempotentCreateMixin
 from api.permissions import FinanceOrPartnerWrites, FinanceWritesOthersRead
 from api.schema import ErrorResponse409Serializer
@@ -45,6 +47,7 @@ from expenditures.models import (
     COUNTED_STATUSES,
     ExchangeRate,
     Expenditure,
+    ExpenditureDayCount,
     ExpenditureFunding,
     ExpenditureStatus,
     FundTransfer,
@@ -317,14 +320,12 @@ class AllocationViewSet(_GrantChildMixin, viewsets.ModelViewSet):
 # --- money that moves ---------------------------------------------------------------------------
 
 class _ListRows:
-    """A filtered expenditure query as the paginator wants it: ``count()`` on the query as it is,
+    """A filtered expenditure query as the paginator wants it: ``count()`` (``count`` given), and
     a slice read as rows of ``EXPENDITURE_LIST_COLUMNS``."""
 
-    def __init__(self, queryset):
+    def __init__(self, queryset, *, count):
         self.queryset = queryset
-
-    def count(self) -> int:
-        return self.queryset.count()
+        self.count = count
 
     def __len__(self) -> int:
         return self.count()
@@ -403,21 +404,39 @@ class ExpenditureViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     serializer_class = ExpenditureSerializer
     permission_classes = [FinanceOrPartnerWrites]
     filterset_class = ExpenditureFilter
+    filter_backends = [FilterBackend, OrderingFilter]
     ordering_fields = ["date", "amount_eur"]
     ordering = ["date", "id"]
 
+    def scope(self) -> list[Q] | None:
+        """What the user may see, as conditions on an expenditure's grant and partner (None: nothing).
+        As ``_scoped``: finance officers all; a partner member its own, on the grants it is
+        (still) a partner of; a donor member those of the grants it funds. The partner's grants
+        come as ids with the user's role, so the query has no join to them to plan: PostgreSQL
+        took 4.7 ms to plan a page with the join and 1.9 ms without, for 0.4 ms to run it."""
+        if not hasattr(self, "_scope"):
+            user = self.request.user
+            if is_finance_officer(user):
+                self._scope = []
+            elif (partner := partner_of(user)) is not None:
+                self._scope = [Q(partner=partner), Q(grant_id__in=partner_grant_ids_of(user))]
+            elif donor_ids_of(user):
+                self._scope = [Q(grant__in=grant_list_for(user).values("pk"))]
+            else:
+                self._scope = None
+        return self._scope
+
     def get_queryset(self):
-        queryset = Expenditure.objects.all()
-        if self.action != "list":  # the list reads plain rows: list() below
-            queryset = queryset.select_related("grant", "partner", "budget_line", "location").prefetch_related(
-                Prefetch("funding", ExpenditureFunding.objects.order_by("id")))
-        user = self.request.user
-        if not is_finance_officer(user) and (partner := partner_of(user)) is not None:
-            # As _scoped: its own, on the grants it is (still) a partner of. Those grants come as
-            # ids with the user's role, so the query has no join to them to plan: PostgreSQL took
-            # 4.7 ms to plan a page with the join and 1.9 ms without, for 0.4 ms to run it.
-            return queryset.filter(partner=partner, grant_id__in=partner_grant_ids_of(user))
-        return _scoped(queryset, user)
+        if self.action == "list":
+            # The list reads plain rows (list() below), and its filters compare no Money: a plain
+            # QuerySet, not django-money's, which wraps the methods of every clone again (0.5 ms
+            # of CPU for a page's query).
+            queryset = QuerySet(Expenditure)
+        else:
+            queryset = Expenditure.objects.select_related("grant", "partner", "budget_line", "location")
+            queryset = queryset.prefetch_related(Prefetch("funding", ExpenditureFunding.objects.order_by("id")))
+        scope = self.scope()
+        return queryset.none() if scope is None else queryset.filter(*scope)
 
     def list(self, request, *args, **kwargs):
         # ExpenditureSerializer's page, read as plain rows: a partner's quarter is the API's busiest
@@ -425,7 +444,7 @@ class ExpenditureViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
         # for each, cost more than the database's work (bench/RESULTS.md). The codes of the related
         # records come in one query; the fifo pieces in one more, for the page's fifo rows only.
         queryset = self.filter_queryset(self.get_queryset())
-        rows = self.paginate_queryset(_ListRows(queryset))
+        rows = self.paginate_queryset(_ListRows(queryset, count=lambda: self._count(queryset)))
         fifo_ids = [row["id"] for row in rows if row["fx_method"] == FxMethod.FIFO]
         funding: dict[int, list[tuple]] = {}
         if fifo_ids:
@@ -433,6 +452,31 @@ class ExpenditureViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
             for expenditure_id, *piece in pieces.values_list("expenditure_id", "transfer_id", "xof", "eur", "rate"):
                 funding.setdefault(expenditure_id, []).append(piece)
         return self.get_paginated_response(expenditure_list_rows(rows, _related_codes(rows), funding))
+
+    def _count(self, queryset) -> int:
+        """The list's count: from the day counts when the filters given are among those they
+        answer (grant, partner, dates: a partner's period), else by counting the rows."""
+        conditions = getattr(getattr(self, "filterset", None), "conditions", None)
+        scope = self.scope()
+        if (conditions is None or scope is None or not set(conditions) <= ExpenditureDayCount.FILTERS
+                or connections[queryset.db].vendor not in ExpenditureDayCount.VENDORS):
+            return queryset.count()
+        # The conditions compiled as the ORM does, the SUM around them written out: the same
+        # query as aggregate(Sum("count")), without its clone and wrapping (0.4 ms a request).
+        days = ExpenditureDayCount.objects.using(queryset.db).filter(*scope, *conditions.values()).query
+        compiler = days.get_compiler(queryset.db)
+        try:
+            where, params = compiler.compile(days.where)
+            where = f" WHERE {where}"
+        except FullResultSet:  # no condition at all
+            where, params = "", []
+        except EmptyResultSet:  # a condition nothing can meet
+            return 0
+        quote = compiler.connection.ops.quote_name
+        with compiler.connection.cursor() as cursor:
+            cursor.execute(f"SELECT SUM({quote('count')}) FROM {quote(ExpenditureDayCount._meta.db_table)}{where}",
+                           params)
+            return int(cursor.fetchone()[0] or 0)  # PostgreSQL sums bigints as numeric
 
     def _resolve(self, data: dict, instance: Expenditure | None = None) -> dict:
         """Codes to records, and the partner member's own partner."""

@@ -62,3 +62,37 @@ def test_the_list_orders_and_pages_as_before(grant, finance):
     assert first["previous"] is None and second["previous"] is not None and len(rows) == 14
     empty = finance.get(URL, {"grant": grant.code, "date_before": "2015-01-01"}).json()
     assert empty == {"count": 0, "next": None, "previous": None, "results": []}
+
+
+FILTERS = [
+    {"grant": "ML-ESEC-2015"},
+    {"grant": "ML-ESEC-2015", "partner": "BNCE", "date_after": "2016-01-01", "date_before": "2016-03-31"},
+    {"partner": "CARITAS", "date_after": "2016-02-01"},
+    {"date_before": "2016-02-01"},
+    {"grant": "NO-SUCH-GRANT"},
+    {"partner": "BNCE", "status": "validated"},
+    {"grant": "ML-ESEC-2015", "budget_line": "2", "date_after": "2016-01-01"},
+    {"currency": "EUR"},
+    {},
+]
+
+
+@pytest.mark.parametrize("who", ["finance", "bnce", "donor"])
+def test_the_count_is_the_number_of_rows_listed_however_it_is_counted(grant, finance, bnce, donor, who):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _world(grant, finance, "parity")
+    client = {"finance": finance, "bnce": bnce, "donor": donor}[who]
+    counts = []
+    for filters in FILTERS:
+        with CaptureQueriesContext(connection) as queries:
+            listed = client.get(URL, {**filters, "page_size": 1000}).json()
+        assert listed["count"] == len(listed["results"]), filters
+        counts.append(listed["count"])
+        from_days = any("expendituredaycount" in query["sql"] for query in queries.captured_queries)
+        # Day counts answer grant, partner and dates; any other filter counts the rows.
+        assert from_days == (set(filters) <= {"grant", "partner", "date_after", "date_before"}), filters
+    assert counts[0] > counts[1] > 0 and counts[4] == 0
+    own = bnce.get(URL, {"page_size": 1}).json()["count"]
+    assert own == Expenditure.objects.filter(partner__code="BNCE").count() > 0
