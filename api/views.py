@@ -325,7 +325,13 @@ class _ListRows:
 
     def __init__(self, queryset, *, count):
         self.queryset = queryset
-        self.count = count
+        self._count = count
+
+    def count(self) -> int:
+        # A method, not the callable itself: Django's paginator inspects ``count`` through an
+        # lru_cache keyed by the function, which would keep each request's closure (its view,
+        # filterset and query) alive.
+        return self._count()
 
     def __len__(self) -> int:
         return self.count()
