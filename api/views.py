@@ -362,17 +362,25 @@ def _related_codes(rows: list[dict]) -> dict[str, dict[int, str]]:
     return codes
 
 
-def _scoped(queryset, user):
-    """Finance officers: everything; partner members: their own; donor members: their grants'."""
+def _scope_conditions(user) -> list[Q] | None:
+    """What ``user`` may see, as conditions on a record's grant and partner (None: nothing).
+    Finance officers: everything; partner members: their own, on the grants they are (still)
+    partners of; donor members: their grants'. The partner's grants come as ids with the user's
+    role, so the query has no join to them to plan: PostgreSQL took 4.7 ms to plan a page of
+    expenditures with the join and 1.9 ms without, for 0.4 ms to run it."""
     if is_finance_officer(user):
-        return queryset
+        return []
     partner = partner_of(user)
     if partner is not None:
-        return queryset.filter(partner=partner, grant__partners=partner)
-    donor_ids = donor_ids_of(user)
-    if donor_ids:
-        return queryset.filter(grant__in=grant_list_for(user).values("pk"))
-    return queryset.none()
+        return [Q(partner=partner), Q(grant_id__in=partner_grant_ids_of(user))]
+    if donor_ids_of(user):
+        return [Q(grant__in=grant_list_for(user).values("pk"))]
+    return None
+
+
+def _scoped(queryset, user):
+    conditions = _scope_conditions(user)
+    return queryset.none() if conditions is None else queryset.filter(*conditions)
 
 
 @extend_schema_view(create=extend_schema(parameters=[IDEMPOTENCY_PARAMETER]))
@@ -415,21 +423,9 @@ class ExpenditureViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     ordering = ["date", "id"]
 
     def scope(self) -> list[Q] | None:
-        """What the user may see, as conditions on an expenditure's grant and partner (None: nothing).
-        As ``_scoped``: finance officers all; a partner member its own, on the grants it is
-        (still) a partner of; a donor member those of the grants it funds. The partner's grants
-        come as ids with the user's role, so the query has no join to them to plan: PostgreSQL
-        took 4.7 ms to plan a page with the join and 1.9 ms without, for 0.4 ms to run it."""
+        """``_scope_conditions`` of the request's user, read once (the list's count reuses them)."""
         if not hasattr(self, "_scope"):
-            user = self.request.user
-            if is_finance_officer(user):
-                self._scope = []
-            elif (partner := partner_of(user)) is not None:
-                self._scope = [Q(partner=partner), Q(grant_id__in=partner_grant_ids_of(user))]
-            elif donor_ids_of(user):
-                self._scope = [Q(grant__in=grant_list_for(user).values("pk"))]
-            else:
-                self._scope = None
+            self._scope = _scope_conditions(self.request.user)
         return self._scope
 
     def get_queryset(self):
