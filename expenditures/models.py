@@ -197,6 +197,11 @@ class Expenditure(models.Model):
         "QuarterlyStatement", null=True, blank=True, on_delete=models.SET_NULL,
         related_name="expenditures",
     )
+    adjusts = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="adjustments",
+        help_text=_("The expenditure of a locked quarter this row corrects (a reversal, or its replacement)."),
+    )
+    adjustment_reason = models.CharField(max_length=300, blank=True)
     entered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -219,9 +224,12 @@ class Expenditure(models.Model):
         ]
         constraints = [
             _currency_allowed("amount", "expenditure_currency_allowed"),
-            models.CheckConstraint(condition=Q(amount__gt=0), name="expenditure_amount_positive"),
+            # A reversal (an adjustment of a locked quarter's row) is the one negative expenditure.
+            models.CheckConstraint(condition=Q(amount__gt=0) | (Q(adjusts__isnull=False) & Q(amount__lt=0)),
+                                   name="expenditure_amount_positive"),
             _whole_if_xof("amount", "expenditure_whole_xof"),
-            models.CheckConstraint(condition=Q(amount_eur__gte=0), name="expenditure_eur_not_negative"),
+            models.CheckConstraint(condition=Q(amount_eur__gte=0) | Q(adjusts__isnull=False),
+                                   name="expenditure_eur_not_negative"),
             models.CheckConstraint(condition=Q(fx_rate__gt=0), name="expenditure_rate_positive"),
             models.CheckConstraint(condition=Q(unfunded_xof__gte=0), name="expenditure_unfunded_not_negative"),
             models.UniqueConstraint(fields=["partner", "voucher"], name="expenditure_voucher_once_per_partner"),
@@ -329,6 +337,14 @@ class QuarterlyStatement(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     review_comment = models.TextField(blank=True)
+    digest = models.CharField(
+        max_length=64, blank=True,
+        help_text=_("SHA-256 of the quarter's ledger rows, their conversions and the statement, taken at "
+                    "acceptance and chained to the partner's previous accepted quarter."),
+    )
+    previous_digest = models.CharField(
+        max_length=64, blank=True, help_text=_("The digest of the partner's previous accepted quarter."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 
@@ -357,3 +373,22 @@ class QuarterlyStatement(models.Model):
     @property
     def period(self) -> str:
         return f"{self.year}-Q{self.quarter}"
+
+
+class StatementReopening(models.Model):
+    """A finance officer reopened an accepted quarter, with a reason that stays on record: the
+    quarter is open again (its statement is ``submitted``) until finance accepts it anew."""
+
+    statement = models.ForeignKey(QuarterlyStatement, on_delete=models.CASCADE, related_name="reopenings")
+    reason = models.TextField()
+    digest = models.CharField(max_length=64, blank=True, help_text=_("The digest the quarter had when reopened."))
+    reopened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reopened_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["statement", "reopened_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.statement} reopened on {self.reopened_at:%Y-%m-%d}"
