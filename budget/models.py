@@ -175,7 +175,14 @@ class Reallocation(models.Model):
 
 
 class DonorDecision(models.Model):
-    """A donor's recorded decision on a draft whose headings move beyond the grant's limit."""
+    """A donor's recorded decision on a draft whose headings move beyond the grant's limit.
+
+    ``allocations_fingerprint`` is the SHA-256 of the draft's allocations as the donor saw them
+    (``budget.selectors.allocations_fingerprint``), taken when the decision is recorded: the
+    decision speaks for those allocations only (DOMAIN rule 14). A decision written before the
+    fingerprint existed has a blank one ("legacy"): it cannot show what the donor saw, so it is
+    read as stale (see ``budget.revisions.donor_approval_state``).
+    """
 
     class Decision(models.TextChoices):
         APPROVED = "approved", _("Approved")
@@ -189,6 +196,10 @@ class DonorDecision(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     decided_at = models.DateTimeField(auto_now_add=True)
+    allocations_fingerprint = models.CharField(
+        max_length=64, blank=True, default="", editable=False,
+        help_text=_("SHA-256 of the version's allocations when the decision was recorded."),
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -196,3 +207,12 @@ class DonorDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.donor.code} {self.decision} v{self.version.number}"
+
+    def save(self, *args, **kwargs):
+        # A new decision always carries what it was made on, whichever path creates it
+        # (``donor_decision_record``, the seed, a shell): it is taken here, at decision time.
+        if self._state.adding and not self.allocations_fingerprint:
+            from budget.selectors import allocations_fingerprint  # selectors build on these models
+
+            self.allocations_fingerprint = allocations_fingerprint(self.version)
+        super().save(*args, **kwargs)

@@ -5,6 +5,12 @@ grant's ``reallocation_limit_pct`` (default 25 %) of its amount in the original 
 cumulatively, on the giving and the receiving side alike, without the donor's approval; beyond
 that, the donor's recorded approval is needed before the draft is approved. A warning is raised
 from 20 %. Moves inside a heading never need it. Expenditures are never touched by a revision.
+
+The donor's approval covers the exact allocations it saw (DOMAIN rule 14): each decision stores
+the fingerprint of the draft's allocations when it is recorded, and the approval is stale as soon
+as the draft's current allocations fingerprint differently, whatever changed them (a move, a
+cell set, updated or deleted through the API or the admin, a raw UPDATE). A stale approval
+blocks ``version_approve`` (409 ``donor_approval_stale``) until the donor decides again.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from django.utils.translation import gettext as _
 from moneyed import Money
 
 from budget.models import Allocation, BudgetLine, BudgetVersion, DonorDecision, Reallocation, VersionStatus
+from budget.selectors import allocations_fingerprint
 from budget.services import _check_cell, _check_editable, version_total
 from grants.errors import ApplicationError, Conflict, ErrorCode, PermissionRefused
 from grants.models import Donor, Location, Partner
@@ -25,6 +32,7 @@ from grants.money import EUR, validate_money
 from grants.validation import as_application_error
 
 WARNING_PCT = Decimal("20")
+DONOR_APPROVAL_STALE = "donor_approval_stale"
 PCT = Decimal("0.01")
 
 
@@ -133,30 +141,49 @@ def reallocate(*, version: BudgetVersion, source: Cell, target: Cell, amount: Mo
 
 @transaction.atomic
 def donor_decision_record(*, version: BudgetVersion, donor: Donor, decision: str, comment: str = "",
-                          by=None) -> DonorDecision:
-    """Record a donor's decision on a draft. The donor must fund the grant."""
+                          by=None, seen_fingerprint: str | None = None) -> DonorDecision:
+    """Record a donor's decision on a draft. The donor must fund the grant.
+
+    The decision stores the fingerprint of the draft's allocations now (rule 14). A caller that
+    knows which allocations the donor was shown passes their fingerprint as ``seen_fingerprint``:
+    when the draft has changed since, the decision is refused (``Conflict``,
+    ``donor_approval_stale``) rather than recorded for allocations the donor did not see."""
     version = BudgetVersion.objects.select_for_update().select_related("grant").get(pk=version.pk)
     if not version.grant.donor_shares.filter(donor=donor).exists():
         raise PermissionRefused(_("%(donor)s does not fund this grant.") % {"donor": donor.code}, attr="donor")
     _check_editable(version)
     if decision not in DonorDecision.Decision.values:
         raise ApplicationError(_("A decision is approved or rejected."), code=ErrorCode.INVALID, attr="decision")
+    fingerprint = allocations_fingerprint(version)
+    if seen_fingerprint is not None and seen_fingerprint != fingerprint:
+        raise Conflict(_("The draft changed after it was shown to the donor: show it again before deciding."),
+                       code=DONOR_APPROVAL_STALE)
     return DonorDecision.objects.create(version=version, donor=donor, decision=decision, comment=comment,
-                                        decided_by=by)
+                                        decided_by=by, allocations_fingerprint=fingerprint)
+
+
+
+def last_donor_decision(version: BudgetVersion) -> DonorDecision | None:
+    return version.donor_decisions.order_by("-decided_at", "-id").first()
 
 
 def donor_approval_state(version: BudgetVersion) -> str:
-    """``not_needed``, ``missing``, ``approved``, ``rejected``, or ``stale`` (money moved after the
-    last decision, which therefore no longer speaks for the draft)."""
+    """``not_needed``, ``missing``, ``approved``, ``rejected``, or ``stale``.
+
+    The last decision (of any donor of the grant) speaks for the draft. A rejection stays a
+    rejection whatever changes after it. An approval is ``stale`` when the draft's allocations
+    no longer have the fingerprint stored with it, or when it has none (a decision recorded
+    before fingerprints existed: what the donor saw cannot be shown, so it is not relied on)."""
     if not version_needs_donor(version):
         return "not_needed"
-    last = version.donor_decisions.order_by("-decided_at", "-id").first()
+    last = last_donor_decision(version)
     if last is None:
         return "missing"
     if last.decision == DonorDecision.Decision.REJECTED:
         return "rejected"
-    moved_since = version.reallocations.filter(moved_at__gt=last.decided_at).exists()
-    return "stale" if moved_since else "approved"
+    if not last.allocations_fingerprint or last.allocations_fingerprint != allocations_fingerprint(version):
+        return "stale"
+    return "approved"
 
 
 def check_donor_rule(version: BudgetVersion) -> None:
@@ -167,6 +194,11 @@ def check_donor_rule(version: BudgetVersion) -> None:
     if state == "rejected":
         raise Conflict(_("The donor rejected this revision: it needs a new decision."),
                        code="donor_approval_rejected")
+    if state == "stale":
+        raise Conflict(
+            _("The draft changed since the donor's decision: the donor's approval covers only the allocations "
+              "it saw, and a new decision is needed."),
+            code=DONOR_APPROVAL_STALE)
     raise Conflict(
         _("A heading moves beyond %(limit)s %% of its original amount: the donor's approval is needed first.")
         % {"limit": version.grant.reallocation_limit_pct},

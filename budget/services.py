@@ -91,6 +91,18 @@ def version_open_draft(*, grant: Grant, label: str, reason: str = "", by=None) -
     return draft
 
 
+def _lock_draft(version: BudgetVersion) -> BudgetVersion:
+    """The version, locked for this transaction, and refused (409) unless it is a draft.
+
+    Every write to a draft's allocations takes this lock first (the version before its
+    allocations, as ``reallocate``, ``donor_decision_record`` and ``version_approve`` do): an
+    approval or a donor's decision then never reads allocations that a concurrent write is
+    changing, so what the donor saw and what is approved are the same rows."""
+    locked = BudgetVersion.objects.select_for_update().select_related("grant").get(pk=version.pk)
+    _check_editable(locked)
+    return locked
+
+
 def _check_editable(version: BudgetVersion) -> None:
     if not version.is_editable:
         raise Conflict(f"Version {version.number} is {version.status}: it cannot change.",
@@ -117,8 +129,11 @@ def _check_cell(version: BudgetVersion, budget_line: BudgetLine, partner: Partne
 @transaction.atomic
 def allocation_set(*, version: BudgetVersion, budget_line: BudgetLine, partner: Partner,
                    location: Location, year: int, amount: Money) -> Allocation:
-    """Create or change the allocation of one cell of a draft version."""
-    _check_editable(version)
+    """Create or change the allocation of one cell of a draft version.
+
+    Any change to a draft's allocations makes a donor's earlier approval stale (DOMAIN rule 14,
+    ``budget.revisions.donor_approval_state``): the donor decides again before approval."""
+    version = _lock_draft(version)
     with as_application_error():
         validate_money(amount, "amount")
     if str(amount.currency) != EUR:
@@ -134,8 +149,8 @@ def allocation_set(*, version: BudgetVersion, budget_line: BudgetLine, partner: 
 
 @transaction.atomic
 def allocation_update(*, allocation: Allocation, **fields) -> Allocation:
-    version = allocation.version
-    _check_editable(version)
+    """Change a draft's allocation (its cell or amount); see ``allocation_set`` on the donor."""
+    version = _lock_draft(allocation.version)
     for name, value in fields.items():
         setattr(allocation, name, value)
     with as_application_error():
@@ -151,8 +166,10 @@ def allocation_update(*, allocation: Allocation, **fields) -> Allocation:
     return allocation
 
 
+@transaction.atomic
 def allocation_delete(*, allocation: Allocation) -> None:
-    _check_editable(allocation.version)
+    """Drop a draft's allocation; see ``allocation_set`` on the donor."""
+    _lock_draft(allocation.version)
     allocation.delete()
 
 
