@@ -36,15 +36,24 @@ class RevalueSerializer(serializers.Serializer):
     method = serializers.ChoiceField(choices=FxMethod.choices, help_text="The conversion method to switch to.")
     confirm = serializers.BooleanField(
         default=False,
-        help_text="Required (true) once a statement of the grant is accepted: revaluing changes the EUR "
-                  "value of accepted quarters.",
+        help_text="Required (true) once a statement of the grant is accepted: the method then changes for "
+                  "the open quarters only (accepted quarters keep their EUR).",
     )
+
+
+class FrozenQuarterSerializer(serializers.Serializer):
+    partner = serializers.CharField(help_text="The partner's code.")
+    period = serializers.CharField(help_text="The accepted quarter, e.g. 2016-Q3.")
 
 
 class RevalueResultSerializer(serializers.Serializer):
     method = serializers.ChoiceField(choices=FxMethod.choices)
     revalued = serializers.IntegerField(help_text="Expenditures whose stored conversion changed.")
     delta_eur = serializers.DecimalField(**EUR_DIGITS, help_text="Change of their EUR total.")
+    by_quarter = serializers.DictField(child=serializers.IntegerField(),
+                                       help_text='Expenditures moved per quarter, e.g. {"2016-Q3": 12}.')
+    frozen_quarters = FrozenQuarterSerializer(
+        many=True, help_text="Accepted quarters, left with the EUR they were accepted with.")
 
 
 class GrantRevalueView(APIView):
@@ -54,8 +63,9 @@ class GrantRevalueView(APIView):
         summary="Switch a grant's conversion method and revalue its spending",
         description=(
             "Finance officers only. Sets the grant's method (recorded in its history) and recomputes the "
-            "stored EUR value of every partner's expenditures in one transaction. Once a statement of the "
-            "grant is accepted, `confirm: true` is required (409 `revaluation_needs_confirm` otherwise)."
+            "stored EUR value of every partner's expenditures of open quarters in one transaction. Once a "
+            "statement of the grant is accepted, `confirm: true` is required (409 `revaluation_needs_confirm` "
+            "otherwise); accepted quarters keep the EUR they were accepted with and are listed."
         ),
         request=RevalueSerializer,
         responses={

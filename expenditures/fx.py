@@ -1,7 +1,12 @@
 """Turning XOF into EUR under a grant's method, and keeping stored conversions what it says.
 
-The rate always comes from the rate table or from the transfers; the arithmetic is Decimal,
-divides by the full rate and rounds once, half up, to the cent (``grants.money.divide_to_eur``).
+One engine: ``convert`` gives the stored conversion of one expenditure (``amount_eur``,
+``fx_rate``, ``fx_method``, ``rate_missing``, ``unfunded_xof`` and, under fifo, its funding
+pieces). Every path calls it: ``apply_conversion`` before a row is written, ``revalue_partner``
+(and ``stale_conversions``) for a partner's rows in batch, and the history generator
+(``expenditures.history``). The rate always comes from the rate table or from the transfers; the
+arithmetic is Decimal, divides by the full rate and rounds once, half up, to the cent
+(``grants.money.divide_to_eur``); the one fallback is the parity (the standing rate).
 
 The four methods (``grants.models.FxMethod``; DOMAIN.md says why, issue 4 says exactly what):
 
@@ -22,20 +27,31 @@ The four methods (``grants.models.FxMethod``; DOMAIN.md says why, issue 4 says e
 
 Only transfers received (``received_on`` set) with a positive XOF amount count as funds.
 EUR expenditures are never converted (rate 1). The rate stored on a row (``fx_rate``) is its
-XOF over its EUR, to 6 decimals.
+XOF over its EUR, to 6 decimals (the rate used where the EUR rounds to zero).
+
+Frozen rows (DOMAIN rule 8). A row dated in a quarter the partner's statement for that grant has
+``accepted`` keeps the conversion it was accepted with: no revaluation (a method switch, a rate
+edit, a transfer edit, another row's change) rewrites its stored values or its funding pieces.
+Nor is a reversal ever rewritten (``adjusts`` set and a negative amount: the adjustment of a locked
+quarter's row, whose EUR is the negative of the original's, fixed when it is made); a reversal
+consumes no tranche. Under ``fifo`` the frozen rows' stored pieces are taken out of their tranches
+first (XOF and EUR); the open rows then consume what remains of each tranche, oldest tranche first,
+as above. Under ``weighted_average`` and ``monthly_rate`` the open rows are converted as if
+nothing were frozen (their rate does not depend on other rows).
 
 Who decides a row's conversion: ``apply_conversion`` before each write, alone for ``parity`` and
 ``monthly_rate``; for ``fifo`` and ``weighted_average``, whose rows depend on the partner's other
-rows and transfers, ``revalue_partner`` settles the partner's rows after the write (the hooks
-``after_expenditure_change``, ``after_transfer_change``, ``after_rate_change``), in the caller's
-transaction.
+rows and transfers, ``apply_conversion`` stores the parity and ``revalue_partner`` settles the
+partner's rows after the write (the hooks ``after_expenditure_change``, ``after_transfer_change``,
+``after_rate_change``), in the caller's transaction. A caller that needs the settled values reads
+them back (``refresh_from_db(fields=STORED_FIELDS)``). Each revaluation answers a ``Revaluation``:
+the rows moved, their EUR delta, the rows moved per quarter and the quarters left frozen.
 """
 
 from __future__ import annotations
 
-import threading
-import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -51,7 +67,10 @@ from expenditures.models import (
     ExchangeRate,
     Expenditure,
     ExpenditureFunding,
+    ExpenditureStatus,
     FundTransfer,
+    QuarterlyStatement,
+    StatementStatus,
 )
 from grants.models import FxMethod, Grant, Partner
 from grants.money import EUR, XOF, divide_to_eur, quantize_amount
@@ -60,6 +79,7 @@ ONE = Decimal("1")
 ZERO_XOF = Decimal("0")
 ZERO_EUR = Decimal("0.00")
 RATE_PLACES = Decimal("0.000001")
+ONE_RATE = ONE.quantize(RATE_PLACES)
 # Rows written per round of queries: a revaluation costs a fixed number of queries per batch.
 BATCH_SIZE = 1000
 # Methods whose conversions depend on the partner's other rows and transfers.
@@ -114,48 +134,20 @@ def convert_to_eur(amount: Money, *, rate: Decimal | None = None) -> Money:
 
 
 def shown_rate(xof: Decimal, eur: Decimal, fallback: Decimal) -> Decimal:
-    """XOF over EUR to 6 decimals; ``fallback`` (the rate used) when the EUR rounds to zero."""
+    """The rate stored on a row: XOF over EUR to 6 decimals; ``fallback`` (the rate used) when
+    the EUR rounds to zero."""
     if not eur:
         return fallback.quantize(RATE_PLACES)
     return (xof / eur).quantize(RATE_PLACES)
 
 
-# --- one row's conversion ------------------------------------------------------------------------
-
-class Piece(NamedTuple):
-    """XOF of one expenditure taken from one tranche (``transfer_id`` None: unfunded)."""
-
-    transfer_id: int | None
-    xof: Decimal
-    eur: Decimal
-    rate: Decimal
-
-
-@dataclass(frozen=True)
-class Conversion:
-    amount_eur: Decimal
-    fx_rate: Decimal
-    fx_method: str
-    rate_missing: bool = False
-    unfunded_xof: Decimal = ZERO_XOF
-    pieces: tuple[Piece, ...] = field(default=())
-
-
-def conversion_at_parity(amount: Money, *, parity: Decimal | None = None) -> Conversion:
-    """Stored values for an expenditure converted at the standing rate (method ``parity``)."""
-    if str(amount.currency) == EUR:
-        return Conversion(amount.amount, ONE, FxMethod.PARITY)
-    rate = parity if parity is not None else parity_rate()
-    return Conversion(convert_to_eur(amount, rate=rate).amount, rate, FxMethod.PARITY)
-
-
 class RateBook:
-    """The rate table read once, for converting many rows (a statement's lines) in a few queries
-    instead of one or two a row. Rates are read on first use."""
+    """The rate table read once, for converting many rows in a few queries instead of one or two
+    a row. Rates are read on first use; ``parity`` may be given (no query for it then)."""
 
-    def __init__(self, currency: str = XOF):
+    def __init__(self, currency: str = XOF, *, parity: Decimal | None = None):
         self.currency = currency
-        self._parity: Decimal | None = None
+        self._parity = parity
         self._monthly: dict[date, Decimal] | None = None
 
     def parity(self) -> Decimal:
@@ -169,77 +161,16 @@ class RateBook:
         return self._monthly.get(day.replace(day=1))
 
 
-class _TableRates:
-    """The rate table asked row by row (one row's conversion: no point reading every month)."""
+# --- the partner's funds -------------------------------------------------------------------------------
 
-    @staticmethod
-    def parity() -> Decimal:
-        return parity_rate()
+class Piece(NamedTuple):
+    """XOF of one expenditure taken from one tranche (``transfer_id`` None: unfunded)."""
 
-    @staticmethod
-    def monthly(day: date) -> Decimal | None:
-        return monthly_rate(day)
+    transfer_id: int | None
+    xof: Decimal
+    eur: Decimal
+    rate: Decimal
 
-
-def conversion_for(amount: Money, *, method: str, day: date, rates: RateBook | None = None) -> Conversion:
-    """The conversion of one expenditure that can be decided alone (parity, monthly rate).
-
-    Methods that depend on the partner's other transfers and spending (fifo, weighted
-    average) start from the parity here and are settled by ``revalue_partner`` after the write.
-    ``rates``: a ``RateBook`` to read the rate table once for many rows.
-    """
-    if str(amount.currency) == EUR:
-        return Conversion(amount.amount, ONE, method)
-    table = rates or _TableRates()
-    if method == FxMethod.MONTHLY_RATE:
-        rate = table.monthly(day)
-        if rate is None:
-            parity = table.parity()
-            return Conversion(convert_to_eur(amount, rate=parity).amount, parity, method, rate_missing=True)
-        return Conversion(convert_to_eur(amount, rate=rate).amount, rate, method)
-    parity = table.parity()
-    return Conversion(convert_to_eur(amount, rate=parity).amount, parity, method)
-
-
-# Expenditures whose conversion ``revalue_partner`` settles after they are written: it copies
-# the settled values onto these instances, so that a service returns what the database holds.
-_settling = threading.local()
-
-
-def apply_conversion(expenditure, *, rates: RateBook | None = None) -> None:
-    """Set the stored EUR value, rate and method of an unsaved or changed expenditure.
-
-    Under ``fifo`` and ``weighted_average`` these are provisional (the parity) until the
-    ``after_expenditure_change`` hook, which the services call after the save, settles them.
-    ``rates``: a ``RateBook`` shared by the rows of one write, to read the rate table once.
-    """
-    method = expenditure.grant.fx_method
-    conversion = conversion_for(expenditure.amount, method=method, day=expenditure.date, rates=rates)
-    if (method == FxMethod.FIFO and str(expenditure.amount.currency) == XOF
-            and expenditure.status not in COUNTED_STATUSES):
-        conversion = Conversion(conversion.amount_eur, conversion.fx_rate, FxMethod.PARITY)
-    expenditure.amount_eur = conversion.amount_eur
-    expenditure.fx_rate = _shown_rate(expenditure.amount, conversion)
-    expenditure.fx_method = conversion.fx_method
-    expenditure.rate_missing = conversion.rate_missing
-    expenditure.unfunded_xof = ZERO_XOF
-    if method in PARTNER_METHODS:
-        pending = getattr(_settling, "refs", None)
-        if pending is None:
-            pending = _settling.refs = []
-        if len(pending) >= 10_000:  # a hook never came (a caller that only converts): forget the dead
-            pending[:] = [ref for ref in pending if ref() is not None]
-        pending.append(weakref.ref(expenditure))
-
-
-def _shown_rate(amount: Money, conversion: Conversion) -> Decimal:
-    """The rate shown on an expenditure: its amount over its EUR, to 6 decimals."""
-    if str(amount.currency) == EUR:
-        return conversion.fx_rate.quantize(RATE_PLACES)
-    return shown_rate(amount.amount, conversion.amount_eur, conversion.fx_rate)
-
-
-# --- the partner methods, as pure functions --------------------------------------------------------
 
 @dataclass(frozen=True)
 class Tranche:
@@ -260,45 +191,44 @@ class Tranche:
 
 
 class FifoCursor:
-    """Counted XOF expenditures, in order, consume ``tranches`` (in order) first in first out."""
+    """Counted XOF expenditures, in order, consume ``tranches`` (in order) first in first out.
 
-    def __init__(self, tranches: Sequence[Tranche], parity: Decimal):
-        self.tranches = [t for t in tranches if t.xof > 0 and t.eur > 0]
+    ``consumed``: XOF and EUR already taken from a tranche, by transfer id (the stored pieces of
+    frozen rows); the cursor starts with what remains of each tranche."""
+
+    def __init__(self, tranches: Sequence[Tranche], parity: Decimal,
+                 consumed: Mapping[int, tuple[Decimal, Decimal]] | None = None):
         self.parity = parity
+        self.tranches = [t for t in tranches if t.xof > 0 and t.eur > 0]
+        consumed = consumed or {}
+        # [tranche, XOF left, EUR left] for each tranche with XOF left, in order
+        self._left: list[list] = []
+        for tranche in self.tranches:
+            used_xof, used_eur = consumed.get(tranche.transfer_id, (ZERO_XOF, ZERO_EUR))
+            if tranche.xof - used_xof > 0:
+                self._left.append([tranche, tranche.xof - used_xof, max(tranche.eur - used_eur, ZERO_EUR)])
         self.index = 0
-        self.xof_left = self.tranches[0].xof if self.tranches else ZERO_XOF
-        self.eur_left = self.tranches[0].eur if self.tranches else ZERO_EUR
 
     def take(self, xof: Decimal) -> tuple[Piece, ...]:
         """The pieces ``xof`` is paid from; consumes them. Their XOF add up to ``xof``."""
         pieces = []
         rest = xof
-        while rest > 0 and self.index < len(self.tranches):
-            tranche = self.tranches[self.index]
-            taken = min(rest, self.xof_left)
-            exhausts = taken == self.xof_left
+        while rest > 0 and self.index < len(self._left):
+            slot = self._left[self.index]
+            tranche, xof_left, eur_left = slot
+            taken = min(rest, xof_left)
             # Half up, but never more EUR than the tranche still holds: rounding its pieces up
             # must not make the partner's funded spending exceed the EUR sent.
-            eur = min(tranche.to_eur(taken), self.eur_left)
+            eur = min(tranche.to_eur(taken), eur_left)
             pieces.append(Piece(tranche.transfer_id, taken, eur, tranche.rate))
             rest -= taken
-            self.xof_left -= taken
-            self.eur_left -= eur
-            if exhausts:
+            slot[1] = xof_left - taken
+            slot[2] = eur_left - eur
+            if taken == xof_left:
                 self.index += 1
-                if self.index < len(self.tranches):
-                    self.xof_left = self.tranches[self.index].xof
-                    self.eur_left = self.tranches[self.index].eur
         if rest > 0:
             pieces.append(Piece(None, rest, divide_to_eur(rest, self.parity), self.parity.quantize(RATE_PLACES)))
         return tuple(pieces)
-
-
-def fifo_conversion(xof: Decimal, cursor: FifoCursor, method: str = FxMethod.FIFO) -> Conversion:
-    pieces = cursor.take(xof)
-    eur = sum((p.eur for p in pieces), ZERO_EUR)
-    unfunded = sum((p.xof for p in pieces if p.transfer_id is None), ZERO_XOF)
-    return Conversion(eur, pieces[0].rate, method, unfunded_xof=unfunded, pieces=pieces)
 
 
 class AverageRate:
@@ -321,17 +251,6 @@ class AverageRate:
         return self.xof, self.eur
 
 
-def average_conversion(xof: Decimal, day: date, average: AverageRate, parity: Decimal) -> Conversion:
-    received, sent = average.upto(day)
-    if not sent:
-        return Conversion(divide_to_eur(xof, parity), parity, FxMethod.WEIGHTED_AVERAGE)
-    # xof / (received / sent), the full rate: xof x sent / received, rounded once.
-    return Conversion(divide_to_eur(xof * sent, received), (received / sent).quantize(RATE_PLACES),
-                      FxMethod.WEIGHTED_AVERAGE)
-
-
-# --- revaluation ---------------------------------------------------------------------------------
-
 def partner_tranches(grant: Grant, partner: Partner) -> list[Tranche]:
     """The partner's funds on the grant in fifo order (one query)."""
     rows = (
@@ -345,117 +264,263 @@ def partner_tranches(grant: Grant, partner: Partner) -> list[Tranche]:
     return [Tranche(pk, received_on, xof, eur) for pk, received_on, xof, eur in rows]
 
 
+# --- the engine ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Conversion:
+    """The stored conversion of one expenditure: ``values`` are its ``STORED_FIELDS``."""
+
+    amount_eur: Decimal
+    fx_rate: Decimal  # as stored: XOF / EUR to 6 decimals (1 for EUR)
+    fx_method: str
+    rate_missing: bool = False
+    unfunded_xof: Decimal = ZERO_XOF
+    pieces: tuple[Piece, ...] = field(default=())
+
+    @property
+    def values(self) -> tuple:
+        return (self.amount_eur, self.fx_rate, self.fx_method, self.rate_missing, self.unfunded_xof)
+
+
+class ConversionContext:
+    """What a conversion reads besides the row: the rate table (read once) and, for a partner's
+    rows converted in order (``for_partner``), its funds as consumed so far. Without funds,
+    ``fifo`` and ``weighted_average`` give the parity, which ``revalue_partner`` settles."""
+
+    def __init__(self, rates: RateBook | None = None, *, fifo: FifoCursor | None = None,
+                 average: AverageRate | None = None):
+        self.rates = rates if rates is not None else RateBook()
+        self.fifo = fifo
+        self.average = average
+
+    @classmethod
+    def for_partner(cls, method: str, tranches: Sequence[Tranche], rates: RateBook | None = None,
+                    consumed: Mapping[int, tuple[Decimal, Decimal]] | None = None) -> ConversionContext:
+        """For the partner's rows, by date then id: ``tranches`` are its funds, ``consumed`` what
+        frozen rows took from them (fifo)."""
+        context = cls(rates)
+        if method == FxMethod.FIFO:
+            context.fifo = FifoCursor(tranches, context.rates.parity(), consumed)
+        elif method == FxMethod.WEIGHTED_AVERAGE:
+            context.average = AverageRate(tranches)
+        return context
+
+
+def _at(xof: Decimal, rate: Decimal, method: str, *, rate_missing: bool = False) -> Conversion:
+    eur = divide_to_eur(xof, rate)
+    return Conversion(eur, shown_rate(xof, eur, rate), method, rate_missing)
+
+
+def convert(amount: Decimal, currency: str, method: str, day: date,
+            status: str = ExpenditureStatus.VALIDATED, context: ConversionContext | None = None) -> Conversion:
+    """The stored conversion of an expenditure of ``amount`` ``currency`` dated ``day`` with
+    ``status``, under ``method``. The one place EUR is computed (see the module docstring).
+
+    Under ``fifo`` a counted row consumes ``context``'s funds (rows must come by date then id).
+    """
+    if context is None:
+        context = ConversionContext()
+    if currency == EUR:
+        return Conversion(amount, ONE_RATE, method)
+    if currency != XOF:
+        raise ValueError(f"cannot convert {currency}")
+    amount = quantize_amount(amount, XOF)  # whole by constraint; read back as NUMERIC(14, 2)
+    if method == FxMethod.MONTHLY_RATE:
+        rate = context.rates.monthly(day)
+        if rate is not None:
+            return _at(amount, rate, method)
+        return _at(amount, context.rates.parity(), method, rate_missing=True)
+    if method == FxMethod.FIFO:
+        if status not in COUNTED_STATUSES:  # consumes nothing until submitted
+            return _at(amount, context.rates.parity(), FxMethod.PARITY)
+        if context.fifo is not None:
+            pieces = context.fifo.take(amount)
+            eur = sum((p.eur for p in pieces), ZERO_EUR)
+            unfunded = sum((p.xof for p in pieces if p.transfer_id is None), ZERO_XOF)
+            return Conversion(eur, shown_rate(amount, eur, pieces[0].rate), method,
+                              unfunded_xof=unfunded, pieces=pieces)
+    elif method == FxMethod.WEIGHTED_AVERAGE and context.average is not None:
+        received, sent = context.average.upto(day)
+        if sent:
+            # xof / (received / sent), the full rate: xof x sent / received, rounded once.
+            eur = divide_to_eur(amount * sent, received)
+            return Conversion(eur, shown_rate(amount, eur, received / sent), method)
+    return _at(amount, context.rates.parity(), method)
+
+
+def conversion_for(amount: Money, *, method: str, day: date, status: str = ExpenditureStatus.VALIDATED,
+                   rates: RateBook | None = None) -> Conversion:
+    """``convert`` for a ``Money``, alone (fifo and weighted average: the parity, until settled)."""
+    return convert(amount.amount, str(amount.currency), method, day, status, ConversionContext(rates))
+
+
+def conversion_at_parity(amount: Money, *, parity: Decimal | None = None) -> Conversion:
+    """Stored values for an expenditure converted at the standing rate (method ``parity``)."""
+    return convert(amount.amount, str(amount.currency), FxMethod.PARITY, date.min,
+                   context=ConversionContext(RateBook(parity=parity)))
+
+
+def fifo_conversion(xof: Decimal, cursor: FifoCursor, method: str = FxMethod.FIFO) -> Conversion:
+    """A counted XOF row's conversion under fifo, from ``cursor``'s funds."""
+    return convert(xof, XOF, method, date.min, context=ConversionContext(RateBook(parity=cursor.parity),
+                                                                         fifo=cursor))
+
+
+def is_reversal(expenditure) -> bool:
+    """An adjustment that reverses a locked quarter's row: its conversion is fixed when made."""
+    return expenditure.adjusts_id is not None and expenditure.amount.amount < 0
+
+
+def apply_conversion(expenditure, *, rates: RateBook | None = None) -> None:
+    """Set the stored EUR value, rate and method of an unsaved or changed expenditure.
+
+    Under ``fifo`` and ``weighted_average`` these are provisional (the parity) until the
+    ``after_expenditure_change`` hook, which the services call after the save, settles them in the
+    database (read them back with ``refresh_from_db(fields=STORED_FIELDS)``). A reversal keeps
+    the values it was given. ``rates``: a ``RateBook`` shared by the rows of one write.
+    """
+    if is_reversal(expenditure):
+        return
+    conversion = convert(expenditure.amount.amount, str(expenditure.amount.currency),
+                         expenditure.grant.fx_method, expenditure.date, expenditure.status,
+                         ConversionContext(rates))
+    for name, value in zip(STORED_FIELDS, conversion.values, strict=True):
+        setattr(expenditure, name, value)
+
+
+# --- revaluation ---------------------------------------------------------------------------------
+
+def quarter_label(day: date) -> str:
+    """The calendar quarter of ``day`` as a statement names it: ``2016-Q3``."""
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
+@dataclass
+class Revaluation:
+    """What a revaluation did: ``count`` expenditures whose stored conversion or pieces changed,
+    ``delta_eur`` the change of their EUR total, ``by_quarter`` the rows moved per quarter
+    (``{"2016-Q3": 12}``), ``frozen`` the accepted quarters left as they were, as
+    (partner code, quarter) pairs."""
+
+    count: int = 0
+    delta_eur: Decimal = ZERO_EUR
+    by_quarter: dict[str, int] = field(default_factory=dict)
+    frozen: tuple[tuple[str, str], ...] = ()
+
+    def __add__(self, other: Revaluation) -> Revaluation:
+        by_quarter = Counter(self.by_quarter)
+        by_quarter.update(other.by_quarter)
+        return Revaluation(self.count + other.count, self.delta_eur + other.delta_eur,
+                           dict(sorted(by_quarter.items())), tuple(sorted({*self.frozen, *other.frozen})))
+
+
 @dataclass
 class _Plan:
     changed: dict[int, tuple] = field(default_factory=dict)  # id -> new stored values
+    stored: dict[int, tuple] = field(default_factory=dict)  # id -> stored values, for the changed
     funding: dict[int, tuple[Piece, ...]] = field(default_factory=dict)  # id -> new pieces
+    quarter: dict[int, str] = field(default_factory=dict)  # id -> its quarter, for the moved
     delta_eur: Decimal = ZERO_EUR
+    frozen: tuple[str, ...] = ()
+
+    def result(self, partner: Partner) -> Revaluation:
+        moved = Counter(self.quarter.values())
+        return Revaluation(len(self.quarter), self.delta_eur, dict(sorted(moved.items())),
+                           tuple((partner.code, q) for q in self.frozen))
 
 
-def _conversions(rows: Iterable[tuple], method: str, tranches: Sequence[Tranche], parity: Decimal,
-                 rates: dict[date, Decimal]) -> Iterator[tuple[tuple, Conversion]]:
-    """Each row (ordered by date then id) with its conversion under ``method``."""
-    cursor = FifoCursor(tranches, parity) if method == FxMethod.FIFO else None
-    average = AverageRate(tranches) if method == FxMethod.WEIGHTED_AVERAGE else None
+def frozen_quarters(*, grant: Grant, partner: Partner, lock: bool = False) -> set[tuple[int, int]]:
+    """(year, quarter) of the partner's accepted statements on the grant. With ``lock`` (inside a
+    transaction), the partner's statements on the grant are locked first, so that no quarter is
+    accepted while its rows are being revalued (a statement before its rows)."""
+    statements = QuarterlyStatement.objects.filter(grant=grant, partner=partner)
+    if lock:
+        list(statements.select_for_update().order_by("pk").values_list("pk", flat=True))
+    return set(statements.filter(status=StatementStatus.ACCEPTED).values_list("year", "quarter"))
+
+
+def _plan(grant: Grant, partner: Partner, *, lock: bool) -> _Plan:
+    """Every open row of ``partner`` on ``grant`` converted again under the grant's method, and
+    what differs from what is stored (reads only)."""
+    method = grant.fx_method
+    frozen = frozen_quarters(grant=grant, partner=partner, lock=lock)
+    rows = list(
+        Expenditure.objects.filter(grant=grant, partner=partner)
+        .order_by("date", "id")
+        .values_list("id", "date", "amount", "amount_currency", "status", "adjusts_id", *STORED_FIELDS)
+    )
+    stored_pieces: dict[int, tuple] = {}
+    for expenditure_id, *piece in (ExpenditureFunding.objects
+                                   .filter(expenditure__grant=grant, expenditure__partner=partner)
+                                   .order_by("expenditure_id", "id")
+                                   .values_list("expenditure_id", "transfer_id", "xof", "eur", "rate")):
+        stored_pieces[expenditure_id] = (*stored_pieces.get(expenditure_id, ()), tuple(piece))
+
+    def is_frozen(row) -> bool:
+        day, amount, adjusts_id = row[1], row[2], row[5]
+        return (day.year, (day.month - 1) // 3 + 1) in frozen or (adjusts_id is not None and amount < 0)
+
+    consumed: dict[int, tuple[Decimal, Decimal]] = {}
+    if method == FxMethod.FIFO and frozen:
+        for row in rows:
+            if is_frozen(row):
+                for transfer_id, xof, eur, _rate in stored_pieces.get(row[0], ()):
+                    if transfer_id is not None:
+                        used = consumed.get(transfer_id, (ZERO_XOF, ZERO_EUR))
+                        consumed[transfer_id] = (used[0] + xof, used[1] + eur)
+    tranches = partner_tranches(grant, partner) if method in PARTNER_METHODS else []
+    context = ConversionContext.for_partner(method, tranches, RateBook(), consumed)
+
+    plan = _Plan(frozen=tuple(f"{year}-Q{quarter}" for year, quarter in sorted(frozen)))
     for row in rows:
-        _pk, day, amount, currency, status = row[:5]
-        if currency == XOF:
-            amount = quantize_amount(amount, XOF)  # whole by constraint; read back as NUMERIC(14, 2)
-        if currency == EUR:
-            conversion = Conversion(amount, ONE, method)
-        elif method == FxMethod.FIFO:
-            if status in COUNTED_STATUSES:
-                conversion = fifo_conversion(amount, cursor)
-            else:
-                conversion = Conversion(divide_to_eur(amount, parity), parity, FxMethod.PARITY)
-        elif method == FxMethod.WEIGHTED_AVERAGE:
-            conversion = average_conversion(amount, day, average, parity)
-        elif method == FxMethod.MONTHLY_RATE:
-            rate = rates.get(day.replace(day=1))
-            conversion = Conversion(divide_to_eur(amount, rate or parity), rate or parity, method,
-                                    rate_missing=rate is None)
-        else:
-            conversion = Conversion(divide_to_eur(amount, parity), parity, method)
-        yield row, conversion
+        if (frozen and is_frozen(row)) or (row[5] is not None and row[2] < 0):
+            continue
+        pk, day, amount, currency, status = row[:5]
+        stored = row[6:]
+        conversion = convert(amount, currency, method, day, status, context)
+        new = conversion.values
+        if new != stored:
+            plan.changed[pk] = new
+            plan.stored[pk] = stored
+            plan.delta_eur += conversion.amount_eur - stored[0]
+            plan.quarter[pk] = quarter_label(day)
+        if conversion.pieces != stored_pieces.get(pk, ()):
+            plan.funding[pk] = conversion.pieces
+            plan.quarter[pk] = quarter_label(day)
+    return plan
 
 
 @transaction.atomic
-def revalue_partner(*, grant: Grant, partner: Partner, by=None, reason: str = "") -> tuple[int, Decimal]:
-    """Recompute every stored conversion of ``partner``'s expenditures on ``grant`` under the
-    grant's method (``grant.fx_method``); write the rows that change, with their history, and
-    the ``fifo`` funding pieces that change (none are kept under the other methods).
+def revalue_partner(*, grant: Grant, partner: Partner, by=None, reason: str = "") -> Revaluation:
+    """Recompute the stored conversion of ``partner``'s open expenditures on ``grant`` under the
+    grant's method (``grant.fx_method``); write the rows that change, with their history (user
+    ``by``, change reason ``reason``), and the ``fifo`` funding pieces that change (none are kept
+    under the other methods). Rows of accepted quarters and reversals are left as they are.
 
-    Returns (expenditures whose stored conversion or pieces changed, change of their EUR total).
     Reads the rows once; writes in batches of ``BATCH_SIZE``, a fixed number of queries each,
     so time and queries grow linearly with the partner's expenditures. Revaluing twice changes
     nothing the second time.
     """
     # Serialise the partner's revaluations: the last one to take the lock sees every committed row.
     list(Partner.objects.select_for_update().filter(pk=partner.pk).values_list("pk", flat=True))
-    method = grant.fx_method
-    parity = parity_rate()
-    rates = monthly_rates() if method == FxMethod.MONTHLY_RATE else {}
-    tranches = partner_tranches(grant, partner) if method in PARTNER_METHODS else []
-    rows = (
-        Expenditure.objects.filter(grant=grant, partner=partner)
-        .order_by("date", "id")
-        .values_list("id", "date", "amount", "amount_currency", "status", *STORED_FIELDS)
-    )
-    funding = ExpenditureFunding.objects.filter(expenditure__grant=grant, expenditure__partner=partner)
-    stored_pieces: dict[int, list[tuple]] = {}
-    if method == FxMethod.FIFO:
-        for expenditure_id, *piece in funding.order_by("expenditure_id", "id").values_list(
-                "expenditure_id", "transfer_id", "xof", "eur", "rate"):
-            stored_pieces.setdefault(expenditure_id, []).append(tuple(piece))
-    else:
-        funding.delete()  # pieces exist only under fifo
-
-    plan = _Plan()
-    settled: dict[int, tuple] = {}
-    waiting = _waiting(grant, partner)
-    for row, conversion in _conversions(rows, method, tranches, parity, rates):
-        pk, amount, stored = row[0], row[2], row[5:]
-        rate = conversion.fx_rate.quantize(RATE_PLACES) if row[3] == EUR else shown_rate(
-            amount, conversion.amount_eur, conversion.fx_rate)
-        new = (conversion.amount_eur, rate, conversion.fx_method, conversion.rate_missing,
-               conversion.unfunded_xof)
-        if new != tuple(stored):
-            plan.changed[pk] = new
-            plan.delta_eur += conversion.amount_eur - stored[0]
-        if method == FxMethod.FIFO:
-            if list(conversion.pieces) != stored_pieces.get(pk, []):
-                plan.funding[pk] = conversion.pieces
-        if pk in waiting:
-            settled[pk] = new
-    _write(plan, by=by, reason=reason or f"revaluation ({method})")
-    for pk, values in settled.items():
-        for instance in waiting[pk]:
-            for name, value in zip(STORED_FIELDS, values, strict=True):
-                setattr(instance, name, value)
-    return len(plan.changed.keys() | plan.funding.keys()), plan.delta_eur
+    plan = _plan(grant, partner, lock=True)
+    _write(plan, by=by, reason=reason or f"revaluation ({grant.fx_method})")
+    return plan.result(partner)
 
 
-def _waiting(grant: Grant, partner: Partner) -> dict[int, list]:
-    """The instances ``apply_conversion`` left to settle for this grant and partner, by id."""
-    pending = getattr(_settling, "refs", None) or []
-    waiting: dict[int, list] = {}
-    keep = []
-    for ref in pending:
-        instance = ref()
-        if instance is None:
-            continue
-        if instance.grant_id == grant.pk and instance.partner_id == partner.pk and instance.pk:
-            waiting.setdefault(instance.pk, []).append(instance)
-        else:
-            keep.append(ref)
-    if pending:
-        _settling.refs = keep
-    return waiting
+def stale_conversions(*, grant: Grant, partner: Partner) -> dict[int, tuple[tuple, tuple]]:
+    """Read-only: expenditure id -> (stored ``STORED_FIELDS`` values, the values the engine
+    computes) for each open row of ``partner`` on ``grant`` whose stored conversion differs, the
+    same computation as ``revalue_partner`` (rows of accepted quarters and reversals are not
+    checked: they keep the conversion they were accepted with). No writes, no locks."""
+    plan = _plan(grant, partner, lock=False)
+    return {pk: (plan.stored[pk], new) for pk, new in plan.changed.items()}
 
 
 def _write(plan: _Plan, *, by, reason: str) -> None:
     """Write the plan in batches of ``BATCH_SIZE`` expenditures: per batch one UPDATE of the
-    changed rows, one INSERT of their history rows, one DELETE and one INSERT of their pieces
+    changed rows, one SELECT of them and one INSERT of their history rows (built by
+    django-simple-history's ``bulk_history_create``), one DELETE and one INSERT of their pieces
     (on SQLite, its parameter limit splits each into a few statements).
 
     Not ``QuerySet.bulk_update``: it builds a CASE per field and row, which costs milliseconds a
@@ -463,17 +528,18 @@ def _write(plan: _Plan, *, by, reason: str) -> None:
     statement has a handful of parameters whatever the batch; elsewhere, as VALUES rows."""
     ids = sorted(plan.changed.keys() | plan.funding.keys())
     now = timezone.now()
-    user_id = getattr(by, "pk", None)
     for start in range(0, len(ids), BATCH_SIZE):
         batch = ids[start:start + BATCH_SIZE]
         changed = [pk for pk in batch if pk in plan.changed]
         if changed:
             _update_rows([(pk, *plan.changed[pk]) for pk in changed], now)
-            _record_history(changed, now, user_id, reason)
+            _record_history(changed, now, by, reason)
         refunded = [pk for pk in batch if pk in plan.funding]
         if refunded:
             ExpenditureFunding.objects.filter(expenditure_id__in=refunded).delete()
-            _insert_pieces([(pk, p.transfer_id, p.xof, p.eur, p.rate) for pk in refunded for p in plan.funding[pk]])
+            pieces = [(pk, p.transfer_id, p.xof, p.eur, p.rate) for pk in refunded for p in plan.funding[pk]]
+            if pieces:
+                _insert_pieces(pieces)
 
 
 def _on_postgresql() -> bool:
@@ -520,28 +586,15 @@ def _update_rows(rows: list[tuple], now) -> None:
                            [*params, stamp, part[0][0], part[-1][0]])
 
 
-def _record_history(ids: list[int], now, user_id: int | None, reason: str) -> None:
-    """One history row per changed expenditure, copied by the database from the updated row
-    (every change to money is recorded: DOMAIN rule 12), as django-simple-history writes them."""
-    history = Expenditure.history.model
-    quote = connection.ops.quote_name
-    tracked = history.tracked_fields
-    target = ", ".join(quote(history._meta.get_field(f.name).column) for f in tracked)
-    source = ", ".join(quote(f.column) for f in tracked)
-    extra = ["history_date", "history_change_reason", "history_type", "history_user"]
-    extra_columns = ", ".join(quote(history._meta.get_field(name).column) for name in extra)
-    values = [history._meta.get_field("history_date").get_db_prep_save(now, connection),
-              reason[:100], "~", user_id]
-    pk = quote(Expenditure._meta.pk.column)
-    insert = (f"INSERT INTO {quote(history._meta.db_table)} ({target}, {extra_columns}) "
-              f"SELECT {source}, %s, %s, %s, %s FROM {quote(Expenditure._meta.db_table)} ")
-    with connection.cursor() as cursor:
-        if _on_postgresql():
-            cursor.execute(f"{insert} WHERE {pk} = ANY(%s::bigint[]) ORDER BY {pk}", [*values, ids])
-            return
-        for part in _chunks(ids, 1, extra_params=len(values)):
-            cursor.execute(f"{insert} WHERE {pk} IN ({', '.join(['%s'] * len(part))}) ORDER BY {pk}",
-                           [*values, *part])
+def _record_history(ids: list[int], now, by, reason: str) -> None:
+    """One history row per changed expenditure, as it now is in the database (every change to
+    money is recorded: DOMAIN rule 12), through django-simple-history's public
+    ``bulk_history_create``: who (``by``), when (``now``) and why (``reason``)."""
+    rows = []
+    for part in _chunks(ids, 1, extra_params=2):
+        rows.extend(Expenditure.objects.filter(pk__in=part, pk__gte=part[0], pk__lte=part[-1]).order_by("pk"))
+    Expenditure.history.bulk_history_create(rows, batch_size=BATCH_SIZE, update=True, default_user=by,
+                                            default_change_reason=reason[:100], default_date=now)
 
 
 def _insert_pieces(pieces: list[tuple]) -> None:
@@ -565,22 +618,24 @@ def _insert_pieces(pieces: list[tuple]) -> None:
 
 # --- hooks the services call -----------------------------------------------------------------------
 
-def after_expenditure_change(*, grant, partner) -> None:
+def after_expenditure_change(*, grant, partner, by=None) -> Revaluation:
     """Hook: methods whose conversions depend on the partner's other rows recompute them."""
     if grant.fx_method in PARTNER_METHODS:
-        revalue_partner(grant=grant, partner=partner)
+        return revalue_partner(grant=grant, partner=partner, by=by)
+    return Revaluation()
 
 
-def after_transfer_change(*, grant, partner) -> None:
-    """Hook: a transfer moved; methods that read transfers recompute the partner's rows."""
+def after_transfer_change(*, grant, partner, by=None) -> Revaluation:
+    """Hook: a transfer moved; methods that read transfers recompute the partner's open rows."""
     if grant.fx_method in PARTNER_METHODS:
-        revalue_partner(grant=grant, partner=partner)
+        return revalue_partner(grant=grant, partner=partner, by=by, reason="revaluation (transfer changed)")
+    return Revaluation()
 
 
-def after_rate_change(*, month: date | None) -> int:
+def after_rate_change(*, month: date | None, by=None) -> Revaluation:
     """Hook: a rate was added, changed or removed. A monthly rate revalues the partners of the
     grants converting at monthly rates that spent XOF that month; the standing rate (``month``
-    None) revalues every partner of every grant. Returns the expenditures revalued."""
+    None) revalues every partner of every grant. Accepted quarters keep their EUR."""
     spending = Expenditure.objects.filter(amount_currency=XOF)
     if month is not None:
         first = month.replace(day=1)
@@ -589,9 +644,8 @@ def after_rate_change(*, month: date | None) -> int:
     pairs = sorted(set(spending.order_by().values_list("grant_id", "partner_id").distinct()))
     grants = Grant.objects.in_bulk({g for g, _ in pairs})
     partners = Partner.objects.in_bulk({p for _, p in pairs})
-    revalued = 0
+    result = Revaluation()
     for grant_id, partner_id in pairs:
-        count, _delta = revalue_partner(grant=grants[grant_id], partner=partners[partner_id],
-                                        reason="revaluation (rate table changed)")
-        revalued += count
-    return revalued
+        result += revalue_partner(grant=grants[grant_id], partner=partners[partner_id], by=by,
+                                  reason="revaluation (rate table changed)")
+    return result

@@ -15,8 +15,8 @@ What ``history_generate`` guarantees
   cut into as many rows as asked, so more rows means smaller amounts, each one positive;
 - amounts are drawn as whole francs (XOF partners) or cents (EUR partners) and made Decimal
   from ints; no float carries money;
-- each row stores ``amount_eur``, ``fx_rate`` and ``fx_method`` as ``expenditure_record`` would
-  (``expenditures.fx``), with the rates read once from the rate table;
+- each row stores ``amount_eur``, ``fx_rate`` and ``fx_method`` from ``fx.convert``, the engine
+  ``expenditure_record`` and revaluation use, with the rates read once from the rate table;
 - vouchers are ``<partner>-<year>-<number>``, numbered per partner and calendar year in date
   order, so they are unique per partner;
 - rows are built and written in batches of ``BATCH_SIZE`` with ``bulk_create``: no per-row save
@@ -50,7 +50,7 @@ from expenditures.models import (
 )
 from grants.errors import ApplicationError, Conflict
 from grants.models import FxMethod, Grant, Partner
-from grants.money import CENT, EUR, XOF, divide_to_eur
+from grants.money import CENT, EUR, XOF
 
 GENERATED = "[generated]"
 BATCH_SIZE = 5000
@@ -167,35 +167,22 @@ class _Calendar:
 
 
 class _Converter:
-    """The stored conversion of one amount, as ``fx.apply_conversion`` makes it, rates read once.
-
-    Conversions are remembered by amount and rate: with many rows, amounts repeat.
-    """
+    """The stored conversion of one row, from ``fx.convert`` (the engine every path uses), with
+    the rate table read once. Conversions are remembered by what they depend on (amount,
+    currency, month under monthly rates, status): with many rows, amounts repeat. Under fifo and
+    weighted average these are the parity, which ``fx.after_expenditure_change`` settles once the
+    rows are written."""
 
     def __init__(self, grant: Grant):
         self.method = grant.fx_method
-        self.parity = fx.parity_rate()
-        self.monthly = fx.monthly_rates() if self.method == FxMethod.MONTHLY_RATE else {}
-        self._known: dict[tuple, tuple[fx.Conversion, Decimal]] = {}
+        self.context = fx.ConversionContext(fx.RateBook())
+        self._known: dict[tuple, fx.Conversion] = {}
 
-    def __call__(self, amount: Decimal, currency: str, day: date) -> tuple[fx.Conversion, Decimal]:
-        """The conversion and the rate shown on the row (amount / amount_eur, 6 decimals)."""
-        rate = None
-        if currency == XOF and self.method == FxMethod.MONTHLY_RATE:
-            rate = self.monthly.get(day.replace(day=1))
-        key = (amount, currency, rate)
+    def __call__(self, amount: Decimal, currency: str, day: date, status: str) -> fx.Conversion:
+        month = day.replace(day=1) if self.method == FxMethod.MONTHLY_RATE else None
+        key = (amount, currency, month, status)
         if key not in self._known:
-            money = Money(amount, currency)
-            if currency == EUR:
-                conversion = fx.Conversion(amount, fx.ONE, self.method)
-            else:
-                # the parity also for fifo and weighted average, as conversion_for starts them;
-                # fx.after_expenditure_change settles them once the rows are written
-                conversion = fx.Conversion(
-                    divide_to_eur(amount, rate or self.parity), rate or self.parity, self.method,
-                    rate_missing=self.method == FxMethod.MONTHLY_RATE and rate is None,
-                )
-            self._known[key] = (conversion, fx._shown_rate(money, conversion))
+            self._known[key] = fx.convert(amount, currency, self.method, day, status, self.context)
         return self._known[key]
 
 
@@ -357,13 +344,13 @@ def _expenditures(grant: Grant, cells: list[_Cell], calendar: _Calendar, convert
                 year, number = day.year, 0
             number += 1
             amount = Decimal(units) if currency == XOF else Decimal(units).scaleb(-2)
-            conversion, shown_rate = convert(amount, currency, day)
             late = day >= last_quarter_starts and rng.randrange(SUBMITTED_ONE_IN) == 0
+            status = ExpenditureStatus.SUBMITTED if late else ExpenditureStatus.VALIDATED
+            conversion = convert(amount, currency, day, status)
             yield Expenditure(
                 **constants[order], date=day, amount=amount, amount_currency=currency,
-                amount_eur=conversion.amount_eur, fx_rate=shown_rate, fx_method=conversion.fx_method,
-                rate_missing=conversion.rate_missing, voucher=f"{code}-{year}-{number:06d}",
-                status=ExpenditureStatus.SUBMITTED if late else ExpenditureStatus.VALIDATED,
+                **dict(zip(fx.STORED_FIELDS, conversion.values, strict=True)),
+                voucher=f"{code}-{year}-{number:06d}", status=status,
             )
 
 

@@ -1,19 +1,18 @@
 """A finance officer switches a grant's conversion method, or revalues it on purpose.
 
 The method is frozen once a statement of the grant is accepted, unless the officer confirms:
-the switch then changes EUR values of accepted quarters (their XOF never change). The switch
+the switch then applies to the open quarters only; an accepted quarter keeps the EUR, rates, method
+and funding pieces it was accepted with (DOMAIN rule 8; ``expenditures.fx``). The switch
 is saved through ``Grant.save`` so the grant's history records who changed the method and when;
 each expenditure that changes gets a history row with the reason.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
-from expenditures.fx import revalue_partner
+from expenditures.fx import Revaluation, revalue_partner
 from expenditures.models import Expenditure, QuarterlyStatement, StatementStatus
 from grants.errors import ApplicationError, Conflict, ErrorCode
 from grants.models import FxMethod, Grant, Partner
@@ -25,9 +24,11 @@ def grant_revalue(*, grant: Grant, method: str, confirm: bool = False, by=None) 
     under it, in one transaction.
 
     Returns ``{"method", "revalued": <expenditures changed>, "delta_eur": <change of their EUR
-    total>}``. Raises ``ApplicationError`` (``unknown_fx_method``) for a method that is not one
-    of ``FxMethod``, and ``Conflict`` (``revaluation_needs_confirm``, 409) when a statement of the
-    grant is accepted and ``confirm`` is not true.
+    total>, "by_quarter": {"2016-Q3": <rows moved>, ...}, "frozen_quarters": [{"partner", "period"},
+    ...]}`` (the accepted quarters, left as they were). Raises ``ApplicationError``
+    (``unknown_fx_method``) for a method that is not one of ``FxMethod``, and ``Conflict``
+    (``revaluation_needs_confirm``, 409) when a statement of the grant is accepted and ``confirm``
+    is not true.
     """
     if method not in FxMethod.values:
         raise ApplicationError(
@@ -38,8 +39,8 @@ def grant_revalue(*, grant: Grant, method: str, confirm: bool = False, by=None) 
     if confirm is not True and QuarterlyStatement.objects.filter(
             grant=locked, status=StatementStatus.ACCEPTED).exists():
         raise Conflict(
-            f"{locked.code} has accepted statements: revaluing changes the EUR value of their "
-            "quarters. Send confirm: true to revalue anyway.",
+            f"{locked.code} has accepted statements: the method changes for the open quarters only "
+            "(accepted quarters keep their EUR). Send confirm: true to revalue anyway.",
             code=ErrorCode.REVALUATION_NEEDS_CONFIRM, attr="confirm",
         )
     previous = locked.fx_method
@@ -56,9 +57,9 @@ def grant_revalue(*, grant: Grant, method: str, confirm: bool = False, by=None) 
         Q(pk__in=Grant.partners.through.objects.filter(grant=locked).values("partner"))
         | Exists(Expenditure.objects.filter(grant=locked, partner=OuterRef("pk")))
     ).order_by("code")
-    revalued, delta = 0, Decimal("0.00")
+    result = Revaluation()
     for partner in partners:
-        count, change = revalue_partner(grant=locked, partner=partner, by=by, reason=reason)
-        revalued += count
-        delta += change
-    return {"method": method, "revalued": revalued, "delta_eur": delta}
+        result += revalue_partner(grant=locked, partner=partner, by=by, reason=reason)
+    return {"method": method, "revalued": result.count, "delta_eur": result.delta_eur,
+            "by_quarter": result.by_quarter,
+            "frozen_quarters": [{"partner": code, "period": period} for code, period in result.frozen]}

@@ -95,7 +95,8 @@ def expenditure_record(*, grant: Grant, partner: Partner, budget_line: BudgetLin
     _check_locked(grant, partner, date)
     fx.apply_conversion(exp)
     _save(exp)
-    fx.after_expenditure_change(grant=grant, partner=partner)
+    if fx.after_expenditure_change(grant=grant, partner=partner, by=by).count:
+        exp.refresh_from_db(fields=fx.STORED_FIELDS)  # settled by the revaluation
     return exp
 
 
@@ -113,7 +114,8 @@ def expenditure_update(*, expenditure: Expenditure, by=None, **changes) -> Expen
     _check_locked(exp.grant, exp.partner, exp.date)
     fx.apply_conversion(exp)
     _save(exp)
-    fx.after_expenditure_change(grant=exp.grant, partner=exp.partner)
+    if fx.after_expenditure_change(grant=exp.grant, partner=exp.partner, by=by).count:
+        exp.refresh_from_db(fields=fx.STORED_FIELDS)  # settled by the revaluation
     return exp
 
 

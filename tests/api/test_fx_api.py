@@ -46,7 +46,8 @@ def test_a_finance_officer_switches_the_method(example, finance, finance_user):
 
     # then the answer says how many rows changed and by how much, as strings
     assert response.status_code == 200, response.content
-    assert response.json() == {"method": "fifo", "revalued": 3, "delta_eur": "120.65"}
+    assert response.json() == {"method": "fifo", "revalued": 3, "delta_eur": "120.65",
+                               "by_quarter": {"2016-Q1": 2, "2016-Q2": 1}, "frozen_quarters": []}
     # and the grant's history says who did it
     grant = Grant.objects.get(code="ML-ESEC-2015")
     latest = grant.history.order_by("-history_id").first()
@@ -56,7 +57,8 @@ def test_a_finance_officer_switches_the_method(example, finance, finance_user):
 def test_revaluing_again_under_the_same_method_changes_nothing(example, finance):
     finance.post(revalue_url(), {"method": "weighted_average"})
     response = finance.post(revalue_url(), {"method": "weighted_average"})
-    assert response.json() == {"method": "weighted_average", "revalued": 0, "delta_eur": "0.00"}
+    assert response.json() == {"method": "weighted_average", "revalued": 0, "delta_eur": "0.00",
+                               "by_quarter": {}, "frozen_quarters": []}
 
 
 @pytest.mark.parametrize("client_name", ["bnce", "donor"])
@@ -91,10 +93,12 @@ def test_after_an_accepted_statement_revaluing_needs_confirmation(example, finan
     assert error_code(refused) == "revaluation_needs_confirm"
     assert Grant.objects.get(code="ML-ESEC-2015").fx_method == "parity"
 
-    # when confirmed, it is done
+    # when confirmed, it is done for the open quarter; the accepted one is named and left as it was
     confirmed = finance.post(revalue_url(), {"method": "fifo", "confirm": True})
     assert confirmed.status_code == 200
-    assert confirmed.json()["revalued"] == 3
+    body = confirmed.json()
+    assert (body["revalued"], body["by_quarter"]) == (1, {"2016-Q2": 1})
+    assert body["frozen_quarters"] == [{"partner": "BNCE", "period": "2016-Q1"}]
 
 
 # --- reconciliation ----------------------------------------------------------------------------------

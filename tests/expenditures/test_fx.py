@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moneyed import Money
 
+from budget.models import Allocation, BudgetVersion
 from expenditures import fx, services
 from expenditures.models import (
     ExchangeRate,
@@ -93,7 +94,18 @@ def small_grant(method: str, **kwargs) -> tuple[Grant, object, object, object]:
     grant = GrantFactory(partners=[partner], fx_method=method, **kwargs)
     heading = BudgetLineFactory(grant=grant, code="1")
     line = BudgetLineFactory(grant=grant, code="1.1", parent=heading)
-    return grant, partner, line, LocationFactory(code="BKO")
+    location = LocationFactory(code="BKO")
+    allocate(grant, partner, line, location)
+    return grant, partner, line, location
+
+
+def allocate(grant: Grant, partner, line, location) -> None:
+    """Give ``partner`` a budget on ``line``: a partner spends only on lines allocated to it (rule 13)."""
+    version = BudgetVersion.objects.filter(grant=grant, is_current=True).first()
+    if version is None:
+        version = BudgetVersion.objects.create(grant=grant, number=1, label="v1", status="approved", is_current=True)
+    Allocation.objects.create(version=version, budget_line=line, partner=partner, location=location, year=1,
+                              amount=Money(Decimal("100000.00"), "EUR"))
 
 
 @pytest.fixture
@@ -222,6 +234,7 @@ def test_eur_spending_is_never_converted(example_under):
     example = example_under("fifo")
     lead = PartnerFactory(code="LEAD", reporting_currency="EUR")
     example.grant.partners.add(lead)
+    allocate(example.grant, lead, example.line, example.location)
 
     # when it spends 1,234.56 EUR
     spent = services.expenditure_record(grant=example.grant, partner=lead, budget_line=example.line,
@@ -316,7 +329,7 @@ def test_a_rate_added_for_a_month_revalues_that_months_spending(example_under):
 
     # then February's spending is at 650.5, no longer flagged; March and May are unchanged
     february.refresh_from_db()
-    assert revalued == 1
+    assert (revalued.count, revalued.by_quarter) == (1, {"2020-Q1": 1})
     assert (february.amount_eur, february.rate_missing) == (by_hand(3_250_000, "650.5"), False)
     assert february.amount_eur == Decimal("4996.16")
     assert example.stored()[1:] == [Decimal("6936.43"), Decimal("9146.94")]
@@ -349,7 +362,8 @@ def test_grant_revalue_switches_the_method_and_says_what_changed(example_under, 
     result = grant_revalue(grant=example.grant, method="fifo", by=officer)
 
     # then the three rows changed by (5,000.00 + 6,987.77 + 9,170.84) - (4,954.59 + 6,936.43 + 9,146.94)
-    assert result == {"method": "fifo", "revalued": 3, "delta_eur": Decimal("120.65")}
+    assert result == {"method": "fifo", "revalued": 3, "delta_eur": Decimal("120.65"),
+                      "by_quarter": {"2020-Q1": 2, "2020-Q2": 1}, "frozen_quarters": []}
     assert example.stored() == [Decimal("5000.00"), Decimal("6987.77"), Decimal("9170.84")]
     # and the grant's history and each row's history say who changed what
     latest = example.grant.history.order_by("-history_id").first()
@@ -360,7 +374,8 @@ def test_grant_revalue_switches_the_method_and_says_what_changed(example_under, 
 
     # when it is switched back, the pieces go and the values are back at the parity
     back = grant_revalue(grant=example.grant, method="parity")
-    assert back == {"method": "parity", "revalued": 3, "delta_eur": Decimal("-120.65")}
+    assert back == {"method": "parity", "revalued": 3, "delta_eur": Decimal("-120.65"),
+                    "by_quarter": {"2020-Q1": 2, "2020-Q2": 1}, "frozen_quarters": []}
     assert not ExpenditureFunding.objects.filter(expenditure__grant=example.grant).exists()
 
 
@@ -373,7 +388,7 @@ def test_revaluing_twice_changes_nothing(example_under):
     again = fx.revalue_partner(grant=example.grant, partner=example.partner)
 
     # then nothing changed, and no history row was written
-    assert again == (0, Decimal("0.00"))
+    assert again == fx.Revaluation()
     assert Expenditure.history.count() == history
 
 
@@ -389,8 +404,12 @@ def test_switching_after_an_accepted_statement_needs_confirmation(example_under)
     assert refused.value.code == "revaluation_needs_confirm"
     assert Grant.objects.get(pk=example.grant.pk).fx_method == "parity"
 
-    # when it is confirmed, it is done
-    assert grant_revalue(grant=example.grant, method="fifo", confirm=True)["revalued"] == 3
+    # when it is confirmed, it is done for the open quarter only: 2020-Q1 keeps its EUR
+    before = example.stored()
+    result = grant_revalue(grant=example.grant, method="fifo", confirm=True)
+    assert (result["revalued"], result["by_quarter"]) == (1, {"2020-Q2": 1})
+    assert result["frozen_quarters"] == [{"partner": "BNCE", "period": "2020-Q1"}]
+    assert example.stored()[:2] == before[:2]
 
 
 def test_an_unknown_method_is_refused(example_under):
@@ -427,7 +446,7 @@ def test_revaluing_a_partner_costs_a_fixed_number_of_queries_per_batch(example_u
     # (on SQLite, Django splits each bulk write by its 999-parameter limit: more per batch there)
     batches = -(-count // fx.BATCH_SIZE)
     with django_assert_max_num_queries(10 + 60 * batches):
-        changed, _delta = fx.revalue_partner(grant=example.grant, partner=example.partner)
+        changed = fx.revalue_partner(grant=example.grant, partner=example.partner).count
 
     # then every row is revalued and has its pieces
     assert changed == count
@@ -514,5 +533,5 @@ def test_stored_fifo_conversions_hold_their_properties(property_grant, drawn, am
         # and the EUR of fully funded spending never exceeds the EUR sent
         assert funded_eur <= sent
         # and revaluing twice changes nothing
-        assert fx.revalue_partner(grant=grant, partner=partner) == (0, Decimal("0.00"))
+        assert fx.revalue_partner(grant=grant, partner=partner).count == 0
         transaction.set_rollback(True)
