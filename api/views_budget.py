@@ -12,7 +12,7 @@ from api.access import budget_line_or_400, grant_or_404, require_finance_officer
 from api.fields import EUR_ONLY, CodeRelatedField, MoneyAmountField, MoneyInputMixin, currency_field
 from api.permissions import HasLedgerRole
 from budget.models import BudgetVersion, Reallocation
-from budget.revisions import Cell, donor_decision_record, reallocate
+from budget.revisions import Cell, donor_approval_state, donor_decision_record, reallocate
 from grants.errors import PermissionRefused
 from grants.models import Donor, Location, Partner
 from grants.roles import donor_ids_of, is_finance_officer
@@ -103,6 +103,14 @@ class DonorDecisionSerializer(serializers.Serializer):
     comment = serializers.CharField()
     decided_by = serializers.CharField(source="decided_by.username", allow_null=True)
     decided_at = serializers.DateTimeField()
+    allocations_fingerprint = serializers.CharField(
+        help_text="SHA-256 of the draft's allocations the decision covers (DOMAIN rule 14).")
+    approval_state = serializers.SerializerMethodField(
+        help_text="The draft's standing under the donor's rule: not_needed, missing, approved, rejected or stale "
+                  "(the allocations changed since the last decision).")
+
+    def get_approval_state(self, decision) -> str:
+        return donor_approval_state(decision.version)
 
 
 class _VersionChildView(GenericAPIView):

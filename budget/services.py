@@ -66,7 +66,8 @@ def _check_parent(grant: Grant, parent: BudgetLine | None, line: BudgetLine | No
 def version_total(version: BudgetVersion) -> Money:
     """The sum of the version's allocations (all in EUR, by constraint)."""
     total = version.allocations.aggregate(s=Sum("amount"))["s"] or Decimal("0.00")
-    return Money(total, EUR)
+    # SQLite sums decimals as floats-turned-decimals ("955030.260000000"): back to the cent.
+    return Money(total.quantize(Decimal("0.01")), EUR)
 
 
 @transaction.atomic

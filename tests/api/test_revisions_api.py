@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from decimal import Decimal
 
-from budget.models import BudgetVersion
+import pytest
+from django.db.models import F
+from django.utils import translation
+
+from budget.models import Allocation, BudgetVersion
 
 BASE = "/api/v1/grants/ML-ESEC-2015/versions"
 
@@ -92,3 +96,111 @@ def test_the_grants_detail_lists_its_versions_with_totals_approvals_and_reasons(
     assert versions[1]["reason"] == "Mid-term review" and versions[1]["approved_at"]
     assert [(d["donor"], d["decision"], d["comment"]) for d in versions[1]["donor_decisions"]] == [
         ("MAEE-LU", "approved", "Letter of 2017-03-02")]
+
+
+# --- DOMAIN rule 14: the donor's approval covers the exact allocations it saw --------------------
+
+
+def _rows(finance, draft) -> dict:
+    rows = finance.get(f"{BASE}/{draft}/allocations/", {"page_size": 500}).json()["results"]
+    return {(r["budget_line"], r["partner"], r["location"], r["year"]): r for r in rows}
+
+
+def _api_patch(finance, draft):
+    rows = _rows(finance, draft)
+    giving, taking = rows[("1.1", "BNCE", "BKO", 1)], rows[("1.2", "BNCE", "BKO", 1)]
+    for r, delta in ((giving, -100), (taking, 100)):
+        response = finance.patch(f"{BASE}/{draft}/allocations/{r['id']}/",
+                                 {"amount": str(Decimal(r["amount"]) + delta)}, format="json")
+        assert response.status_code == 200, response.json()
+
+
+def _api_post_a_zero_cell(finance, draft):
+    response = finance.post(f"{BASE}/{draft}/allocations/", {
+        "budget_line": "6.1", "partner": "CARITAS", "location": "MOP", "year": 3, "amount": "0.00",
+        "amount_currency": "EUR"}, format="json")
+    assert response.status_code == 201, response.json()
+
+
+def _api_delete_the_zero_cell(finance, draft):
+    zero = _rows(finance, draft)[("6.1", "CARITAS", "SEG", 1)]
+    assert finance.delete(f"{BASE}/{draft}/allocations/{zero['id']}/").status_code == 204
+
+
+def _api_reallocate(finance, draft):
+    response = finance.post(f"{BASE}/{draft}/reallocations/",
+                            move(("1.1", "BNCE", "BKO", 1), ("1.2", "BNCE", "BKO", 1), "100.00"), format="json")
+    assert response.status_code == 200, response.json()
+
+
+def _raw_update(finance, draft):
+    version = BudgetVersion.objects.get(grant__code="ML-ESEC-2015", number=draft)
+    Allocation.objects.filter(version=version, budget_line__code="1.1", partner__code="BNCE", location__code="BKO",
+                              year=1).update(amount=F("amount") - 100)
+    Allocation.objects.filter(version=version, budget_line__code="1.2", partner__code="BNCE", location__code="BKO",
+                              year=1).update(amount=F("amount") + 100)
+
+
+@pytest.fixture
+def beyond_the_limit(finance, draft):
+    """The draft moves 9,000.00 from heading 4 to heading 6 (beyond 25 %), and holds a zero cell."""
+    response = finance.post(f"{BASE}/{draft}/reallocations/",
+                            move(("4.2", "ECPAT-LU", "LUX", 2), ("6.1", "CARITAS", "BKO", 2), "9000.00"), format="json")
+    assert response.status_code == 200, response.json()
+    response = finance.post(f"{BASE}/{draft}/allocations/", {
+        "budget_line": "6.1", "partner": "CARITAS", "location": "SEG", "year": 1, "amount": "0.00",
+        "amount_currency": "EUR"}, format="json")
+    assert response.status_code == 201, response.json()
+    return draft
+
+
+@pytest.mark.parametrize("change", [_api_patch, _api_post_a_zero_cell, _api_delete_the_zero_cell, _api_reallocate,
+                                    _raw_update], ids=lambda f: f.__name__.lstrip("_"))
+def test_a_change_after_the_donors_approval_answers_409_until_the_donor_decides_again(
+        grant, finance, donor, beyond_the_limit, change):
+    draft = beyond_the_limit
+    # given the donor's approval, which answers the fingerprint it covers and the draft's state
+    response = donor.post(f"{BASE}/{draft}/donor-approval/", {"decision": "approved", "comment": "Letter"})
+    assert response.status_code == 201, response.json()
+    first = response.json()
+    assert first["approval_state"] == "approved" and len(first["allocations_fingerprint"]) == 64
+
+    # when the draft changes afterwards
+    change(finance, draft)
+
+    # then approving answers 409 donor_approval_stale, and the draft stays a draft
+    response = finance.post(f"{BASE}/{draft}/approve/")
+    assert response.status_code == 409, response.json()
+    error = response.json()["errors"][0]
+    assert error["code"] == "donor_approval_stale" and "changed since the donor's decision" in error["detail"]
+    assert BudgetVersion.objects.get(grant=grant, number=draft).status == "draft"
+
+    # and a new decision on the changed draft covers other allocations and makes it approvable
+    response = donor.post(f"{BASE}/{draft}/donor-approval/", {"decision": "approved", "comment": "Second letter"})
+    assert response.status_code == 201
+    assert response.json()["allocations_fingerprint"] != first["allocations_fingerprint"]
+    assert response.json()["approval_state"] == "approved"
+    response = finance.post(f"{BASE}/{draft}/approve/")
+    assert response.status_code == 200 and response.json()["is_current"] is True
+
+
+def test_a_rejection_stays_rejected_after_a_change(grant, finance, donor, beyond_the_limit):
+    draft = beyond_the_limit
+    # given the donor's rejection
+    response = donor.post(f"{BASE}/{draft}/donor-approval/", {"decision": "rejected", "comment": "No"})
+    assert response.json()["approval_state"] == "rejected"
+    # when the draft changes
+    _api_patch(finance, draft)
+    # then approval is refused as rejected, not as merely stale
+    response = finance.post(f"{BASE}/{draft}/approve/")
+    assert response.status_code == 409 and response.json()["errors"][0]["code"] == "donor_approval_rejected"
+
+
+def test_the_stale_message_is_in_french_for_a_french_speaker(grant, finance, donor, beyond_the_limit):
+    draft = beyond_the_limit
+    donor.post(f"{BASE}/{draft}/donor-approval/", {"decision": "approved"})
+    _raw_update(finance, draft)
+    with translation.override("en"):  # the middleware's French does not outlive the request
+        response = finance.post(f"{BASE}/{draft}/approve/", HTTP_ACCEPT_LANGUAGE="fr")
+    assert response.status_code == 409
+    assert "depuis la décision du bailleur" in response.json()["errors"][0]["detail"]
