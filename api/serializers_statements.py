@@ -29,6 +29,15 @@ class ProblemSerializer(serializers.Serializer):
     attr = serializers.CharField(allow_null=True)
 
 
+class ReopeningSerializer(serializers.Serializer):
+    """A finance officer reopened the accepted quarter: why, and the digest it had then."""
+
+    reason = serializers.CharField(read_only=True)
+    digest = serializers.CharField(read_only=True)
+    reopened_by = serializers.CharField(source="reopened_by.username", read_only=True, allow_null=True)
+    reopened_at = serializers.DateTimeField(read_only=True)
+
+
 class StatementSerializer(MoneyInputMixin, serializers.ModelSerializer):
     money_fields = MONEY_FIELDS
     grant = CodeRelatedField(queryset=Grant.objects.all(), unknown_code="unknown_grant")
@@ -51,6 +60,12 @@ class StatementSerializer(MoneyInputMixin, serializers.ModelSerializer):
     total_spent_currency = serializers.SerializerMethodField()
     reviewed_by = serializers.CharField(source="reviewed_by.username", read_only=True, allow_null=True)
     problems = ProblemSerializer(many=True, read_only=True)
+    digest = serializers.CharField(read_only=True, help_text=(
+        "SHA-256 of the quarter's ledger rows, their conversions and the statement, taken at acceptance "
+        "(expenditures.audit); empty until accepted."))
+    previous_digest = serializers.CharField(read_only=True, help_text=(
+        "The digest of the partner's previous accepted quarter, which this one is chained to."))
+    reopenings = ReopeningSerializer(many=True, read_only=True)
 
     class Meta:
         model = QuarterlyStatement
@@ -60,9 +75,9 @@ class StatementSerializer(MoneyInputMixin, serializers.ModelSerializer):
             "closing_balance", "closing_balance_currency", "cash_on_hand", "cash_on_hand_currency",
             "bank_balance", "bank_balance_currency", "expenditures", "explanations",
             "status", "total_spent", "total_spent_currency", "submitted_at", "reviewed_by", "review_comment",
-            "problems",
+            "problems", "digest", "previous_digest", "reopenings",
         ]
-        read_only_fields = ["id", "status", "submitted_at", "review_comment"]
+        read_only_fields = ["id", "status", "submitted_at", "review_comment", "digest", "previous_digest"]
         validators = []  # one statement per quarter: the service answers 409 with its own code
 
     def get_total_spent(self, statement) -> str:

@@ -53,7 +53,8 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     filterset_fields = ["status", "year", "quarter"]
 
     def get_queryset(self):
-        queryset = QuarterlyStatement.objects.select_related("grant", "partner", "reviewed_by").order_by(
+        queryset = QuarterlyStatement.objects.select_related("grant", "partner", "reviewed_by").prefetch_related(
+            "reopenings__reopened_by").order_by(
             "grant__code", "partner__code", "year", "quarter")
         grant = self.request.query_params.get("grant")
         if grant:

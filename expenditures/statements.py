@@ -29,6 +29,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from budget.models import Allocation, BudgetLine, BudgetVersion
 from expenditures import fx
+from expenditures.audit import statement_seal
 from expenditures.models import (
     COUNTED_STATUSES,
     Expenditure,
@@ -451,6 +452,7 @@ def statement_accept(*, statement: QuarterlyStatement, by=None, comment: str = "
     statement.reviewed_by = by
     statement.reviewed_at = timezone.now()
     statement.review_comment = comment
+    statement_seal(statement)  # the digest of the quarter as accepted, chained to the previous one
     statement.save()
     return statement
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import IO
@@ -39,6 +39,7 @@ from xlsxwriter.utility import _preserve_whitespace, _utf16_len, _utf16_truncate
 from xlsxwriter.worksheet import Worksheet
 
 from budget.models import BudgetVersion
+from expenditures.audit import accepted_digests
 from expenditures.models import COUNTED_STATUSES
 from grants.models import Grant, Partner
 from grants.money import CENT
@@ -57,13 +58,13 @@ SHEETS = {
         "summary": "Summary", "heading_line": "By heading and line", "partner": "By partner",
         "location": "By location", "quarter": "By quarter", "burn": "Burn rate",
         "fx": "FX reconciliation", "detail": "Expenditure detail", "about": "About",
-        "revision": "Original - revised",
+        "revision": "Original - revised", "digests": "Digests",
     },
     "fr": {
         "summary": "Synthèse", "heading_line": "Par rubrique et ligne", "partner": "Par partenaire",
         "location": "Par lieu", "quarter": "Par trimestre", "burn": "Rythme de dépense",
         "fx": "Rapprochement de change", "detail": "Détail des dépenses", "about": "À propos",
-        "revision": "Initial - révisé",
+        "revision": "Initial - révisé", "digests": "Empreintes",
     },
 }
 
@@ -131,6 +132,13 @@ TEXT = {
         "def.burn_rate": "Average actual of the last full months; runway = remaining budget / burn rate; "
                          "forecast = actual + burn rate x months remaining.",
         "def.pace": "Ahead or behind when use % and time elapsed % differ by more than 15 points.",
+        "title.digests": "Digests of the accepted statements",
+        "digests.note": "The SHA-256 digest of each accepted quarter (the statement, its ledger rows and their "
+                        "conversions), chained to the partner's previous accepted quarter. manage.py ledger_check "
+                        "and GET /api/v1/grants/{code}/check/ recompute them: a digest that is no longer the one "
+                        "listed here means the ledger changed since this workbook was made.",
+        "accepted_at": "Accepted at", "digest": "Digest", "previous_digest": "Previous digest",
+        "reopenings": "Reopenings (when, why, digest then)",
     },
     "fr": {
         "key": "Code", "label": "Libellé", "budget": "Budget", "planned_to_date": "Prévu à date",
@@ -184,6 +192,13 @@ TEXT = {
                          "prévision = réalisé + rythme x mois restants.",
         "def.pace": "En avance ou en retard quand le taux d'exécution et le temps écoulé diffèrent de plus de "
                     "15 points.",
+        "title.digests": "Empreintes des états acceptés",
+        "digests.note": "L'empreinte SHA-256 de chaque trimestre accepté (l'état, ses lignes du registre et leurs "
+                        "conversions), chaînée au trimestre accepté précédent du partenaire. manage.py ledger_check "
+                        "et GET /api/v1/grants/{code}/check/ les recalculent : une empreinte qui n'est plus celle "
+                        "listée ici signifie que le registre a changé depuis ce classeur.",
+        "accepted_at": "Accepté le", "digest": "Empreinte", "previous_digest": "Empreinte précédente",
+        "reopenings": "Réouvertures (date, motif, empreinte d'alors)",
     },
 }
 
@@ -228,6 +243,9 @@ class WorkbookContent:
     # report carrying ``budget_compared`` (the original) beside ``budget`` (this version).
     original_number: int | None = None
     version_number: int | None = None
+    # The accepted statements of the quarters up to as_of, with their digests and reopenings
+    # (``expenditures.audit.accepted_digests``); the sheet "Digests" lists them when there are any.
+    digests: list[dict] = field(default_factory=list)
 
 
 def workbook_filename(grant_code: str, as_of: date, lang: str) -> str:
@@ -271,6 +289,7 @@ def workbook_content(*, grant: Grant, as_of: date, version: BudgetVersion | None
         detail=expenditure_detail(grant=grant, as_of=inputs.as_of, partner=partner, statuses=inputs.statuses),
         original_number=original.number if revised else None,
         version_number=version.number if version else None,
+        digests=accepted_digests(grant=grant, as_of=inputs.as_of, partner=partner),
     )
 
 
@@ -902,6 +921,35 @@ class _Writer:
         ws.freeze_panes(4, 2)
         self.page_setup(ws, 3, 5)
 
+    def sheet_digests(self) -> None:
+        """The accepted statements' digests, so that an auditor holding the workbook can tell whether
+        the ledger changed since (only when the workbook covers an accepted statement)."""
+        c, t, f = self.c, self.t, self.f
+        ws = self.sheet("digests")
+        self.heading_rows(ws, "digests")
+        ws.set_row(2, 45)
+        ws.merge_range(2, 0, 2, 5, t["digests.note"].replace("{code}", c.grant_code), f["wrap"])
+        self.header(ws, 4, [t["partner"], t["period"], t["accepted_at"], t["digest"], t["previous_digest"],
+                            t["reopenings"]])
+        row = 5
+        for item in c.digests:
+            accepted = item["accepted_at"]
+            ws.write_string(row, 0, item["partner"])
+            ws.write_string(row, 1, item["period"])
+            ws.write_string(row, 2, accepted.strftime("%Y-%m-%d %H:%M:%S %Z") if accepted else t["none"])
+            ws.write_string(row, 3, item["digest"])
+            ws.write_string(row, 4, item["previous_digest"] or t["none"])
+            ws.write_string(row, 5, "\n".join(
+                f"{r['reopened_at']:%Y-%m-%d %H:%M:%S %Z}: {r['reason']} ({r['digest'] or t['none']})"
+                for r in item["reopenings"]), f["wrap"])
+            row += 1
+        ws.set_column(0, 1, 12)
+        ws.set_column(2, 2, 22)
+        ws.set_column(3, 4, 68)
+        ws.set_column(5, 5, 60)
+        ws.freeze_panes(5, 0)
+        self.page_setup(ws, 4, 5)
+
     def write(self) -> None:
         self.sheet_summary()
         self.sheet_heading_line(self.c.by_heading_line)
@@ -914,6 +962,8 @@ class _Writer:
         self.sheet_fx()
         self.sheet_detail()
         self.sheet_about()
+        if self.c.digests:
+            self.sheet_digests()
         self.wb.close()
 
 
