@@ -3,7 +3,10 @@
 Every write goes through ``budget.services`` (see ``grants.admin`` for how): a line's parent
 is a heading of the same grant, a new version is opened as a draft copy of the current one,
 allocations change only on a draft, a draft is approved only when it adds up to the grant's
-total. Approved and superseded versions, and their allocations, are shown read-only.
+total and the donor's rule allows it. Approved and superseded versions, and their allocations,
+are shown read-only. Donors record their decisions through the API, not here; a draft's page
+shows where its donor's approval stands: a change to its allocations after the donor's decision
+makes that approval stale, and the "approve" action then refuses it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from moneyed import Money
 
 from budget import services as budget_services
 from budget.models import Allocation, BudgetLine, BudgetVersion, VersionStatus
+from budget.revisions import donor_approval_state
 from grants.admin import (
     LedgerHistoryAdmin,
     LockedWhenMixin,
@@ -285,7 +289,8 @@ class BudgetVersionAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin
     list_select_related = ("grant", "approved_by")
     search_fields = ("label", "reason")
     actions = ["approve"]
-    readonly_fields = ("number", "status", "is_current", "created_at", "approved_at", "approved_by")
+    readonly_fields = ("number", "status", "is_current", "created_at", "approved_at", "approved_by",
+                       "donor_approval")
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(allocated=Sum("allocations__amount"))
@@ -300,8 +305,17 @@ class BudgetVersionAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin
             return ((None, {"fields": ("grant", "label", "reason")}),)
         return (
             (None, {"fields": ("grant", "number", "label", "reason")}),
-            ("Approval", {"fields": ("status", "is_current", "created_at", "approved_at", "approved_by")}),
+            ("Approval", {"fields": ("status", "is_current", "created_at", "approved_at", "approved_by",
+                                     "donor_approval")}),
         )
+
+    @admin.display(description="donor's approval")
+    def donor_approval(self, obj: BudgetVersion) -> str:
+        """The draft's standing under the donor's rule; "stale" when its allocations changed
+        after the donor's last decision (DOMAIN rule 14: a new decision is needed)."""
+        if obj is None or obj.pk is None or not obj.is_editable:
+            return "-"
+        return donor_approval_state(obj)
 
     def get_readonly_fields(self, request, obj=None):
         readonly = super().get_readonly_fields(request, obj)
