@@ -118,9 +118,9 @@ def timed_revalue(grant, partner) -> tuple[float, int, int, Decimal]:
     with CaptureQueriesContext(connection) as queries:
         start = time.perf_counter()
         with transaction.atomic():
-            changed, delta = fx.revalue_partner(grant=grant, partner=partner, reason="bench")
+            result = fx.revalue_partner(grant=grant, partner=partner, reason="bench")
         seconds = time.perf_counter() - start
-    return seconds, len(queries.captured_queries), changed, delta
+    return seconds, len(queries.captured_queries), result.count, result.delta_eur
 
 
 def main() -> None:

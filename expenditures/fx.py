@@ -586,15 +586,27 @@ def _update_rows(rows: list[tuple], now) -> None:
                            [*params, stamp, part[0][0], part[-1][0]])
 
 
+class _Recorded:
+    """An expenditure as ``bulk_history_create`` reads it: its tracked fields' values, as the
+    database holds them (read as plain values: a model instance costs more than its history row)."""
+
+    def __init__(self, values: dict):
+        self.__dict__.update(values)
+
+
 def _record_history(ids: list[int], now, by, reason: str) -> None:
     """One history row per changed expenditure, as it now is in the database (every change to
     money is recorded: DOMAIN rule 12), through django-simple-history's public
     ``bulk_history_create``: who (``by``), when (``now``) and why (``reason``)."""
+    history = Expenditure.history
+    names = [f.attname for f in history.model.tracked_fields]
     rows = []
     for part in _chunks(ids, 1, extra_params=2):
-        rows.extend(Expenditure.objects.filter(pk__in=part, pk__gte=part[0], pk__lte=part[-1]).order_by("pk"))
-    Expenditure.history.bulk_history_create(rows, batch_size=BATCH_SIZE, update=True, default_user=by,
-                                            default_change_reason=reason[:100], default_date=now)
+        rows.extend(_Recorded({**dict(zip(names, values, strict=True)), "pk": values[names.index("id")]})
+                    for values in Expenditure.objects.filter(pk__in=part, pk__gte=part[0], pk__lte=part[-1])
+                    .order_by("pk").values_list(*names))
+    history.bulk_history_create(rows, batch_size=BATCH_SIZE, update=True, default_user=by,
+                                default_change_reason=reason[:100], default_date=now)
 
 
 def _insert_pieces(pieces: list[tuple]) -> None:

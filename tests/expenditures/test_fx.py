@@ -29,7 +29,7 @@ from expenditures.models import (
 )
 from expenditures.revaluation import grant_revalue
 from grants.errors import ApplicationError, Conflict
-from grants.models import Grant
+from grants.models import Grant, Partner
 from tests.factories import BudgetLineFactory, GrantFactory, LocationFactory, PartnerFactory
 
 PARITY = Decimal("655.957")
@@ -535,3 +535,224 @@ def test_stored_fifo_conversions_hold_their_properties(property_grant, drawn, am
         # and revaluing twice changes nothing
         assert fx.revalue_partner(grant=grant, partner=partner).count == 0
         transaction.set_rollback(True)
+
+
+# --- one engine: per row, in batch and in the generator ------------------------------------------------
+
+def _stored_by_id(grant) -> dict[int, tuple]:
+    """Each expenditure's stored conversion and its funding pieces."""
+    pieces: dict[int, list] = {}
+    for expenditure_id, *piece in (ExpenditureFunding.objects.filter(expenditure__grant=grant)
+                                   .order_by("expenditure_id", "id")
+                                   .values_list("expenditure_id", "transfer_id", "xof", "eur", "rate")):
+        pieces.setdefault(expenditure_id, []).append(tuple(piece))
+    return {pk: (*values, tuple(pieces.get(pk, ())))
+            for pk, *values in Expenditure.objects.filter(grant=grant).values_list("id", *fx.STORED_FIELDS)}
+
+
+def _scramble(grant) -> None:
+    """Forget every stored conversion: EUR 0.01 at rate 1, no pieces."""
+    ExpenditureFunding.objects.filter(expenditure__grant=grant).delete()
+    Expenditure.objects.filter(grant=grant).update(amount_eur=Decimal("0.01"), fx_rate=Decimal("1"),
+                                                   fx_method="parity", rate_missing=False, unfunded_xof=0)
+
+
+@pytest.mark.parametrize("method", ["parity", "monthly_rate", "weighted_average", "fifo"])
+def test_per_row_batch_and_generator_store_the_same_conversions(grant, method):
+    from expenditures.history import history_generate
+
+    # given the Mali grant under ``method``, a donor's rate for one month, and a generated history
+    # (its rows converted by the generator, then settled by the hook as after any write)
+    Grant.objects.filter(pk=grant.pk).update(fx_method=method)
+    grant.refresh_from_db()
+    ExchangeRate.objects.create(currency="XOF", month=date(2016, 3, 1), rate=Decimal("650.250000"),
+                                source="test: a donor's accounting rate")
+    history_generate(grant=grant, seed=7, expenditures=240)
+    generated = _stored_by_id(grant)
+    assert len(generated) == 240
+    if method == "fifo":
+        assert any(values[-1] for values in generated.values())  # pieces were made
+    partners = list(Partner.objects.filter(expenditures__grant=grant).distinct().order_by("code"))
+
+    # when every stored conversion is forgotten and the partners are revalued in batch
+    _scramble(grant)
+    for partner in partners:
+        fx.revalue_partner(grant=grant, partner=partner)
+    # then the batch stored exactly what the generator stored
+    assert _stored_by_id(grant) == generated
+
+    # when they are forgotten again and converted row by row (as a service does before a write),
+    # then settled by the hook the services call after the write
+    _scramble(grant)
+    rates = fx.RateBook()
+    for expenditure in Expenditure.objects.filter(grant=grant).select_related("grant").order_by("id"):
+        fx.apply_conversion(expenditure, rates=rates)
+        expenditure.save(update_fields=list(fx.STORED_FIELDS))
+        if method in ("parity", "monthly_rate"):  # decided alone: final before any hook
+            assert _stored_by_id(grant)[expenditure.pk][:5] == generated[expenditure.pk][:5]
+    for partner in partners:
+        fx.after_expenditure_change(grant=grant, partner=partner)
+    # then the same again, to the cent, pieces included
+    assert _stored_by_id(grant) == generated
+
+
+def test_the_engine_is_what_every_helper_answers():
+    # given an XOF amount of a day with no monthly rate and the parity
+    rates = fx.RateBook(parity=PARITY)
+    context = fx.ConversionContext(rates)
+    amount = Decimal(3_250_000)
+
+    # then conversion_for, conversion_at_parity and convert agree, and the rate stored is XOF / EUR
+    at_parity = fx.convert(amount, "XOF", "parity", date(2020, 2, 1), context=context)
+    assert at_parity == fx.conversion_at_parity(xof(3_250_000), parity=PARITY)
+    assert at_parity.values == (Decimal("4954.59"), Decimal("655.957344"), "parity", False, Decimal("0"))
+    rates._monthly = {}
+    assert fx.conversion_for(xof(3_250_000), method="monthly_rate", day=date(2020, 2, 1), rates=rates).values == (
+        Decimal("4954.59"), Decimal("655.957344"), "monthly_rate", True, Decimal("0"))
+    # a draft under fifo is at the parity and says so; EUR is never converted
+    assert fx.convert(amount, "XOF", "fifo", date(2020, 2, 1), "draft", context).fx_method == "parity"
+    assert fx.convert(Decimal("12.30"), "EUR", "fifo", date(2020, 2, 1), context=context).values == (
+        Decimal("12.30"), Decimal("1.000000"), "fifo", False, Decimal("0"))
+
+
+# --- frozen quarters (DOMAIN rule 8) ----------------------------------------------------------------------
+
+def _frozen_state(pk: int) -> tuple:
+    row = Expenditure.objects.filter(pk=pk).values_list(*fx.STORED_FIELDS).get()
+    pieces = tuple(ExpenditureFunding.objects.filter(expenditure_id=pk).order_by("id")
+                   .values_list("transfer_id", "xof", "eur", "rate"))
+    return row, pieces
+
+
+@pytest.fixture
+def accepted_quarter(grant):
+    """The Mali grant under fifo; BNCE received 6,500,000 XOF for 10,000.00 EUR (rate 650) on
+    5 July 2016 and spent 4,000,000 XOF on 1 August, in its 2016-Q3 statement, accepted."""
+    from expenditures.statements import statement_accept, statement_create, statement_submit
+
+    Grant.objects.filter(pk=grant.pk).update(fx_method="fifo")
+    grant.refresh_from_db()
+    bnce = Partner.objects.get(code="BNCE")
+    t1 = services.transfer_record(grant=grant, partner=bnce, sent_on=date(2016, 7, 1), received_on=date(2016, 7, 5),
+                                  amount_sent=eur("10000.00"), amount_received=xof(6_500_000))
+    statement = statement_create(
+        grant=grant, partner=bnce, period="2016-Q3", opening_balance=xof(0), funds_received=xof(6_500_000),
+        closing_balance=xof(2_500_000), cash_on_hand=xof(500_000), bank_balance=xof(2_000_000),
+        explanations={"2.1": "Rent of the shelter for the year."},
+        lines=[{"date": "2016-08-01", "budget_line": "2.1", "location": "SEG", "amount": "4000000",
+                "amount_currency": "XOF", "voucher": "B-1", "description": "Rent of the shelter"}])
+    statement_accept(statement=statement_submit(statement=statement))
+    frozen = Expenditure.objects.get(grant=grant, voucher="B-1")
+    return grant, bnce, t1, frozen
+
+
+def _spend(grant, partner, amount: int, day: date, voucher: str) -> Expenditure:
+    from budget.models import BudgetLine
+    from grants.models import Location
+
+    return services.expenditure_record(grant=grant, partner=partner,
+                                       budget_line=BudgetLine.objects.get(grant=grant, code="2.1"),
+                                       location=Location.objects.get(code="SEG"), amount=xof(amount), date=day,
+                                       voucher=voucher)
+
+
+def test_fifo_open_rows_get_what_a_frozen_row_left_of_its_tranche(accepted_quarter):
+    grant, bnce, t1, frozen = accepted_quarter
+    # the accepted row took 4,000,000 XOF of the first tranche: 4,000,000 x 10,000 / 6,500,000 = 6,153.85
+    # (its rate shown: 4,000,000 / 6,153.85)
+    accepted = _frozen_state(frozen.pk)
+    assert accepted == ((Decimal("6153.85"), Decimal("649.999594"), "fifo", False, Decimal("0")),
+                        ((t1.pk, Decimal("4000000"), Decimal("6153.85"), Decimal("650.000000")),))
+
+    # when BNCE records 1,000,000 XOF in the open 2016-Q2, before the accepted row
+    june = _spend(grant, bnce, 1_000_000, date(2016, 6, 1), "B-Q2")
+
+    # then the accepted row keeps its pieces, and the new row takes from what it left of the
+    # tranche (1,000,000 x 10,000 / 6,500,000 = 1,538.46), not from the start of it
+    assert _frozen_state(frozen.pk) == accepted
+    assert (june.amount_eur, june.fx_method) == (Decimal("1538.46"), "fifo")  # the service's answer is settled
+    assert _frozen_state(june.pk)[1] == ((t1.pk, Decimal("1000000"), Decimal("1538.46"), Decimal("650.000000")),)
+
+    # when a second tranche arrives (5,000.00 EUR for 3,270,000 XOF, rate 654) and 3,000,000 is spent in Q4
+    t2 = services.transfer_record(grant=grant, partner=bnce, sent_on=date(2016, 10, 3),
+                                  received_on=date(2016, 10, 5), amount_sent=eur("5000.00"),
+                                  amount_received=xof(3_270_000))
+    october = _spend(grant, bnce, 3_000_000, date(2016, 10, 10), "B-Q4")
+
+    # then it takes the 1,500,000 left of the first tranche (EUR left 10,000 - 6,153.85 - 1,538.46 =
+    # 2,307.69, its value at the rate) and 1,500,000 of the second (x 5,000 / 3,270,000 = 2,293.58)
+    assert _frozen_state(october.pk)[1] == (
+        (t1.pk, Decimal("1500000"), Decimal("2307.69"), Decimal("650.000000")),
+        (t2.pk, Decimal("1500000"), Decimal("2293.58"), Decimal("654.000000")),
+    )
+    assert october.amount_eur == Decimal("4601.27") == by_hand(1_500_000, "650") + Decimal("2293.58")
+    assert _frozen_state(frozen.pk) == accepted
+
+    # and a reversal of the accepted row, entered in Q4, is never revalued and consumes nothing
+    reversal = Expenditure.objects.create(
+        grant=grant, partner=bnce, budget_line=frozen.budget_line, location=frozen.location, date=date(2016, 10, 1),
+        amount=xof(-4_000_000), amount_eur=Decimal("-6153.85"), fx_rate=Decimal("650.000000"), fx_method="fifo",
+        voucher="B-1~R1", adjusts=frozen, adjustment_reason="test: wrong line")
+    result = fx.revalue_partner(grant=grant, partner=bnce)
+    assert result == fx.Revaluation(frozen=(("BNCE", "2016-Q3"),))
+    assert _frozen_state(reversal.pk) == ((Decimal("-6153.85"), Decimal("650.000000"), "fifo", False,
+                                           Decimal("0")), ())
+    assert fx.stale_conversions(grant=grant, partner=bnce) == {}
+
+
+def test_an_accepted_quarter_keeps_its_eur_through_transfer_rate_and_method_changes(accepted_quarter):
+    grant, bnce, t1, frozen = accepted_quarter
+    accepted = _frozen_state(frozen.pk)
+    t2 = services.transfer_record(grant=grant, partner=bnce, sent_on=date(2016, 10, 3),
+                                  received_on=date(2016, 10, 5), amount_sent=eur("5000.00"),
+                                  amount_received=xof(3_270_000))
+    october = _spend(grant, bnce, 3_000_000, date(2016, 10, 10), "B-Q4")
+    assert october.amount_eur == by_hand(2_500_000, "650") + Decimal("764.53")  # 500,000 x 5,000 / 3,270,000
+
+    # when the open quarter's transfer is corrected (3,300,000 XOF: rate 660)
+    FundTransfer.objects.filter(pk=t2.pk).update(amount_received=3_300_000)
+    moved = fx.after_transfer_change(grant=grant, partner=bnce)
+    # then only the open quarter moves, and the answer says where
+    assert (moved.count, moved.by_quarter, moved.frozen) == (1, {"2016-Q4": 1}, (("BNCE", "2016-Q3"),))
+    assert moved.delta_eur == Decimal("757.58") - Decimal("764.53")  # 500,000 x 5,000 / 3,300,000
+    assert _frozen_state(frozen.pk) == accepted
+
+    # when the method is switched to monthly rates (confirmed) and a rate is added for August and October
+    switched = grant_revalue(grant=grant, method="monthly_rate", confirm=True)
+    assert (switched["revalued"], switched["by_quarter"]) == (1, {"2016-Q4": 1})
+    assert switched["frozen_quarters"] == [{"partner": "BNCE", "period": "2016-Q3"}]
+    ExchangeRate.objects.create(currency="XOF", month=date(2016, 8, 1), rate=Decimal("640"), source="test")
+    august = fx.after_rate_change(month=date(2016, 8, 1))
+    ExchangeRate.objects.create(currency="XOF", month=date(2016, 10, 1), rate=Decimal("640"), source="test")
+    october_rate = fx.after_rate_change(month=date(2016, 10, 1))
+    # then August's rate moves nothing (its quarter is accepted), October's moves October
+    assert (august.count, august.frozen) == (0, (("BNCE", "2016-Q3"),))
+    assert (october_rate.count, october_rate.by_quarter) == (1, {"2016-Q4": 1})
+    assert Expenditure.objects.get(pk=october.pk).amount_eur == by_hand(3_000_000, "640")
+    # and the accepted row still has the EUR, rate, method and pieces it was accepted with
+    assert _frozen_state(frozen.pk) == accepted
+
+    # when the standing rate changes, and the method goes to weighted average, then back to fifo
+    parity = ExchangeRate.objects.get(currency="XOF", month__isnull=True)
+    parity.rate = Decimal("656")
+    parity.save()
+    fx.after_rate_change(month=None)
+    grant_revalue(grant=grant, method="weighted_average", confirm=True)
+    assert _frozen_state(frozen.pk) == accepted
+    back = grant_revalue(grant=grant, method="fifo", confirm=True)
+    assert back["by_quarter"] == {"2016-Q4": 1}
+    # then under fifo again the open row takes what the accepted row left, as before
+    assert _frozen_state(october.pk)[1] == (
+        (t1.pk, Decimal("2500000"), Decimal("3846.15"), Decimal("650.000000")),
+        (t2.pk, Decimal("500000"), Decimal("757.58"), Decimal("660.000000")),
+    )
+    assert _frozen_state(frozen.pk) == accepted
+
+    # and the auditor's check finds a tampered open row, never the accepted one
+    Expenditure.objects.filter(pk=october.pk).update(amount_eur=Decimal("1.00"))
+    stale = fx.stale_conversions(grant=grant, partner=bnce)
+    assert list(stale) == [october.pk]
+    assert stale[october.pk][0][0] == Decimal("1.00")
+    assert stale[october.pk][1][0] == Decimal("3846.15") + Decimal("757.58")
+    Expenditure.objects.filter(pk=frozen.pk).update(amount_eur=Decimal("2.00"))
+    assert list(fx.stale_conversions(grant=grant, partner=bnce)) == [october.pk]
