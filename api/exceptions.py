@@ -6,17 +6,40 @@
 The services raise ``grants.errors.ApplicationError`` (400), ``Conflict`` (409),
 ``PermissionRefused`` (403) and Django's ``ValidationError``; without this handler those would be
 500s. Every ``code`` is stable and listed in ``grants.errors.ErrorCode``.
+
+Two writers meeting on the same records are not a server error: a deadlock, a serialization
+failure or a lock that could not be had (PostgreSQL), or a database still locked once the
+timeout has passed (SQLite), answer 409 ``retry`` (with ``Retry-After``): the transaction was
+rolled back, nothing was written, and the same request may be sent again. ``is_retryable``
+recognises them; ``api.middleware.RetryableConflictMiddleware`` answers the same for the pages
+that are not the API (the admin).
 """
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError
 from drf_standardized_errors.handler import exception_handler as standardized_handler
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from grants.errors import ApplicationError
+from grants.errors import ApplicationError, ErrorCode
 from grants.validation import errors_of
+
+logger = logging.getLogger(__name__)
+
+# PostgreSQL's SQLSTATEs: class 40 "transaction rollback" (40001 serialization_failure,
+# 40P01 deadlock_detected, ...) and 55P03 lock_not_available (NOWAIT, lock_timeout).
+RETRYABLE_SQLSTATE_CLASSES = ("40",)
+RETRYABLE_SQLSTATES = {"55P03"}
+# SQLite: the busy timeout ran out ("database is locked"), or a shared-cache table lock.
+RETRYABLE_SQLITE_MESSAGES = ("database is locked", "database table is locked")
+
+RETRY_DETAIL = "Another change to the same records ran at the same time; try again."
+RETRY_AFTER_SECONDS = "1"
 
 
 def error_type(status: int) -> str:
@@ -29,6 +52,34 @@ def error_response(status: int, errors: list[dict]) -> Response:
     return Response({"type": error_type(status), "errors": errors}, status=status)
 
 
+def is_retryable(exc: BaseException) -> bool:
+    """A database error that only says another transaction got there first: resending succeeds."""
+    if not isinstance(exc, DatabaseError | sqlite3.Error) and getattr(exc, "sqlstate", None) is None:
+        return False
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and (sqlstate[:2] in RETRYABLE_SQLSTATE_CLASSES
+                                          or sqlstate in RETRYABLE_SQLSTATES):
+            return True
+        if isinstance(current, DatabaseError | sqlite3.Error):
+            message = str(current).lower()
+            if any(text in message for text in RETRYABLE_SQLITE_MESSAGES):
+                return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def retry_errors() -> list[dict]:
+    return [{"code": ErrorCode.RETRY.value, "detail": RETRY_DETAIL, "attr": None}]
+
+
+def log_retryable(exc: BaseException, where: str) -> None:
+    logger.warning("409 retry on %s: %s: %s", where, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+
+
 def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         set_rollback()
@@ -36,6 +87,15 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         set_rollback()
         return error_response(400, [_clean(e) for e in errors_of(exc)])
+    if is_retryable(exc):
+        # The atomic block the error left has rolled back already; a request-wide one
+        # (ATOMIC_REQUESTS) is marked for rollback here.
+        set_rollback()
+        request = context.get("request") if context else None
+        log_retryable(exc, getattr(request, "path", "the API"))
+        response = error_response(409, retry_errors())
+        response["Retry-After"] = RETRY_AFTER_SECONDS
+        return response
     return standardized_handler(exc, context)
 
 

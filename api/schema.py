@@ -57,7 +57,8 @@ SERVICE_CODES: dict[str, set[str]] = {
     "donors": {ErrorCode.SHARES_NOT_100, ErrorCode.INVALID},
 }
 
-CONFLICT_CODES = ["conflict", "draft_exists", "in_use", "period_locked", "version_not_editable"]
+CONFLICT_CODES = ["conflict", "draft_exists", "idempotency_key_in_progress", "in_use", "period_locked", "retry",
+                  "version_not_editable"]
 FORBIDDEN_CODES = ["forbidden", "not_your_partner", "permission_denied"]
 
 

@@ -69,6 +69,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # A deadlock or a locked database on a page outside the API: 409 "try again", not a 500.
+    "api.middleware.RetryableConflictMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -98,8 +100,12 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Writers wait for each other instead of failing at once with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Writers wait for each other instead of failing at once with "database is locked": every
+    # transaction takes the write lock when it begins (BEGIN IMMEDIATE), waiting for it up to the
+    # timeout, so none fails half-way when a reader turns writer (a deferred transaction cannot
+    # wait then: SQLite answers "database is locked" at once). Past the timeout the API answers
+    # 409 "retry" (api.exceptions).
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -186,6 +192,11 @@ SPECTACULAR_SETTINGS = {
 }
 
 SIMPLE_HISTORY_HISTORY_ID_USE_UUID = False
+
+# Idempotency-Key (api.idempotency): how long a request waits for the answer of the same request
+# in progress, and after how long a reservation is deemed left by a dead process.
+IDEMPOTENCY_WAIT_SECONDS = float(os.environ.get("IDEMPOTENCY_WAIT_SECONDS", "10"))
+IDEMPOTENCY_STALE_SECONDS = 300
 
 LOGGING = {
     "version": 1,

@@ -32,6 +32,10 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"
     REVALUATION_NEEDS_CONFIRM = "revaluation_needs_confirm"
     UNKNOWN_FX_METHOD = "unknown_fx_method"
+    # Concurrency: a deadlock, a serialization failure or a busy database (409, safe to resend).
+    RETRY = "retry"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    IDEMPOTENCY_KEY_IN_PROGRESS = "idempotency_key_in_progress"
 
 
 class ApplicationError(Exception):
