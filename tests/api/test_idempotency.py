@@ -1,8 +1,11 @@
 """`Idempotency-Key` on POST: the same key with the same body returns the first answer and writes
 nothing more; the same key with another body is refused (422); keys belong to their user; a
-refused request does not use up its key."""
+refused request does not use up its key; a request that meets the same request in progress waits
+for its answer (see ``api.idempotency``)."""
 
 from __future__ import annotations
+
+from unittest import mock
 
 import pytest
 
@@ -172,3 +175,121 @@ def test_a_refused_role_does_not_use_up_a_key(clients):
     response = post(clients["donor"], "expenditures", expenditure(), "key-1")
     assert response.status_code == 403
     assert not IdempotencyKey.objects.exists()
+
+
+# --- the reservation: requests that meet a key in progress ----------------------------------------
+#
+# Parallel requests are shown on PostgreSQL in tests/test_races.py; here, one request at a time,
+# the key of "another request in progress" is a row left in progress, and the waiting request's
+# sleep is where that other request finishes, gives up or dies.
+
+def in_progress(user: str, body: dict, key: str = "key-1", endpoint: str = "expenditures") -> IdempotencyKey:
+    from types import SimpleNamespace
+
+    from django.contrib.auth import get_user_model
+
+    from api.idempotency import _fingerprint
+
+    request = SimpleNamespace(method="POST", path=ENDPOINTS[endpoint][0], data=body)
+    return IdempotencyKey.objects.create(user=get_user_model().objects.get(username=user), key=key,
+                                         fingerprint=_fingerprint(request), state="in_progress")
+
+
+def test_a_request_waits_for_the_same_request_in_progress_and_replays_its_answer(clients):
+    first = post(clients["bnce"], "expenditures", expenditure(), "key-1")
+    stored = IdempotencyKey.objects.get(key="key-1")
+    IdempotencyKey.objects.filter(pk=stored.pk).update(state="in_progress")  # as while it ran
+
+    def the_first_finishes(_seconds):
+        IdempotencyKey.objects.filter(pk=stored.pk).update(state="done")
+
+    with mock.patch("api.idempotency.time.sleep", side_effect=the_first_finishes) as sleep:
+        again = post(clients["bnce"], "expenditures", expenditure(), "key-1")
+    assert sleep.call_count == 1
+    assert (again.status_code, again.json(), again["Idempotent-Replayed"]) == (201, first.json(), "true")
+    assert Expenditure.objects.filter(voucher="V-1").count() == 1
+
+
+def test_a_request_still_in_progress_after_the_wait_answers_409(clients, settings):
+    settings.IDEMPOTENCY_WAIT_SECONDS = 0.2
+    in_progress("bnce", expenditure())
+    before = support.row_counts()
+    response = post(clients["bnce"], "expenditures", expenditure(), "key-1")
+    assert response.status_code == 409
+    assert support.refusal(response) == ("idempotency_key_in_progress", None)
+    assert response["Retry-After"] == "1"
+    assert support.row_counts() == before
+    assert IdempotencyKey.objects.get(key="key-1").state == "in_progress"  # the other's, untouched
+
+
+def test_a_request_whose_twin_gave_up_runs_itself(clients):
+    # the request in progress was refused (or failed) and released its key: the waiter runs
+    reservation = in_progress("bnce", expenditure())
+
+    def the_first_releases(_seconds):
+        IdempotencyKey.objects.filter(pk=reservation.pk).delete()
+
+    with mock.patch("api.idempotency.time.sleep", side_effect=the_first_releases):
+        response = post(clients["bnce"], "expenditures", expenditure(), "key-1")
+    assert response.status_code == 201 and "Idempotent-Replayed" not in response
+    assert Expenditure.objects.filter(voucher="V-1").count() == 1
+    assert IdempotencyKey.objects.get(key="key-1").state == "done"
+
+
+def test_another_body_is_refused_at_once_while_the_key_is_in_progress(clients):
+    in_progress("bnce", expenditure())
+    with mock.patch("api.idempotency.time.sleep") as sleep:
+        response = post(clients["bnce"], "expenditures", expenditure(voucher="V-2"), "key-1")
+    assert response.status_code == 422 and sleep.call_count == 0
+    assert support.refusal(response) == ("idempotency_key_reused", None)
+
+
+def test_a_reservation_left_by_a_dead_process_is_taken_over(clients, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    reservation = in_progress("bnce", expenditure())
+    IdempotencyKey.objects.filter(pk=reservation.pk).update(
+        created_at=timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_STALE_SECONDS + 1))
+    with mock.patch("api.idempotency.time.sleep") as sleep:
+        response = post(clients["bnce"], "expenditures", expenditure(), "key-1")
+    assert response.status_code == 201 and sleep.call_count == 0
+    assert Expenditure.objects.filter(voucher="V-1").count() == 1
+    assert not IdempotencyKey.objects.filter(pk=reservation.pk).exists()
+
+
+def test_a_request_whose_reservation_was_taken_over_rolls_its_work_back(clients):
+    from expenditures import services
+
+    record = services.expenditure_record
+
+    def record_while_taken_over(**kwargs):
+        IdempotencyKey.objects.filter(key="key-1").delete()  # another request deemed it stale
+        return record(**kwargs)
+
+    before = support.row_counts()
+    with mock.patch.object(services, "expenditure_record", side_effect=record_while_taken_over):
+        response = post(clients["bnce"], "expenditures", expenditure(), "key-1")
+    assert response.status_code == 409
+    assert support.refusal(response) == ("idempotency_key_in_progress", None)
+    assert support.row_counts() == before
+
+
+def test_a_request_that_fails_releases_its_key(clients):
+    from expenditures import services
+
+    client = clients["bnce"]
+    client.raise_request_exception = False
+    before = support.row_counts()
+    with mock.patch.object(services, "expenditure_record", side_effect=RuntimeError("boom")):
+        response = post(client, "expenditures", expenditure(), "key-1")
+    assert response.status_code == 500
+    assert support.row_counts() == before and not IdempotencyKey.objects.exists()
+    assert post(client, "expenditures", expenditure(), "key-1").status_code == 201
+
+
+def test_the_stored_answer_is_the_answer_sent(clients):
+    first = post(clients["finance"], "transfers", transfer(), "key-1")
+    stored = IdempotencyKey.objects.get(key="key-1")
+    assert (stored.state, stored.status_code, stored.response_body) == ("done", 201, first.json())
