@@ -47,7 +47,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import BigIntegerField, Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Cast, Round
 from django.utils import timezone
@@ -122,59 +122,83 @@ class _Codes:
         self._lines: dict[int, dict[int, str]] = {}
         self._locations: dict[int, str] | None = None
 
-    def line(self, grant_id: int, line_id: int) -> str:
+    def lines(self, grant_id: int) -> dict[int, str]:
         if grant_id not in self._lines:
             self._lines[grant_id] = dict(BudgetLine.objects.filter(grant_id=grant_id).values_list("id", "code"))
-        return self._lines[grant_id].get(line_id, f"#{line_id}")
+        return self._lines[grant_id]
 
-    def location(self, location_id: int) -> str:
+    def locations(self) -> dict[int, str]:
         if self._locations is None:
             self._locations = dict(Location.objects.values_list("id", "code"))
-        return self._locations.get(location_id, f"#{location_id}")
+        return self._locations
 
 
-def _quarter_rows(grant_id: int, partner_id: int, year: int, quarter: int) -> QuerySet:
-    start, end = _quarter_bounds(year, quarter)
-    return Expenditure.objects.filter(grant_id=grant_id, partner_id=partner_id, date__gte=start, date__lte=end)
+def _digests(statements: list[QuarterlyStatement], *, previous: dict[int, str], codes: _Codes,
+             grant_code: str, partner_code: str) -> dict[int, str]:
+    """The digest of each of ``statements`` (one grant, one partner), chained to ``previous[pk]``:
+    two queries whatever their number (the rows of their quarters by id, then their funding
+    pieces), each row fed to its quarter's hash."""
+    if not statements:
+        return {}
+    grant_id, partner_id = statements[0].grant_id, statements[0].partner_id
+    hashes: dict[tuple[int, int], object] = {}
+    within = Q()
+    for statement in statements:
+        sha = hashlib.sha256()
+        header = [DIGEST_FORMAT, "statement", _text(grant_code), _text(partner_code),
+                  _period(statement.year, statement.quarter)]
+        for name in STATEMENT_MONEY:
+            money = getattr(statement, name)
+            header += [f"{name}={_fixed(money.amount, CENTS)}", _text(money.currency)]
+        header.append(f"status={StatementStatus.ACCEPTED}")
+        sha.update(("|".join(header) + "\n").encode())
+        hashes[(statement.year, statement.quarter)] = sha
+        start, end = _quarter_bounds(statement.year, statement.quarter)
+        within |= Q(date__gte=start, date__lte=end)
+    # Codes escaped once; decimals quantized inline (the loop runs once per row: a function call
+    # per field would double its cost). ``+ 0`` turns a negative zero into zero.
+    lines = {pk: _text(code) for pk, code in codes.lines(grant_id).items()}
+    locations = {pk: _text(code) for pk, code in codes.locations().items()}
+    cents, whole, places = CENTS, WHOLE, RATE
 
-
-def _digest(statement: QuarterlyStatement, *, previous_digest: str, codes: _Codes,
-            grant_code: str, partner_code: str) -> str:
-    sha = hashlib.sha256()
-    put = sha.update
-    header = [DIGEST_FORMAT, "statement", _text(grant_code), _text(partner_code),
-              _period(statement.year, statement.quarter)]
-    for name in STATEMENT_MONEY:
-        money = getattr(statement, name)
-        header += [f"{name}={_fixed(money.amount, CENTS)}", _text(money.currency)]
-    header.append(f"status={StatementStatus.ACCEPTED}")
-    put(("|".join(header) + "\n").encode())
-    grant_id, partner_id = statement.grant_id, statement.partner_id
-    rows = _quarter_rows(grant_id, partner_id, statement.year, statement.quarter)
+    rows = Expenditure.objects.filter(within, grant_id=grant_id, partner_id=partner_id).order_by("id")
+    quarter_of: dict[int, tuple[int, int]] = {}
     for (pk, day, line_id, location_id, amount, currency, eur, rate, method, unfunded, voucher, status,
-         adjusts) in rows.order_by("id").values_list(*EXPENDITURE_FIELDS).iterator(chunk_size=CHUNK_SIZE):
-        put((f"e|{pk}|{day.isoformat()}|{_text(codes.line(grant_id, line_id))}|"
-             f"{_text(codes.location(location_id))}|{_fixed(amount, CENTS)}|{currency}|{_fixed(eur, CENTS)}|"
-             f"{_fixed(rate, RATE)}|{method}|{_fixed(unfunded, WHOLE)}|{_text(voucher)}|{status}|"
-             f"{'' if adjusts is None else adjusts}\n").encode())
-    start, end = _quarter_bounds(statement.year, statement.quarter)
+         adjusts) in rows.values_list(*EXPENDITURE_FIELDS).iterator(chunk_size=CHUNK_SIZE):
+        key = (day.year, (day.month - 1) // 3 + 1)
+        quarter_of[pk] = key
+        if "|" in voucher or "\\" in voucher or "\n" in voucher:
+            voucher = _text(voucher)
+        hashes[key].update(
+            (f"e|{pk}|{day.isoformat()}|{lines.get(line_id) or f'#{line_id}'}|"
+             f"{locations.get(location_id) or f'#{location_id}'}|{amount.quantize(cents) + 0:f}|{currency}|"
+             f"{eur.quantize(cents) + 0:f}|{rate.quantize(places) + 0:f}|{method}|"
+             f"{unfunded.quantize(whole) + 0:f}|{voucher}|{status}|{'' if adjusts is None else adjusts}\n").encode())
     pieces = (ExpenditureFunding.objects
               .filter(expenditure__grant_id=grant_id, expenditure__partner_id=partner_id,
-                      expenditure__date__gte=start, expenditure__date__lte=end)
+                      expenditure_id__in=rows.values("id"))
               .order_by("expenditure_id", "id").values_list(*FUNDING_FIELDS))
     for expenditure_id, transfer_id, xof, eur, rate in pieces.iterator(chunk_size=CHUNK_SIZE):
-        put((f"f|{expenditure_id}|{'' if transfer_id is None else transfer_id}|{_fixed(xof, WHOLE)}|"
-             f"{_fixed(eur, CENTS)}|{_fixed(rate, RATE)}\n").encode())
-    put(f"previous|{_text(previous_digest)}\n".encode())
-    return sha.hexdigest()
+        key = quarter_of.get(expenditure_id)
+        if key is None:  # a row written between the two queries: it changes the digest anyway
+            continue
+        hashes[key].update((f"f|{expenditure_id}|{'' if transfer_id is None else transfer_id}|"
+                            f"{_fixed(xof, WHOLE)}|{_fixed(eur, CENTS)}|{_fixed(rate, RATE)}\n").encode())
+    result = {}
+    for statement in statements:
+        sha = hashes[(statement.year, statement.quarter)]
+        sha.update(f"previous|{_text(previous.get(statement.pk, ''))}\n".encode())
+        result[statement.pk] = sha.hexdigest()
+    return result
 
 
 def statement_digest(statement: QuarterlyStatement, *, previous_digest: str) -> str:
     """The SHA-256 (hex) of the statement's canonical text, its quarter's ledger rows and their
     funding pieces, chained to ``previous_digest``. Reads the rows; writes nothing."""
-    return _digest(statement, previous_digest=previous_digest, codes=_Codes(),
-                   grant_code=Grant.objects.values_list("code", flat=True).get(pk=statement.grant_id),
-                   partner_code=Partner.objects.values_list("code", flat=True).get(pk=statement.partner_id))
+    return _digests([statement], previous={statement.pk: previous_digest}, codes=_Codes(),
+                    grant_code=Grant.objects.values_list("code", flat=True).get(pk=statement.grant_id),
+                    partner_code=Partner.objects.values_list("code", flat=True).get(pk=statement.partner_id),
+                    )[statement.pk]
 
 
 def _earlier(year: int, quarter: int) -> Q:
@@ -314,10 +338,11 @@ def _check_statements(grant: Grant, report: Report, codes: _Codes, tick: Callabl
     for statement in statements:
         by_partner[statement.partner_id].append(statement)
     for chain in by_partner.values():
+        digests = _digests(chain, previous={s.pk: s.previous_digest for s in chain}, codes=codes,
+                           grant_code=grant.code, partner_code=chain[0].partner.code)
         for index, statement in enumerate(chain):
             partner, period = statement.partner.code, statement.period
-            recomputed = _digest(statement, previous_digest=statement.previous_digest, codes=codes,
-                                 grant_code=grant.code, partner_code=partner)
+            recomputed = digests[statement.pk]
             report.counts["statements"] += 1
             if recomputed != statement.digest:
                 report.discrepancies.append(Discrepancy(
@@ -427,14 +452,17 @@ def ledger_check(*, grant: Grant | None = None, progress: Callable[[int, int], N
             progress(done, total)
 
     codes = _Codes()
-    for g in grants:
-        for partner in partners[g.pk]:
-            _check_conversions(g, partner, report)
+    # In a transaction: PostgreSQL's server-side cursors then need no WITH HOLD (which copies every
+    # row it streams before the first is read).
+    with transaction.atomic():
+        for g in grants:
+            for partner in partners[g.pk]:
+                _check_conversions(g, partner, report)
+                tick()
+            _check_statements(g, report, codes, tick)
+            _check_footing(g, report)
             tick()
-        _check_statements(g, report, codes, tick)
-        _check_footing(g, report)
-        tick()
-        _check_versions(g, report)
-        tick()
+            _check_versions(g, report)
+            tick()
     report.counts = dict(report.counts)
     return report
