@@ -253,3 +253,18 @@ def test_the_command_refuses_an_unknown_grant(db):
     with pytest.raises(CommandError) as caught:
         call_command("ledger_check", "--grant", "NOPE", stdout=StringIO())
     assert caught.value.returncode == 2
+
+
+class _Terminal(StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_command_shows_progress_on_a_terminal_only(sealed):
+    terminal, pipe = _Terminal(), StringIO()
+    call_command("ledger_check", "--json", stdout=StringIO(), stderr=terminal)
+    assert "Checking: " in terminal.getvalue() and terminal.getvalue().endswith("\r\033[K")
+    out = StringIO()
+    call_command("ledger_check", "--json", stdout=out, stderr=pipe)
+    assert pipe.getvalue() == ""
+    assert json.loads(out.getvalue())["ok"] is True  # stdout holds the JSON alone
