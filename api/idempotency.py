@@ -36,14 +36,14 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
-from api.exceptions import error_response
+from api.exceptions import error_response, is_retryable
 from api.models import IdempotencyKey, IdempotencyState
 from grants.errors import Conflict, ErrorCode
 
@@ -79,14 +79,25 @@ def _fingerprint(request) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def _reserve(user, key: str, fingerprint: str) -> IdempotencyKey | None:
-    """The reservation, or None when the key is taken (by this request's twin or an earlier one)."""
+def _reserve(user, key: str, fingerprint: str, seconds: float) -> IdempotencyKey | None:
+    """The reservation, or None when the key is taken (by this request's twin or an earlier one).
+
+    On PostgreSQL the insert waits for the transaction of a twin still working on the key (the
+    unique index cannot tell yet whether the key stays); ``lock_timeout`` bounds that wait by the
+    time left, after which the key counts as in progress."""
     try:
         with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{max(1, int(seconds * 1000))}ms"])
             return IdempotencyKey.objects.create(user=user, key=key, fingerprint=fingerprint,
                                                  state=IdempotencyState.IN_PROGRESS)
     except IntegrityError:
         return None
+    except OperationalError as exc:
+        if is_retryable(exc):  # lock_timeout: the twin is still at work
+            return None
+        raise
 
 
 def _release(reservation: IdempotencyKey) -> None:
@@ -144,7 +155,7 @@ class IdempotentCreateMixin:
         fingerprint = _fingerprint(request)
         deadline = time.monotonic() + wait_seconds()
         while True:
-            reservation = _reserve(request.user, key, fingerprint)
+            reservation = _reserve(request.user, key, fingerprint, max(deadline - time.monotonic(), 0.001))
             if reservation is not None:
                 return self._create_once(reservation, request, *args, **kwargs)
             stored = IdempotencyKey.objects.filter(user=request.user, key=key).first()

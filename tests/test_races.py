@@ -365,6 +365,51 @@ def test_eight_posts_of_one_expenditure_with_one_key():
     report("8 POSTs, one Idempotency-Key", dict(counts))
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_request_waits_no_longer_than_its_limit_for_a_twin_still_at_work(settings):
+    """The twin has stored its answer but not committed yet: the insert of the key would wait for
+    its transaction; it waits ``IDEMPOTENCY_WAIT_SECONDS`` at most, then answers 409."""
+    import time
+    from types import SimpleNamespace
+
+    from api.idempotency import _fingerprint
+
+    settings.IDEMPOTENCY_WAIT_SECONDS = 0.3
+    quarter = Quarter()
+    body = expenditure_body(voucher="W-1")
+    fingerprint = _fingerprint(SimpleNamespace(method="POST", path=f"{API}/expenditures/", data=body))
+    reservation = IdempotencyKey.objects.create(user=quarter.bnce_user, key="slow", fingerprint=fingerprint,
+                                                state="in_progress")
+    holding, release = threading.Event(), threading.Event()
+
+    def twin_at_work():
+        try:
+            with transaction.atomic():
+                IdempotencyKey.objects.filter(pk=reservation.pk).update(state="done", status_code=201,
+                                                                        response_body={"id": 0})
+                holding.set()
+                release.wait(10)
+                transaction.set_rollback(True)
+        finally:
+            connection.close()
+
+    twin = threading.Thread(target=twin_at_work)
+    twin.start()
+    try:
+        assert holding.wait(10)
+        started = time.monotonic()
+        status, answer, headers = request(quarter.bnce_user, "post", f"{API}/expenditures/", body,
+                                          HTTP_IDEMPOTENCY_KEY="slow")()
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+        twin.join(10)
+    assert (status, code_of(answer)) == (409, "idempotency_key_in_progress")
+    assert waited < 3, waited
+    assert not Expenditure.objects.filter(voucher="W-1").exists()
+
+
 # --- SQLite: two accepts at once on a file database -------------------------------------------------
 
 SQLITE_SCRIPT = r"""
