@@ -238,9 +238,11 @@ class TransferSerializer(MoneyInputMixin, serializers.ModelSerializer):
         model = FundTransfer
         fields = [
             "id", "grant", "partner", "sent_on", "received_on", "amount_sent", "amount_sent_currency",
-            "amount_received", "amount_received_currency", "fees", "fees_currency", "rate",
+            "amount_received", "amount_received_currency", "fees", "fees_currency", "rate", "reference", "note",
         ]
         read_only_fields = ["id"]
+        extra_kwargs = {"reference": {"required": False, "help_text": "The bank's reference of the transfer."},
+                        "note": {"required": False}}
 
     @extend_schema_field(decimal_string(nullable=True))
     def get_rate(self, transfer) -> str | None:
@@ -291,6 +293,25 @@ class ExpenditureSerializer(MoneyInputMixin, serializers.ModelSerializer):
         data = super().to_representation(instance)
         data["budget_line"] = instance.budget_line.code
         return data
+
+
+class AdjustmentSerializer(MoneyInputMixin, serializers.Serializer):
+    """A correction of a locked quarter's expenditure, recorded in an open quarter."""
+
+    money_fields = ("amount",)
+    positive_money_fields = ("amount",)
+    date = serializers.DateField(help_text="The day the correction is booked: in an open quarter.")
+    reason = serializers.CharField(max_length=300, help_text="Why the expenditure is corrected (kept on record).")
+    amount = MoneyAmountField(required=False, help_text="The corrected amount; leave out to keep it.")
+    amount_currency = currency_field(CURRENCY_CHOICES, required=False)
+    budget_line = serializers.CharField(required=False, help_text="The corrected line's code.")
+    location = CodeRelatedField(queryset=Location.objects.all(), unknown_code="unknown_location", required=False)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class AdjustmentResultSerializer(serializers.Serializer):
+    reversal = ExpenditureSerializer(help_text="The row reversed, at the EUR it was accepted with.")
+    replacement = ExpenditureSerializer(allow_null=True, help_text="The corrected row, if any.")
 
 
 # --- the expenditure list's read path ----------------------------------------------------------

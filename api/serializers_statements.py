@@ -95,6 +95,10 @@ class ReturnSerializer(serializers.Serializer):
     comment = serializers.CharField(help_text="Why the statement goes back to the partner.")
 
 
+class ReopenSerializer(serializers.Serializer):
+    reason = serializers.CharField(help_text="Why the accepted quarter is reopened (kept on record).")
+
+
 class OverdueSerializer(serializers.Serializer):
     grant = serializers.CharField()
     partner = serializers.CharField()

@@ -27,6 +27,8 @@ from api.schema import ErrorResponse409Serializer
 from api.serializers import (
     EXPENDITURE_LIST_COLUMNS,
     RELATED_CODE_COLUMNS,
+    AdjustmentResultSerializer,
+    AdjustmentSerializer,
     AllocationSerializer,
     BudgetLineSerializer,
     DonorSerializer,
@@ -49,11 +51,10 @@ from expenditures.models import (
     Expenditure,
     ExpenditureDayCount,
     ExpenditureFunding,
-    ExpenditureStatus,
     FundTransfer,
 )
 from grants import services as grant_services
-from grants.errors import ApplicationError, Conflict, ErrorCode, PermissionRefused
+from grants.errors import ApplicationError, Conflict, ErrorCode
 from grants.models import Donor, FxMethod, Grant, GrantDonor, Location, Partner
 from grants.roles import donor_ids_of, is_finance_officer, partner_grant_ids_of, partner_of
 from grants.selectors import grant_list_for
@@ -111,17 +112,18 @@ class ExchangeRateViewSet(viewsets.ModelViewSet):
     permission_classes = [FinanceWritesOthersRead]
 
     def perform_create(self, serializer):
-        serializer.instance = expenditure_services.exchange_rate_record(**serializer.validated_data)
+        serializer.instance = expenditure_services.exchange_rate_record(by=self.request.user,
+                                                                        **serializer.validated_data)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         record = serializer.instance
         if "rate" in data:  # the service names the record ``rate``: its field travels on the record
             record.rate = data.pop("rate")
-        serializer.instance = expenditure_services.exchange_rate_update(rate=record, **data)
+        serializer.instance = expenditure_services.exchange_rate_update(rate=record, by=self.request.user, **data)
 
     def perform_destroy(self, instance):
-        expenditure_services.exchange_rate_delete(rate=instance)
+        expenditure_services.exchange_rate_delete(rate=instance, by=self.request.user)
 
 
 # --- grants -----------------------------------------------------------------------------------
@@ -487,14 +489,12 @@ class ExpenditureViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
             return int(cursor.fetchone()[0] or 0)  # PostgreSQL sums bigints as numeric
 
     def _resolve(self, data: dict, instance: Expenditure | None = None) -> dict:
-        """Codes to records, and the partner member's own partner."""
+        """Codes to records; a partner member's expenditure is its own partner's unless it names
+        another (which the service refuses)."""
         user = self.request.user
         own = partner_of(user) if not is_finance_officer(user) else None
-        if own is not None:
-            if data.get("partner") not in (None, own):
-                raise PermissionRefused("A partner records only its own expenditures.",
-                                        code="not_your_partner", attr="partner")
-            data["partner"] = own
+        if own is not None and instance is None:
+            data.setdefault("partner", own)
         elif instance is None and "partner" not in data:
             raise ApplicationError("The partner is required.", code=ErrorCode.REQUIRED, attr="partner")
         grant = data.get("grant") or (instance.grant if instance else None)
@@ -506,21 +506,30 @@ class ExpenditureViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         data = self._resolve(dict(serializer.validated_data))
-        status_ = ExpenditureStatus.VALIDATED if is_finance_officer(self.request.user) else ExpenditureStatus.SUBMITTED
         serializer.instance = expenditure_services.expenditure_record(
-            by=self.request.user, status=status_, description=data.pop("description", ""), **data)
+            by=self.request.user, description=data.pop("description", ""), **data)
 
     def perform_update(self, serializer):
         data = self._resolve(dict(serializer.validated_data), serializer.instance)
-        if data.get("grant", serializer.instance.grant) != serializer.instance.grant:
-            raise ApplicationError("An expenditure cannot move to another grant.", code="immutable", attr="grant")
-        if data.get("partner", serializer.instance.partner) != serializer.instance.partner:
-            raise ApplicationError("An expenditure cannot move to another partner.", code="immutable",
-                                   attr="partner")
-        data.pop("grant", None)
-        data.pop("partner", None)
         serializer.instance = expenditure_services.expenditure_update(
             expenditure=serializer.instance, by=self.request.user, **data)
 
     def perform_destroy(self, instance):
         expenditure_services.expenditure_delete(expenditure=instance, by=self.request.user)
+
+    @extend_schema(request=AdjustmentSerializer, responses={201: AdjustmentResultSerializer,
+                                                            409: ErrorResponse409Serializer})
+    @action(detail=True, methods=["post"])
+    def adjust(self, request, pk=None):
+        """Correct an expenditure of a locked quarter from an open one (finance officer): a
+        reversal at the EUR it was accepted with and, with a new amount, line or location, a
+        replacement. 409 ``quarter_open`` when its quarter is open (change it instead)."""
+        original = self.get_object()
+        body = AdjustmentSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        if "budget_line" in data:
+            data["budget_line"] = budget_line_or_400(original.grant, data["budget_line"], attr="budget_line")
+        reversal, replacement = expenditure_services.expenditure_adjust(expenditure=original, by=request.user, **data)
+        return Response(AdjustmentResultSerializer({"reversal": reversal, "replacement": replacement}).data,
+                        status=201)

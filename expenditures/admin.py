@@ -58,7 +58,7 @@ class ExchangeRateForm(ServiceModelForm):
         # Applied here, not as keywords: the service's own ``rate`` keyword is the record.
         for name in self.changed_data:
             setattr(record, name, data[name])
-        return exp_services.exchange_rate_update(rate=record)
+        return exp_services.exchange_rate_update(rate=record, by=by)
 
 
 @admin.register(ExchangeRate)
@@ -77,7 +77,7 @@ class ExchangeRateAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin)
         return obj.month is None
 
     def service_delete(self, request, obj):
-        exp_services.exchange_rate_delete(rate=obj)
+        exp_services.exchange_rate_delete(rate=obj, by=request.user)
 
 
 # ---------------------------------------------------------------------------------------------

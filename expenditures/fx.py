@@ -62,6 +62,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from moneyed import Money
 
+from expenditures import lifecycle
 from expenditures.models import (
     COUNTED_STATUSES,
     ExchangeRate,
@@ -433,10 +434,10 @@ def frozen_quarters(*, grant: Grant, partner: Partner, lock: bool = False) -> se
     """(year, quarter) of the partner's accepted statements on the grant. With ``lock`` (inside a
     transaction), the partner's statements on the grant are locked first, so that no quarter is
     accepted while its rows are being revalued (a statement before its rows)."""
-    statements = QuarterlyStatement.objects.filter(grant=grant, partner=partner)
     if lock:
-        list(statements.select_for_update().order_by("pk").values_list("pk", flat=True))
-    return set(statements.filter(status=StatementStatus.ACCEPTED).values_list("year", "quarter"))
+        return lifecycle.lock_partner(grant_id=grant.pk, partner_id=partner.pk)
+    return set(QuarterlyStatement.objects.filter(grant=grant, partner=partner, status=StatementStatus.ACCEPTED)
+               .values_list("year", "quarter"))
 
 
 def _plan(grant: Grant, partner: Partner, *, lock: bool) -> _Plan:
@@ -501,8 +502,9 @@ def revalue_partner(*, grant: Grant, partner: Partner, by=None, reason: str = ""
     so time and queries grow linearly with the partner's expenditures. Revaluing twice changes
     nothing the second time.
     """
-    # Serialise the partner's revaluations: the last one to take the lock sees every committed row.
-    list(Partner.objects.select_for_update().filter(pk=partner.pk).values_list("pk", flat=True))
+    # The partner's statements, then the partner (expenditures.lifecycle's lock order): revaluations
+    # of a partner are serialised, the last one sees every committed row, and no quarter is accepted
+    # while its rows are revalued.
     plan = _plan(grant, partner, lock=True)
     _write(plan, by=by, reason=reason or f"revaluation ({grant.fx_method})")
     return plan.result(partner)

@@ -5,10 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from expenditures.models import QuarterlyStatement, StatementStatus
-
-
-def quarter_of(day: date) -> tuple[int, int]:
-    return day.year, (day.month - 1) // 3 + 1
+from grants.periods import quarter_of
 
 
 def quarter_is_locked(*, grant_id: int, partner_id: int, day: date, for_update: bool = False) -> bool:

@@ -9,27 +9,21 @@ from __future__ import annotations
 from datetime import date
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 from moneyed import Money
 
 from budget.models import BudgetLine
-from expenditures import fx
+from expenditures import fx, lifecycle
 from expenditures.models import Expenditure, ExpenditureStatus, FundTransfer
-from expenditures.selectors import quarter_is_locked
-from grants.errors import ApplicationError, Conflict, ErrorCode, PeriodLocked
+from grants.errors import ApplicationError, Conflict, ErrorCode
 from grants.models import Grant, Location, Partner
 from grants.money import EUR, XOF, validate_money
+from grants.periods import quarter_of
 from grants.validation import as_application_error
 
 EXPENDITURE_FIELDS = ("budget_line", "location", "date", "amount", "voucher", "description")
-
-
-def _check_locked(grant: Grant, partner: Partner, day: date) -> None:
-    if quarter_is_locked(grant_id=grant.pk, partner_id=partner.pk, day=day, for_update=True):
-        raise PeriodLocked(
-            f"{partner.code}'s quarter of {day.isoformat()} is locked by an accepted statement; "
-            "enter corrections in an open quarter.",
-            attr="date",
-        )
+# A voucher of an adjustment: the original's, then ~R<n> (reversal) or ~C<n> (its replacement).
+VOUCHER_LENGTH = 64
 
 
 def _check_expenditure(exp: Expenditure) -> None:
@@ -53,6 +47,7 @@ def _check_expenditure(exp: Expenditure) -> None:
     if line.is_heading:
         raise ApplicationError(f"{line.code} is a heading: spend on one of its lines.",
                                code=ErrorCode.HEADING_NOT_A_LINE, attr="budget_line")
+    lifecycle.check_allocated(grant=grant, partner=exp.partner, budget_line=line)
     if not exp.voucher or not exp.voucher.strip():
         raise ApplicationError("A voucher reference is required.", code=ErrorCode.REQUIRED,
                                attr="voucher")
@@ -78,21 +73,28 @@ def _save(exp: Expenditure) -> None:
 @transaction.atomic
 def expenditure_record(*, grant: Grant, partner: Partner, budget_line: BudgetLine,
                        location: Location, amount: Money, date: date, voucher: str,
-                       description: str = "", status: str = ExpenditureStatus.VALIDATED,
-                       statement=None, by=None) -> Expenditure:
+                       description: str = "", status: str | None = None, statement=None,
+                       adjusts: Expenditure | None = None, adjustment_reason: str = "",
+                       by=None) -> Expenditure:
     """Record one expenditure and store its EUR value at the grant's method.
 
-    Raises ``ApplicationError`` for bad input (the field in ``attr``) and ``PeriodLocked`` (409)
-    when the partner's quarter of ``date`` is locked.
+    ``status``: by default ``validated`` for a finance officer (or the system, ``by`` None) and
+    ``submitted`` for a partner member, who records only for its own partner (``expenditures.lifecycle``).
+    Raises ``ApplicationError`` for bad input (the field in ``attr``), ``PermissionRefused`` (403)
+    for an actor who may not, and ``PeriodLocked`` (409) when the partner's quarter of ``date``
+    is locked.
     """
     if not isinstance(amount, Money):
         raise ApplicationError("An amount must carry its currency.",
                                code=ErrorCode.CURRENCY_MISSING, attr="amount_currency")
+    lifecycle.check_expenditure_actor(by=by, partner=partner)
+    status = lifecycle.expenditure_status_on_create(by=by, status=status)
     exp = Expenditure(grant=grant, partner=partner, budget_line=budget_line, location=location,
                       amount=amount, date=date, voucher=voucher, description=description,
-                      status=status, statement=statement, entered_by=by)
+                      status=status, statement=statement, adjusts=adjusts,
+                      adjustment_reason=adjustment_reason, entered_by=by)
     _check_expenditure(exp)
-    _check_locked(grant, partner, date)
+    lifecycle.check_quarters_open(grant=grant, partner=partner, days=[date])
     fx.apply_conversion(exp)
     _save(exp)
     if fx.after_expenditure_change(grant=grant, partner=partner, by=by).count:
@@ -100,18 +102,35 @@ def expenditure_record(*, grant: Grant, partner: Partner, budget_line: BudgetLin
     return exp
 
 
+def _lock_for_write(expenditure: Expenditure, *, by, changes: dict | None) -> Expenditure:
+    """The row, locked after the statements of its quarters (the lock order), once ``by`` may
+    write it: the old and the new quarter open, the row's own state allowing it."""
+    first = Expenditure.objects.select_related("grant", "partner").get(pk=expenditure.pk)
+    days = [first.date, (changes or {}).get("date") or first.date]
+    lifecycle.check_quarters_open(grant=first.grant, partner=first.partner, days=days,
+                                  statement_ids=[first.statement_id])
+    exp = (Expenditure.objects.select_for_update(of=("self",))
+           .select_related("grant", "partner", "statement", "budget_line").get(pk=first.pk))
+    if (exp.date, exp.statement_id) != (first.date, first.statement_id):
+        raise Conflict(_("Another change to this expenditure ran at the same time: try again."),
+                       code=ErrorCode.RETRY)
+    lifecycle.check_expenditure_writable(by=by, expenditure=exp, changes=changes)
+    return exp
+
+
 @transaction.atomic
 def expenditure_update(*, expenditure: Expenditure, by=None, **changes) -> Expenditure:
-    """Change an expenditure's fields. Neither its old nor its new date may be locked."""
+    """Change an expenditure's fields, as ``expenditures.lifecycle`` allows ``by``: neither its
+    old nor its new quarter may be locked; it never moves to another grant or partner."""
+    exp = _lock_for_write(expenditure, by=by, changes=changes)
+    for name in ("grant", "partner"):  # the same grant or partner, named again: nothing to change
+        changes.pop(name, None)
     unknown = set(changes) - set(EXPENDITURE_FIELDS) - {"status", "statement"}
     if unknown:
         raise ApplicationError(f"Cannot change {', '.join(sorted(unknown))}.", attr=sorted(unknown)[0])
-    exp = Expenditure.objects.select_for_update().get(pk=expenditure.pk)
-    _check_locked(exp.grant, exp.partner, exp.date)
     for name, value in changes.items():
         setattr(exp, name, value)
     _check_expenditure(exp)
-    _check_locked(exp.grant, exp.partner, exp.date)
     fx.apply_conversion(exp)
     _save(exp)
     if fx.after_expenditure_change(grant=exp.grant, partner=exp.partner, by=by).count:
@@ -121,11 +140,71 @@ def expenditure_update(*, expenditure: Expenditure, by=None, **changes) -> Expen
 
 @transaction.atomic
 def expenditure_delete(*, expenditure: Expenditure, by=None) -> None:
-    exp = Expenditure.objects.select_for_update().get(pk=expenditure.pk)
-    _check_locked(exp.grant, exp.partner, exp.date)
+    exp = _lock_for_write(expenditure, by=by, changes=None)
     grant, partner = exp.grant, exp.partner
     exp.delete()
     fx.after_expenditure_change(grant=grant, partner=partner)
+
+
+def _adjustment_voucher(original: Expenditure, kind: str, number: int) -> str:
+    suffix = f"~{kind}{number}"
+    return original.voucher[:VOUCHER_LENGTH - len(suffix)] + suffix
+
+
+@transaction.atomic
+def expenditure_adjust(*, expenditure: Expenditure, date: date, reason: str, by=None,
+                       amount: Money | None = None, budget_line: BudgetLine | None = None,
+                       location: Location | None = None, description: str | None = None
+                       ) -> tuple[Expenditure, Expenditure | None]:
+    """Correct a row of a locked quarter from an open one, as accountants do (finance only).
+
+    Writes a reversal dated ``date``: the row's amount negated, at the EUR it was accepted with
+    (its EUR never moves), and, when ``amount``, ``budget_line`` or ``location`` is given, a
+    replacement with the corrected values, converted like any expenditure. Both name the row they
+    correct (``adjusts``) and the reason. Answers (reversal, replacement or None).
+
+    Raises ``PermissionRefused`` for anyone but finance, ``Conflict`` (``quarter_open``) when the
+    row's quarter is open (change the row itself), ``PeriodLocked`` when ``date``'s quarter is
+    locked, ``ApplicationError`` for a missing reason or a date outside the grant.
+    """
+    lifecycle.require_finance(by, what=_("record an adjustment"))
+    if not reason or not str(reason).strip():
+        raise ApplicationError(_("Say why the expenditure is corrected."), code=ErrorCode.REQUIRED, attr="reason")
+    original = Expenditure.objects.select_related("grant", "partner", "budget_line", "location").get(
+        pk=expenditure.pk)
+    grant, partner = original.grant, original.partner
+    if original.adjusts_id is not None and original.amount.amount < 0:
+        raise Conflict(_("A reversal is not corrected: adjust the row it reverses."),
+                       code=ErrorCode.REVERSAL_FIXED, attr="id")
+    if not grant.covers(date):
+        raise ApplicationError(
+            f"{date.isoformat()} is outside the grant ({grant.start_date.isoformat()} to "
+            f"{grant.end_date.isoformat()}).", code=ErrorCode.DATE_OUTSIDE_GRANT, attr="date")
+    locked = lifecycle.lock_quarters(grant_id=grant.pk, partner_id=partner.pk, days=[original.date, date])
+    if quarter_of(original.date) not in locked:
+        raise Conflict(_("This expenditure's quarter is open: change the expenditure itself."),
+                       code=ErrorCode.QUARTER_OPEN, attr="id")
+    lifecycle.refuse_locked(partner, {quarter_of(date)} & locked)
+    number = original.adjustments.filter(amount__lt=0).count() + 1
+    reversal = Expenditure(
+        grant=grant, partner=partner, budget_line=original.budget_line, location=original.location, date=date,
+        amount=Money(-original.amount.amount, original.amount.currency), amount_eur=-original.amount_eur,
+        fx_rate=original.fx_rate, fx_method=original.fx_method, rate_missing=original.rate_missing,
+        voucher=_adjustment_voucher(original, "R", number),
+        description=(_("Reversal of %(voucher)s") % {"voucher": original.voucher})[:500],
+        status=ExpenditureStatus.VALIDATED, adjusts=original, adjustment_reason=str(reason)[:300], entered_by=by)
+    _save(reversal)
+    replacement = None
+    if amount is not None or budget_line is not None or location is not None:
+        replacement = expenditure_record(
+            grant=grant, partner=partner, budget_line=budget_line or original.budget_line,
+            location=location or original.location, amount=amount if amount is not None else original.amount,
+            date=date, voucher=_adjustment_voucher(original, "C", number),
+            description=description if description is not None else original.description,
+            status=ExpenditureStatus.VALIDATED, adjusts=original, adjustment_reason=str(reason)[:300], by=by)
+    else:
+        fx.after_expenditure_change(grant=grant, partner=partner)
+    return reversal, replacement
 
 
 def _check_transfer(transfer: FundTransfer) -> None:
@@ -159,14 +238,18 @@ def transfer_record(*, grant: Grant, partner: Partner, sent_on: date, amount_sen
                     amount_received: Money, received_on: date | None = None,
                     fees: Money | None = None, reference: str = "", note: str = "",
                     by=None) -> FundTransfer:
-    """Record EUR sent to a partner and the XOF its bank credited; revalues its spending."""
+    """Record EUR sent to a partner and the XOF its bank credited; revalues its open quarters.
+    Finance only; never to the lead organisation nor received in a locked quarter (409)."""
+    lifecycle.require_finance(by, what=_("record a transfer"))
     transfer = FundTransfer(
         grant=grant, partner=partner, sent_on=sent_on, received_on=received_on,
         amount_sent=amount_sent, amount_received=amount_received,
         fees=fees if fees is not None else Money(0, EUR), reference=reference, note=note,
         entered_by=by,
     )
+    lifecycle.check_transfer_target(transfer)
     _check_transfer(transfer)
+    lifecycle.check_transfer_quarters_open(grant_id=grant.pk, partner=partner, received_on=received_on)
     transfer.save()
     fx.after_transfer_change(grant=grant, partner=partner)
     return transfer
@@ -174,12 +257,23 @@ def transfer_record(*, grant: Grant, partner: Partner, sent_on: date, amount_sen
 
 @transaction.atomic
 def transfer_update(*, transfer: FundTransfer, by=None, **changes) -> FundTransfer:
-    transfer = FundTransfer.objects.select_for_update().get(pk=transfer.pk)
+    """Change a transfer (finance only) that belongs to no locked quarter, and come to belong to
+    none; its reference and note may always change. Revalues the open quarters it moves."""
+    lifecycle.require_finance(by, what=_("change a transfer"))
+    stored = FundTransfer.objects.select_related("grant", "partner").get(pk=transfer.pk)
+    lifecycle.check_transfer_quarters_open(
+        grant_id=stored.grant_id, partner=changes.get("partner", stored.partner),
+        received_on=changes.get("received_on", stored.received_on), stored=stored, changes=changes)
+    transfer = FundTransfer.objects.select_for_update(of=("self",)).select_related("grant", "partner").get(
+        pk=stored.pk)
     previous_partner = transfer.partner
     for name, value in changes.items():
         setattr(transfer, name, value)
+    lifecycle.check_transfer_target(transfer)
     _check_transfer(transfer)
     transfer.save()
+    if set(changes) <= lifecycle.TRANSFER_NOTES:
+        return transfer
     fx.after_transfer_change(grant=transfer.grant, partner=transfer.partner)
     if previous_partner.pk != transfer.partner_id:
         fx.after_transfer_change(grant=transfer.grant, partner=previous_partner)
@@ -188,16 +282,23 @@ def transfer_update(*, transfer: FundTransfer, by=None, **changes) -> FundTransf
 
 @transaction.atomic
 def transfer_delete(*, transfer: FundTransfer, by=None) -> None:
-    grant, partner = transfer.grant, transfer.partner
-    transfer.delete()
+    """Delete a transfer (finance only) that belongs to no locked quarter."""
+    lifecycle.require_finance(by, what=_("delete a transfer"))
+    stored = FundTransfer.objects.select_related("grant", "partner").get(pk=transfer.pk)
+    lifecycle.check_transfer_quarters_open(grant_id=stored.grant_id, partner=stored.partner, received_on=None,
+                                           stored=stored)
+    grant, partner = stored.grant, stored.partner
+    stored.delete()
     fx.after_transfer_change(grant=grant, partner=partner)
 
 
 @transaction.atomic
 def exchange_rate_record(*, currency: str, rate, month=None, source: str, by=None):
-    """Add a rate to the table; the grants converting at monthly rates are revalued."""
+    """Add a rate to the table (finance only); the open quarters of the grants it converts are
+    revalued, accepted quarters keep their EUR."""
     from expenditures.models import ExchangeRate
 
+    lifecycle.require_finance(by, what=_("change the rate table"))
     if ExchangeRate.objects.filter(currency=currency, month=month).exists():
         raise ApplicationError("This currency already has a rate for that month." if month else
                                "This currency already has a standing rate.", code="unique", attr="month")
@@ -207,11 +308,12 @@ def exchange_rate_record(*, currency: str, rate, month=None, source: str, by=Non
 
 
 @transaction.atomic
-def exchange_rate_update(*, rate, **fields):
-    """Change a rate (``rate`` is the ExchangeRate record); both the month it leaves and the month
-    it comes to are revalued."""
+def exchange_rate_update(*, rate, by=None, **fields):
+    """Change a rate (``rate`` is the ExchangeRate record; finance only); both the month it leaves
+    and the month it comes to are revalued, in open quarters only."""
     from expenditures.models import ExchangeRate
 
+    lifecycle.require_finance(by, what=_("change the rate table"))
     previous_month = rate.month
     for name, value in fields.items():
         setattr(rate, name, value)
@@ -226,7 +328,8 @@ def exchange_rate_update(*, rate, **fields):
 
 
 @transaction.atomic
-def exchange_rate_delete(*, rate) -> None:
+def exchange_rate_delete(*, rate, by=None) -> None:
+    lifecycle.require_finance(by, what=_("change the rate table"))
     if rate.month is None:
         raise Conflict("The standing rate (the parity) cannot be deleted.", code="in_use", attr="month")
     month = rate.month

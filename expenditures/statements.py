@@ -13,7 +13,6 @@ with a stable code (``StatementProblem``) and the ``attr`` it concerns.
 from __future__ import annotations
 
 import re
-from calendar import monthrange
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -28,7 +27,8 @@ from moneyed import Money
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from budget.models import Allocation, BudgetLine, BudgetVersion
-from expenditures import fx
+from budget.selectors import lines_allocated_to
+from expenditures import fx, lifecycle
 from expenditures.audit import statement_seal
 from expenditures.models import (
     COUNTED_STATUSES,
@@ -36,11 +36,13 @@ from expenditures.models import (
     ExpenditureStatus,
     FundTransfer,
     QuarterlyStatement,
+    StatementReopening,
     StatementStatus,
 )
 from grants.errors import ApplicationError, Conflict, ErrorCode, PeriodLocked
 from grants.models import Grant, Location, Partner
 from grants.money import CURRENCIES, XOF, divide_to_eur, quantize_amount, validate_money
+from grants.periods import quarter_bounds
 from grants.validation import as_application_error
 
 PERIOD = re.compile(r"^(\d{4})-Q([1-4])$")
@@ -79,12 +81,6 @@ def period_parse(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-def quarter_bounds(year: int, quarter: int) -> tuple[date, date]:
-    first_month = 3 * (quarter - 1) + 1
-    last_month = first_month + 2
-    return date(year, first_month, 1), date(year, last_month, monthrange(year, last_month)[1])
-
-
 # --- writes ----------------------------------------------------------------------------------------
 
 def _problem(code: str, detail: str, attr: str | None) -> dict:
@@ -121,6 +117,7 @@ def _clean_lines(lines) -> list[dict]:
 def statement_create(*, grant: Grant, partner: Partner, period: str, lines=(), explanations=None, by=None,
                      **money: Money) -> QuarterlyStatement:
     """A draft statement. One per grant, partner and quarter (409 ``statement_exists``)."""
+    lifecycle.check_statement_actor(by=by, partner=partner)
     year, quarter = period_parse(period)
     defaults = {name: Money(0, partner.reporting_currency) for name in MONEY_FIELDS}
     defaults.update({k: v for k, v in money.items() if v is not None})
@@ -148,9 +145,16 @@ def _check_editable(statement: QuarterlyStatement) -> None:
 @transaction.atomic
 def statement_update(*, statement: QuarterlyStatement, by=None, **changes) -> QuarterlyStatement:
     statement = QuarterlyStatement.objects.select_for_update().get(pk=statement.pk)
+    lifecycle.check_statement_actor(by=by, partner=statement.partner)
+    if "partner" in changes:  # a partner member names only itself
+        lifecycle.check_statement_actor(by=by, partner=changes["partner"])
+    for name in ("grant", "partner"):
+        if name in changes and getattr(changes.pop(name), "pk", None) != getattr(statement, f"{name}_id"):
+            raise ApplicationError(_("A statement cannot move to another %(what)s.") % {"what": name},
+                                   code=ErrorCode.IMMUTABLE, attr=name)
     _check_editable(statement)
     if "period" in changes and changes["period"] != statement.period:
-        raise ApplicationError(_("A statement's period cannot change."), code="immutable", attr="period")
+        raise ApplicationError(_("A statement's period cannot change."), code=ErrorCode.IMMUTABLE, attr="period")
     money = {name: changes[name] for name in MONEY_FIELDS if changes.get(name) is not None}
     _check_header(statement.grant, statement.partner, statement.year, statement.quarter, money)
     for name, value in money.items():
@@ -167,6 +171,7 @@ def statement_update(*, statement: QuarterlyStatement, by=None, **changes) -> Qu
 @transaction.atomic
 def statement_delete(*, statement: QuarterlyStatement, by=None) -> None:
     statement = QuarterlyStatement.objects.select_for_update().get(pk=statement.pk)
+    lifecycle.check_statement_actor(by=by, partner=statement.partner)
     if statement.status != StatementStatus.DRAFT:
         raise Conflict(_("Only a draft statement can be deleted."), code="statement_not_editable", attr="status")
     statement.delete()
@@ -208,13 +213,12 @@ def statement_check(statement: QuarterlyStatement, *, today: date | None = None)
 
     lines_by_code = {line.code: line for line in BudgetLine.objects.filter(grant=grant).select_related("parent")}
     locations = {loc.code: loc for loc in Location.objects.all()}
+    allocated_lines = lines_allocated_to(grant=grant, partner=partner)  # the one rule, every path
     current = BudgetVersion.objects.filter(grant=grant, is_current=True).first()
-    allocated_lines = set()
     budget_by_line: dict[int, Decimal] = {}
     if current is not None:
         for row in (Allocation.objects.filter(version=current, partner=partner).values("budget_line_id")
                     .annotate(total=Sum("amount")).order_by()):
-            allocated_lines.add(row["budget_line_id"])
             budget_by_line[row["budget_line_id"]] = row["total"]
 
     parsed: list[ParsedLine] = []
@@ -383,8 +387,11 @@ def _explanations_missing(statement, parsed: list[ParsedLine], budget_by_line: d
 
 
 def _lock_statement(statement: QuarterlyStatement) -> QuarterlyStatement:
-    return (QuarterlyStatement.objects.select_for_update().select_related("grant", "partner")
-            .get(pk=statement.pk))
+    """The statement, after the partner's write locks (``expenditures.lifecycle.lock_partner``:
+    its statements by id, then the partner), before any of its rows: the one lock order."""
+    keys = QuarterlyStatement.objects.filter(pk=statement.pk).values("grant_id", "partner_id").get()
+    lifecycle.lock_partner(grant_id=keys["grant_id"], partner_id=keys["partner_id"])
+    return QuarterlyStatement.objects.select_related("grant", "partner").get(pk=statement.pk)
 
 
 def statement_submit(*, statement: QuarterlyStatement, by=None, today: date | None = None) -> QuarterlyStatement:
@@ -402,6 +409,7 @@ def statement_submit(*, statement: QuarterlyStatement, by=None, today: date | No
 @transaction.atomic
 def _submit(*, statement: QuarterlyStatement, by, today: date | None) -> tuple[QuarterlyStatement, list[dict]]:
     statement = _lock_statement(statement)
+    lifecycle.check_statement_actor(by=by, partner=statement.partner)
     if statement.status == StatementStatus.ACCEPTED:
         raise PeriodLocked(_("This quarter is already accepted."), attr="period")
     _check_editable(statement)
@@ -442,6 +450,7 @@ def statement_accept(*, statement: QuarterlyStatement, by=None, comment: str = "
     """Accept a submitted statement: its expenditures are ``validated`` and the partner's quarter
     is locked. The row lock makes two reviewers, or a reviewer and a partner's change, leave
     exactly one outcome."""
+    lifecycle.require_finance(by, what=_("accept a statement"))
     statement = _lock_statement(statement)
     _check_submitted(statement)
     expenditures = list(statement.expenditures.all())
@@ -461,6 +470,7 @@ def statement_accept(*, statement: QuarterlyStatement, by=None, comment: str = "
 def statement_return(*, statement: QuarterlyStatement, by=None, comment: str) -> QuarterlyStatement:
     """Send a submitted statement back to the partner with a comment; its expenditures leave the
     ledger (their history keeps them) until it is submitted again."""
+    lifecycle.require_finance(by, what=_("return a statement"))
     if not comment or not comment.strip():
         raise ApplicationError(_("Say why the statement is returned."), code=ErrorCode.REQUIRED, attr="comment")
     statement = _lock_statement(statement)
@@ -472,6 +482,32 @@ def statement_return(*, statement: QuarterlyStatement, by=None, comment: str) ->
     statement.reviewed_by = by
     statement.reviewed_at = timezone.now()
     statement.review_comment = comment
+    statement.save()
+    return statement
+
+
+@transaction.atomic
+def statement_reopen(*, statement: QuarterlyStatement, reason: str, by=None) -> QuarterlyStatement:
+    """Reopen an accepted quarter (finance only), with a reason that stays on record
+    (``StatementReopening``, with the digest the quarter had): the statement is ``submitted``
+    again, so finance may correct the quarter's rows and accept it anew (a new digest). Only the
+    partner's latest accepted quarter reopens: a later accepted one chains to it, so an earlier
+    quarter is corrected by an adjustment instead (409 ``later_quarter_accepted``)."""
+    lifecycle.require_finance(by, what=_("reopen a quarter"))
+    if not reason or not str(reason).strip():
+        raise ApplicationError(_("Say why the quarter is reopened."), code=ErrorCode.REQUIRED, attr="reason")
+    statement = _lock_statement(statement)
+    if statement.status != StatementStatus.ACCEPTED:
+        raise Conflict(_("Only an accepted statement is reopened."), code="statement_not_accepted", attr="status")
+    later = Q(year__gt=statement.year) | Q(year=statement.year, quarter__gt=statement.quarter)
+    if QuarterlyStatement.objects.filter(later, grant=statement.grant, partner=statement.partner,
+                                         status=StatementStatus.ACCEPTED).exists():
+        raise Conflict(_("A later quarter of %(partner)s is accepted: correct %(period)s with an adjustment in an "
+                         "open quarter.") % {"partner": statement.partner.code, "period": statement.period},
+                       code=ErrorCode.LATER_QUARTER_ACCEPTED, attr="status")
+    StatementReopening.objects.create(statement=statement, reason=str(reason).strip(), digest=statement.digest,
+                                      reopened_by=by)
+    statement.status = StatementStatus.SUBMITTED
     statement.save()
     return statement
 

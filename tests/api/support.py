@@ -14,6 +14,7 @@ from moneyed import Money
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from budget import services as budget_services
 from budget.models import Allocation, BudgetLine, BudgetVersion
 from expenditures import services as expenditure_services
 from expenditures.models import ExchangeRate, Expenditure, FundTransfer, QuarterlyStatement
@@ -39,18 +40,36 @@ def other_grant() -> Grant:
         donor_shares=[(funder, Decimal("100"))],
     )
     heading = BudgetLine.objects.create(grant=grant, code="1", label_fr="Titre", label_en="Heading", position=1)
-    BudgetLine.objects.create(grant=grant, code="1.1", parent=heading, label_fr="Ligne", label_en="Line", position=2)
+    line = BudgetLine.objects.create(grant=grant, code="1.1", parent=heading, label_fr="Ligne", label_en="Line",
+                                     position=2)
+    # An approved budget: APJEC spends on the lines allocated to it.
+    version = budget_services.version_open_draft(grant=grant, label="original")
+    budget_services.allocation_set(version=version, budget_line=line, partner=partner("APJEC"),
+                                   location=Location.objects.get(code="BKO"), year=1,
+                                   amount=Money(Decimal("50000.00"), "EUR"))
+    budget_services.version_approve(version=version)
     return grant
 
 
 def expenditure(grant: Grant, partner_code: str, *, voucher: str, amount: str = "65596",
-                currency: str = "XOF", line: str = "2.1", location: str = "BKO",
+                currency: str = "XOF", line: str | None = None, location: str = "BKO",
                 day: date = date(2016, 3, 15), status: str = "validated") -> Expenditure:
+    """``line``: by default the first line allocated to the partner (2.1 for CARITAS and BNCE)."""
+    if line is None:
+        line = allocated_line(grant, partner_code)
     return expenditure_services.expenditure_record(
         grant=grant, partner=partner(partner_code), budget_line=BudgetLine.objects.get(grant=grant, code=line),
         location=Location.objects.get(code=location), amount=Money(Decimal(amount), currency), date=day,
         voucher=voucher, status=status,
     )
+
+
+def allocated_line(grant: Grant, partner_code: str) -> str:
+    """The code of a line allocated to the partner in the grant's current version (2.1 where it has it)."""
+    codes = sorted(BudgetLine.objects.filter(allocations__version__grant=grant, allocations__version__is_current=True,
+                                             allocations__partner__code=partner_code).values_list("code", flat=True)
+                   .distinct())
+    return "2.1" if "2.1" in codes else codes[0]
 
 
 def transfer(grant: Grant, partner_code: str, *, sent: str = "10000.00", received: str = "6559570",
