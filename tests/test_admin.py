@@ -128,7 +128,10 @@ def test_expenditure_list_filters_searches_and_stays_within_a_fixed_number_of_qu
     partners, lines, places = ("BNCE", "APJEC", "CARITAS"), ("1.1", "1.2", "2.1"), ("BKO", "SEG")
     made = []
     for i in range(50):
-        row = {"partner": partners[i % 3], "line": lines[i // 3 % 3], "location": places[i // 9 % 2],
+        # Each partner spends on the lines allocated to it: CARITAS has 2.1 only, APJEC 1.1 and 1.2.
+        partner, line = partners[i % 3], lines[i // 3 % 3]
+        line = {"CARITAS": "2.1", "APJEC": line if line != "2.1" else "1.1"}.get(partner, line)
+        row = {"partner": partner, "line": line, "location": places[i // 9 % 2],
                "day": date(2016, 1 + i * 5 % 12, 1 + i % 28)}
         _spend(mali, voucher=f"V-{i:03d}", amount=Money(THOUSAND_EUR_IN_XOF + i, "XOF"), **row)
         made.append(row)

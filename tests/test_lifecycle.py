@@ -286,7 +286,8 @@ def test_the_admin_records_no_expenditure_on_a_line_not_allocated_to_the_partner
     grant = world["grant"]
     before = snapshot()
     response = admin_client.post(admin_url(Expenditure, "add"), {
-        "grant": grant.pk, "partner": world["bnce"].pk, "budget_line": BudgetLine.objects.get(grant=grant, code="1.3").pk,
+        "grant": grant.pk, "partner": world["bnce"].pk,
+        "budget_line": BudgetLine.objects.get(grant=grant, code="1.3").pk,
         "location": Location.objects.get(code="BKO").pk, "date": OPEN_DAY.isoformat(), "voucher": "ADM-1",
         "description": "", "amount_0": "65596", "amount_1": "XOF", "status": "validated"})
     assert response.status_code == 200

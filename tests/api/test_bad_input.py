@@ -160,8 +160,9 @@ def test_a_voucher_of_another_partner_may_be_used(clients):
 ])
 @pytest.mark.parametrize("role", ["finance", "bnce"])
 def test_a_bad_change_to_an_expenditure_is_refused(clients, role, changes, code, attr):
-    # given BNCE's expenditure NEW-1
-    created = clients["finance"].post(f"{API}/expenditures/", expenditure(), format="json")
+    # given BNCE's expenditure NEW-1, as the one changing it recorded it (BNCE may change only what
+    # finance has not validated)
+    created = clients[role].post(f"{API}/expenditures/", expenditure(), format="json")
     assert created.status_code == 201
     url = f"{API}/expenditures/{created.json()['id']}/"
     if changes == {"voucher": "BNCE-1"}:

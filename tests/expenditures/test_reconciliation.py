@@ -14,7 +14,7 @@ from expenditures import services
 from expenditures.models import ExchangeRate, QuarterlyStatement
 from expenditures.reconciliation import EUR_COLUMNS, XOF_COLUMNS, reconciliation_for
 from expenditures.revaluation import grant_revalue
-from tests.expenditures.test_fx import by_hand, eur, small_grant, worked_example, xof
+from tests.expenditures.test_fx import allocate, by_hand, eur, small_grant, worked_example, xof
 from tests.factories import PartnerFactory
 
 AS_OF = date(2020, 6, 30)
@@ -96,6 +96,8 @@ def test_partner_rows_add_up_to_the_total(bnce, method):
     caritas = PartnerFactory(code="CARITAS")
     lead = PartnerFactory(code="LEAD", reporting_currency="EUR")
     grant.partners.add(caritas, lead)
+    for partner in (caritas, lead):
+        allocate(grant, partner, bnce.line, bnce.location)
     services.transfer_record(grant=grant, partner=caritas, sent_on=date(2020, 2, 1), received_on=date(2020, 2, 3),
                              amount_sent=eur("3333.33"), amount_received=xof(2_171_717), fees=eur("7.77"))
     for number, amount in enumerate([123_457, 987_653, 1_111_111, 7]):
