@@ -42,17 +42,38 @@ class DonorSerializer(serializers.ModelSerializer):
         fields = ["code", "name"]
 
 
-class ExchangeRateSerializer(serializers.ModelSerializer):
+class RevaluationSerializer(serializers.Serializer):
+    """What a write revalued: open quarters only; accepted quarters keep the EUR they were accepted with."""
+
+    count = serializers.IntegerField(help_text="Expenditures whose stored EUR value, rate or pieces moved.")
+    delta_eur = serializers.DecimalField(max_digits=16, decimal_places=2, help_text="Change of their EUR total.")
+    by_quarter = serializers.DictField(child=serializers.IntegerField(),
+                                       help_text='Rows moved per quarter, e.g. {"2016-Q3": 12}.')
+    frozen = serializers.ListField(child=serializers.ListField(child=serializers.CharField()),
+                                   help_text="(partner, quarter) pairs left as accepted.")
+
+
+class RevaluationAnswerMixin:
+    """A write that may revalue answers what it moved (``revaluation``); a read shows null."""
+
+    @extend_schema_field(RevaluationSerializer(allow_null=True))
+    def get_revaluation(self, instance) -> dict | None:
+        result = getattr(instance, "revaluation", None)
+        return None if result is None else RevaluationSerializer(result).data
+
+
+class ExchangeRateSerializer(RevaluationAnswerMixin, serializers.ModelSerializer):
     currency = serializers.ChoiceField(choices=XOF_ONLY, default=XOF)
     rate = serializers.DecimalField(max_digits=16, decimal_places=6, min_value=Decimal("0.000001"))
     month = serializers.RegexField(
         r"^\d{4}-(0[1-9]|1[0-2])$", allow_null=True, required=False, default=None,
         help_text='"YYYY-MM", or null for a standing rate such as the parity.',
     )
+    revaluation = serializers.SerializerMethodField(help_text="After a write: the expenditures it revalued.")
 
     class Meta:
         model = ExchangeRate
-        fields = ["id", "currency", "rate", "month", "source"]
+        fields = ["id", "currency", "rate", "month", "source", "revaluation"]
         read_only_fields = ["id"]
 
     def to_representation(self, instance):
@@ -221,7 +242,7 @@ class AllocationSerializer(MoneyInputMixin, serializers.ModelSerializer):
 
 # --- transfers and expenditures -----------------------------------------------------------------
 
-class TransferSerializer(MoneyInputMixin, serializers.ModelSerializer):
+class TransferSerializer(RevaluationAnswerMixin, MoneyInputMixin, serializers.ModelSerializer):
     money_fields = ("amount_sent", "amount_received", "fees")
     positive_money_fields = ("amount_sent",)
     grant = CodeRelatedField(queryset=Grant.objects.all(), unknown_code="unknown_grant")
@@ -233,12 +254,14 @@ class TransferSerializer(MoneyInputMixin, serializers.ModelSerializer):
     fees = MoneyAmountField(required=False)
     fees_currency = currency_field(required=False)
     rate = serializers.SerializerMethodField(help_text="XOF received per EUR sent, fees apart.")
+    revaluation = serializers.SerializerMethodField(help_text="After a write: the expenditures it revalued.")
 
     class Meta:
         model = FundTransfer
         fields = [
             "id", "grant", "partner", "sent_on", "received_on", "amount_sent", "amount_sent_currency",
             "amount_received", "amount_received_currency", "fees", "fees_currency", "rate", "reference", "note",
+            "revaluation",
         ]
         read_only_fields = ["id"]
         extra_kwargs = {"reference": {"required": False, "help_text": "The bank's reference of the transfer."},

@@ -251,7 +251,7 @@ def transfer_record(*, grant: Grant, partner: Partner, sent_on: date, amount_sen
     _check_transfer(transfer)
     lifecycle.check_transfer_quarters_open(grant_id=grant.pk, partner=partner, received_on=received_on)
     transfer.save()
-    fx.after_transfer_change(grant=grant, partner=partner)
+    transfer.revaluation = fx.after_transfer_change(grant=grant, partner=partner)
     return transfer
 
 
@@ -272,16 +272,17 @@ def transfer_update(*, transfer: FundTransfer, by=None, **changes) -> FundTransf
     lifecycle.check_transfer_target(transfer)
     _check_transfer(transfer)
     transfer.save()
+    transfer.revaluation = fx.Revaluation()  # what the change moved in open quarters: shown by the API
     if set(changes) <= lifecycle.TRANSFER_NOTES:
         return transfer
-    fx.after_transfer_change(grant=transfer.grant, partner=transfer.partner)
+    transfer.revaluation = fx.after_transfer_change(grant=transfer.grant, partner=transfer.partner)
     if previous_partner.pk != transfer.partner_id:
-        fx.after_transfer_change(grant=transfer.grant, partner=previous_partner)
+        transfer.revaluation += fx.after_transfer_change(grant=transfer.grant, partner=previous_partner)
     return transfer
 
 
 @transaction.atomic
-def transfer_delete(*, transfer: FundTransfer, by=None) -> None:
+def transfer_delete(*, transfer: FundTransfer, by=None) -> fx.Revaluation:
     """Delete a transfer (finance only) that belongs to no locked quarter."""
     lifecycle.require_finance(by, what=_("delete a transfer"))
     stored = FundTransfer.objects.select_related("grant", "partner").get(pk=transfer.pk)
@@ -289,7 +290,7 @@ def transfer_delete(*, transfer: FundTransfer, by=None) -> None:
                                            stored=stored)
     grant, partner = stored.grant, stored.partner
     stored.delete()
-    fx.after_transfer_change(grant=grant, partner=partner)
+    return fx.after_transfer_change(grant=grant, partner=partner)
 
 
 @transaction.atomic
@@ -303,7 +304,7 @@ def exchange_rate_record(*, currency: str, rate, month=None, source: str, by=Non
         raise ApplicationError("This currency already has a rate for that month." if month else
                                "This currency already has a standing rate.", code="unique", attr="month")
     record = ExchangeRate.objects.create(currency=currency, rate=rate, month=month, source=source)
-    fx.after_rate_change(month=month)
+    record.revaluation = fx.after_rate_change(month=month)
     return record
 
 
@@ -321,17 +322,17 @@ def exchange_rate_update(*, rate, by=None, **fields):
     if clash.exists():
         raise ApplicationError("This currency already has a rate for that month.", code="unique", attr="month")
     rate.save()
-    fx.after_rate_change(month=rate.month)
+    rate.revaluation = fx.after_rate_change(month=rate.month)
     if previous_month != rate.month:
-        fx.after_rate_change(month=previous_month)
+        rate.revaluation += fx.after_rate_change(month=previous_month)
     return rate
 
 
 @transaction.atomic
-def exchange_rate_delete(*, rate, by=None) -> None:
+def exchange_rate_delete(*, rate, by=None) -> fx.Revaluation:
     lifecycle.require_finance(by, what=_("change the rate table"))
     if rate.month is None:
         raise Conflict("The standing rate (the parity) cannot be deleted.", code="in_use", attr="month")
     month = rate.month
     rate.delete()
-    fx.after_rate_change(month=month)
+    return fx.after_rate_change(month=month)

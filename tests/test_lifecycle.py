@@ -372,3 +372,34 @@ def test_an_earlier_quarter_does_not_reopen_once_a_later_one_is_accepted(world, 
     assert response.status_code == 409
     assert code_of(response) == "later_quarter_accepted"
     assert snapshot() == before
+
+
+def test_a_transfer_edit_revalues_open_quarters_only_and_says_which(world, finance):
+    # given fifo, a transfer received in 2015-Q4 (1,000.00 EUR for 650,000 XOF: 650 XOF per EUR)
+    # funding a row of 2016-Q1, accepted, and a row of 2016-Q2, open
+    grant = world["grant"]
+    grant.fx_method = FxMethod.FIFO
+    grant.save()
+    early = world["transfer"](received_on=date(2015, 12, 20))
+    locked_row = world["spend"](day=LOCKED_DAY, voucher="Q1")
+    open_row = world["spend"](day=OPEN_DAY, voucher="Q2")
+    world["lock"]()
+    locked_before = Expenditure.objects.values_list("amount_eur", "fx_rate").get(pk=locked_row.pk)
+    # when a transfer received in the open quarter is recorded (655,957 XOF for 1,009.17 EUR)
+    response = finance.post("/api/v1/transfers/", {
+        "grant": "ML-ESEC-2015", "partner": "BNCE", "sent_on": "2016-04-01", "received_on": "2016-04-02",
+        "amount_sent": "1009.17", "amount_sent_currency": "EUR", "amount_received": "655957",
+        "amount_received_currency": "XOF"}, format="json")
+    # then the open row is revalued and the answer names its quarter; the accepted one stays
+    assert response.status_code == 201, response.content
+    revaluation = response.json()["revaluation"]
+    assert revaluation["by_quarter"] == {"2016-Q2": 1}
+    assert ["BNCE", "2016-Q1"] in revaluation["frozen"]
+    assert Expenditure.objects.values_list("amount_eur", "fx_rate").get(pk=locked_row.pk) == locked_before
+    # 650,000 XOF of the first tranche went to the 2016-Q1 row (655,957 XOF: 650,000 at 650 = 1,000.00
+    # EUR and 5,957 beyond, at the parity); the 2016-Q2 row is paid by the new tranche:
+    # 655,957 x 1,009.17 / 655,957 = 1,009.17 EUR
+    assert Expenditure.objects.get(pk=open_row.pk).amount_eur == Decimal("1009.17")
+    assert early.pk  # the early transfer funds the locked row: it cannot change
+    assert finance.patch(f"/api/v1/transfers/{early.pk}/", {"fees": "1.00", "fees_currency": "EUR"},
+                         format="json").status_code == 409
