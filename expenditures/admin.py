@@ -259,7 +259,7 @@ class QuarterlyStatementForm(ServiceModelForm):
 
 class ReviewCommentForm(helpers.ActionForm):
     comment = forms.CharField(required=False, label="Comment",
-                              help_text="Why a statement is returned (required), or a note on acceptance.")
+                              help_text="Why a statement is returned or a quarter reopened (required), or a note on acceptance.")
 
 
 @admin.register(QuarterlyStatement)
@@ -269,7 +269,7 @@ class QuarterlyStatementAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistory
 
     form = QuarterlyStatementForm
     action_form = ReviewCommentForm
-    actions = ["submit", "accept", "return_to_partner"]
+    actions = ["submit", "accept", "return_to_partner", "reopen"]
     list_display = ("grant", "partner", "period", "status", "opening_shown", "received_shown", "closing_shown",
                     "submitted_at", "reviewed_at", "reviewed_by")
     list_filter = ("grant", "partner", "status", "year", "quarter")
@@ -341,3 +341,9 @@ class QuarterlyStatementAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistory
         comment = request.POST.get("comment", "")
         self._review(request, queryset, "returned", lambda statement: statements.statement_return(
             statement=statement, by=request.user, comment=comment))
+
+    @admin.action(description="Reopen the selected accepted quarters (the comment is the reason, kept on record)")
+    def reopen(self, request, queryset):
+        reason = request.POST.get("comment", "")
+        self._review(request, queryset, "reopened", lambda statement: statements.statement_reopen(
+            statement=statement, by=request.user, reason=reason))

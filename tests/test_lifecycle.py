@@ -403,3 +403,18 @@ def test_a_transfer_edit_revalues_open_quarters_only_and_says_which(world, finan
     assert early.pk  # the early transfer funds the locked row: it cannot change
     assert finance.patch(f"/api/v1/transfers/{early.pk}/", {"fees": "1.00", "fees_currency": "EUR"},
                          format="json").status_code == 409
+
+
+def test_the_admin_reopens_a_quarter_with_the_comment_as_its_reason(world, admin_client):
+    statement = world["lock"]()
+    url = admin_url(QuarterlyStatement, "changelist")
+    # without a reason: refused, nothing changes
+    admin_client.post(url, {"action": "reopen", "_selected_action": [statement.pk], "comment": ""})
+    statement.refresh_from_db()
+    assert statement.status == StatementStatus.ACCEPTED and not statement.reopenings.exists()
+    # with one: reopened, the reason on record
+    admin_client.post(url, {"action": "reopen", "_selected_action": [statement.pk],
+                            "comment": "Bank statement of March arrived late"})
+    statement.refresh_from_db()
+    assert statement.status == StatementStatus.SUBMITTED
+    assert [r.reason for r in statement.reopenings.all()] == ["Bank statement of March arrived late"]
