@@ -259,7 +259,8 @@ class QuarterlyStatementForm(ServiceModelForm):
 
 class ReviewCommentForm(helpers.ActionForm):
     comment = forms.CharField(required=False, label="Comment",
-                              help_text="Why a statement is returned or a quarter reopened (required), or a note on acceptance.")
+                              help_text="Why a statement is returned or a quarter reopened (required), "
+                                        "or a note on acceptance.")
 
 
 @admin.register(QuarterlyStatement)
