@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound
 
 from grants.models import Grant, Partner
-from grants.roles import is_finance_officer, partner_of
+from grants.roles import is_finance_officer, partner_of, require_finance
 from grants.selectors import grant_get_for
 
 
@@ -37,5 +37,5 @@ def budget_line_or_400(grant: Grant, code, *, attr: str, what: str = "line"):
 
 
 def require_finance_officer(user) -> None:
-    if not is_finance_officer(user):
-        raise PermissionDenied("Only a finance officer may do this.")
+    """The policy's own check (``grants.roles.require_finance``), asked before the body is read."""
+    require_finance(user)

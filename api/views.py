@@ -220,7 +220,7 @@ class BudgetLineViewSet(_GrantChildMixin, CodeLookupMixin, viewsets.ModelViewSet
         if BudgetLine.objects.filter(grant=grant, code=data["code"]).exists():
             raise ApplicationError(f"Line {data['code']} exists already.", code="unique", attr="code")
         data["parent"] = self._parent(data.get("parent"))
-        serializer.instance = budget_services.budget_line_create(grant=grant, **data)
+        serializer.instance = budget_services.budget_line_create(grant=grant, by=self.request.user, **data)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
@@ -228,7 +228,8 @@ class BudgetLineViewSet(_GrantChildMixin, CodeLookupMixin, viewsets.ModelViewSet
             data["parent"] = self._parent(data["parent"])
         if "code" in data and data["code"] != serializer.instance.code:
             raise ApplicationError("A line's code cannot change.", code="immutable", attr="code")
-        serializer.instance = budget_services.budget_line_update(line=serializer.instance, **data)
+        serializer.instance = budget_services.budget_line_update(line=serializer.instance, by=self.request.user,
+                                                                        **data)
 
     def perform_destroy(self, instance):
         try:
@@ -264,11 +265,12 @@ class VersionViewSet(_GrantChildMixin, viewsets.ModelViewSet):
         serializer.instance = self.get_queryset().get(pk=draft.pk)
 
     def perform_update(self, serializer):
-        version = budget_services.version_update(version=serializer.instance, **serializer.validated_data)
+        version = budget_services.version_update(version=serializer.instance, by=self.request.user,
+                                                 **serializer.validated_data)
         serializer.instance = self.get_queryset().get(pk=version.pk)
 
     def perform_destroy(self, instance):
-        budget_services.version_delete(version=instance)
+        budget_services.version_delete(version=instance, by=self.request.user)
 
     @extend_schema(request=None, responses={200: VersionSerializer, 409: CONFLICT})
     @action(detail=True, methods=["post"])
@@ -307,16 +309,18 @@ class AllocationViewSet(_GrantChildMixin, viewsets.ModelViewSet):
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         data["budget_line"] = self._line(data["budget_line"])
-        serializer.instance = budget_services.allocation_set(version=self.get_version(), **data)
+        serializer.instance = budget_services.allocation_set(version=self.get_version(), by=self.request.user,
+                                                                   **data)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         if "budget_line" in data:
             data["budget_line"] = self._line(data["budget_line"])
-        serializer.instance = budget_services.allocation_update(allocation=serializer.instance, **data)
+        serializer.instance = budget_services.allocation_update(allocation=serializer.instance, by=self.request.user,
+                                                                      **data)
 
     def perform_destroy(self, instance):
-        budget_services.allocation_delete(allocation=instance)
+        budget_services.allocation_delete(allocation=instance, by=self.request.user)
 
 
 # --- money that moves ---------------------------------------------------------------------------

@@ -74,12 +74,12 @@ class BudgetLineForm(ServiceModelForm):
         if self.instance.pk is None:
             fields = {name: data.get(name) for name in LINE_FIELDS}
             fields["beneficiary_unit"] = fields["beneficiary_unit"] or ""
-            return budget_services.budget_line_create(grant=data["grant"], **fields)
+            return budget_services.budget_line_create(grant=data["grant"], by=by, **fields)
         line = BudgetLine.objects.get(pk=self.instance.pk)
         changed = {name: data.get(name) for name in LINE_FIELDS if name in self.changed_data}
         if changed.get("position", 0) is None:
             changed.pop("position")
-        return budget_services.budget_line_update(line=line, **changed)
+        return budget_services.budget_line_update(line=line, by=by, **changed)
 
 
 @admin.register(BudgetLine)
@@ -130,11 +130,11 @@ class AllocationForm(ServiceModelForm):
         if self.instance.pk is None:
             version = data.get("version") or self.instance.version
             return budget_services.allocation_set(
-                version=version, **{name: data[name] for name in ALLOCATION_CELL}
+                version=version, by=by, **{name: data[name] for name in ALLOCATION_CELL}
             )
         allocation = Allocation.objects.select_related("version__grant").get(pk=self.instance.pk)
         changed = {name: data[name] for name in ALLOCATION_CELL if name in self.changed_data}
-        return budget_services.allocation_update(allocation=allocation, **changed)
+        return budget_services.allocation_update(allocation=allocation, by=by, **changed)
 
 
 class AllocationRowForm(AllocationForm):
@@ -253,7 +253,7 @@ class AllocationAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin):
         return readonly
 
     def service_delete(self, request, obj):
-        budget_services.allocation_delete(allocation=obj)
+        budget_services.allocation_delete(allocation=obj, by=request.user)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -274,7 +274,7 @@ class BudgetVersionForm(ServiceModelForm):
             )
         version = BudgetVersion.objects.select_related("grant").get(pk=self.instance.pk)
         changed = {name: data[name] for name in ("label", "reason") if name in self.changed_data}
-        return budget_services.version_update(version=version, **changed)
+        return budget_services.version_update(version=version, by=by, **changed)
 
 
 @admin.register(BudgetVersion)
@@ -339,7 +339,7 @@ class BudgetVersionAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin
         deleted = set(formset.deleted_forms)
         for row in deleted:
             if row.instance.pk is not None:
-                budget_services.allocation_delete(allocation=row.instance)
+                budget_services.allocation_delete(allocation=row.instance, by=request.user)
                 formset.deleted_objects.append(row.instance)
         for row in formset.forms:
             if row in deleted or not row.has_changed():
@@ -353,7 +353,7 @@ class BudgetVersionAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin
         return None
 
     def service_delete(self, request, obj):
-        budget_services.version_delete(version=obj)
+        budget_services.version_delete(version=obj, by=request.user)
 
     @admin.action(description="Approve the selected draft (it becomes the current version)")
     def approve(self, request, queryset):

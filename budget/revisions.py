@@ -29,6 +29,7 @@ from budget.services import _check_cell, _check_editable, version_total
 from grants.errors import ApplicationError, Conflict, ErrorCode, PermissionRefused
 from grants.models import Donor, Location, Partner
 from grants.money import EUR, validate_money
+from grants.roles import actor_of, require_finance
 from grants.validation import as_application_error
 
 WARNING_PCT = Decimal("20")
@@ -99,6 +100,7 @@ def reallocate(*, version: BudgetVersion, source: Cell, target: Cell, amount: Mo
     that has no allocation or not enough (``from`` cannot go below zero), a bad amount, or a
     cell that is not a line of the grant allocated to one of its partners. Answers the draft's
     standing (``version_standing``)."""
+    require_finance(by, what=_("move money between budget lines"))
     version = BudgetVersion.objects.select_for_update().select_related("grant").get(pk=version.pk)
     _check_editable(version)
     with as_application_error():
@@ -148,6 +150,10 @@ def donor_decision_record(*, version: BudgetVersion, donor: Donor, decision: str
     knows which allocations the donor was shown passes their fingerprint as ``seen_fingerprint``:
     when the draft has changed since, the decision is refused (``Conflict``,
     ``donor_approval_stale``) rather than recorded for allocations the donor did not see."""
+    actor = actor_of(by)
+    if not actor.is_finance and donor.pk not in actor.donor_ids:  # finance records it on the donor's behalf
+        raise PermissionRefused(_("Only a member of %(donor)s records its decision.") % {"donor": donor.code},
+                                attr="donor")
     version = BudgetVersion.objects.select_for_update().select_related("grant").get(pk=version.pk)
     if not version.grant.donor_shares.filter(donor=donor).exists():
         raise PermissionRefused(_("%(donor)s does not fund this grant.") % {"donor": donor.code}, attr="donor")

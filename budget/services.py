@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Max, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from moneyed import Money
 from simple_history.utils import bulk_create_with_history
 
@@ -14,13 +15,15 @@ from budget.models import Allocation, BudgetLine, BudgetVersion, VersionStatus
 from grants.errors import ApplicationError, Conflict, ErrorCode
 from grants.models import Grant, Location, Partner
 from grants.money import EUR, validate_money
+from grants.roles import require_finance
 from grants.validation import as_application_error
 
 
 def budget_line_create(*, grant: Grant, code: str, label_fr: str, label_en: str,
                        parent: BudgetLine | None = None, beneficiary_target: int | None = None,
-                       beneficiary_unit: str = "", position: int | None = None) -> BudgetLine:
+                       beneficiary_unit: str = "", position: int | None = None, by=None) -> BudgetLine:
     """A heading (no parent) or a line under a heading of the same grant."""
+    require_finance(by, what=_("change the budget lines"))
     _check_parent(grant, parent)
     if position is None:
         position = (BudgetLine.objects.filter(grant=grant).aggregate(m=Max("position"))["m"] or 0) + 1
@@ -33,7 +36,8 @@ def budget_line_create(*, grant: Grant, code: str, label_fr: str, label_en: str,
     return line
 
 
-def budget_line_update(*, line: BudgetLine, **fields) -> BudgetLine:
+def budget_line_update(*, line: BudgetLine, by=None, **fields) -> BudgetLine:
+    require_finance(by, what=_("change the budget lines"))
     if "parent" in fields:
         _check_parent(line.grant, fields["parent"], line=line)
     for name, value in fields.items():
@@ -76,6 +80,7 @@ def version_open_draft(*, grant: Grant, label: str, reason: str = "", by=None) -
 
     Raises ``Conflict`` (``draft_exists``) when the grant already has a draft.
     """
+    require_finance(by, what=_("open a budget version"))
     Grant.objects.select_for_update().filter(pk=grant.pk).first()
     if BudgetVersion.objects.filter(grant=grant, status=VersionStatus.DRAFT).exists():
         raise Conflict("This grant already has a draft version.", code=ErrorCode.DRAFT_EXISTS)
@@ -129,11 +134,12 @@ def _check_cell(version: BudgetVersion, budget_line: BudgetLine, partner: Partne
 
 @transaction.atomic
 def allocation_set(*, version: BudgetVersion, budget_line: BudgetLine, partner: Partner,
-                   location: Location, year: int, amount: Money) -> Allocation:
+                   location: Location, year: int, amount: Money, by=None) -> Allocation:
     """Create or change the allocation of one cell of a draft version.
 
     Any change to a draft's allocations makes a donor's earlier approval stale (DOMAIN rule 14,
     ``budget.revisions.donor_approval_state``): the donor decides again before approval."""
+    require_finance(by, what=_("change a budget"))
     version = _lock_draft(version)
     with as_application_error():
         validate_money(amount, "amount")
@@ -141,7 +147,7 @@ def allocation_set(*, version: BudgetVersion, budget_line: BudgetLine, partner: 
         raise ApplicationError("Budgets are in EUR.", code=ErrorCode.CURRENCY_NOT_ALLOWED,
                                attr="amount_currency")
     _check_cell(version, budget_line, partner, location, year)
-    allocation, _ = Allocation.objects.update_or_create(
+    allocation, _created = Allocation.objects.update_or_create(
         version=version, budget_line=budget_line, partner=partner, location=location, year=year,
         defaults={"amount": amount},
     )
@@ -149,8 +155,9 @@ def allocation_set(*, version: BudgetVersion, budget_line: BudgetLine, partner: 
 
 
 @transaction.atomic
-def allocation_update(*, allocation: Allocation, **fields) -> Allocation:
+def allocation_update(*, allocation: Allocation, by=None, **fields) -> Allocation:
     """Change a draft's allocation (its cell or amount); see ``allocation_set`` on the donor."""
+    require_finance(by, what=_("change a budget"))
     version = _lock_draft(allocation.version)
     for name, value in fields.items():
         setattr(allocation, name, value)
@@ -168,8 +175,9 @@ def allocation_update(*, allocation: Allocation, **fields) -> Allocation:
 
 
 @transaction.atomic
-def allocation_delete(*, allocation: Allocation) -> None:
+def allocation_delete(*, allocation: Allocation, by=None) -> None:
     """Drop a draft's allocation; see ``allocation_set`` on the donor."""
+    require_finance(by, what=_("change a budget"))
     _lock_draft(allocation.version)
     allocation.delete()
 
@@ -181,6 +189,7 @@ def version_approve(*, version: BudgetVersion, by=None) -> BudgetVersion:
     Raises ``Conflict`` when the version is not a draft and ``ApplicationError``
     (``total_mismatch``) when its allocations do not add up to the grant's total to the cent.
     """
+    require_finance(by, what=_("approve a budget version"))
     version = BudgetVersion.objects.select_for_update().select_related("grant").get(pk=version.pk)
     _check_editable(version)
     total = version_total(version)
@@ -207,8 +216,9 @@ def version_approve(*, version: BudgetVersion, by=None) -> BudgetVersion:
     return version
 
 
-def version_update(*, version: BudgetVersion, **fields) -> BudgetVersion:
+def version_update(*, version: BudgetVersion, by=None, **fields) -> BudgetVersion:
     """Change a draft's label or reason; approved and superseded versions never change (409)."""
+    require_finance(by, what=_("change a budget version"))
     _check_editable(version)
     for name in ("label", "reason"):
         if name in fields:
@@ -218,7 +228,8 @@ def version_update(*, version: BudgetVersion, **fields) -> BudgetVersion:
 
 
 @transaction.atomic
-def version_delete(*, version: BudgetVersion) -> None:
+def version_delete(*, version: BudgetVersion, by=None) -> None:
     """Drop a draft with its allocations; approved and superseded versions stay (409)."""
+    require_finance(by, what=_("delete a budget version"))
     _check_editable(version)
     version.delete()

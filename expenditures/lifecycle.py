@@ -54,7 +54,6 @@ before its own row, so the two are serialized and never deadlock.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date
 
 from django.db.models import Q
@@ -71,39 +70,10 @@ from expenditures.models import (
 from grants.errors import ApplicationError, Conflict, ErrorCode, PeriodLocked, PermissionRefused
 from grants.models import Grant, Partner, PartnerKind
 from grants.periods import quarter_label, quarter_of
-from grants.roles import donor_ids_of, is_finance_officer, partner_of
+from grants.roles import actor_of, require_finance  # noqa: F401 (require_finance: the services' one import)
 
 # Fields of a transfer that carry no money: they may change whatever the quarter.
 TRANSFER_NOTES = frozenset({"reference", "note"})
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: ``finance`` (also the system, ``by=None``), ``partner`` (with its partner) or ``donor``."""
-
-    kind: str
-    partner: Partner | None = None
-
-    @property
-    def is_finance(self) -> bool:
-        return self.kind == "finance"
-
-
-def actor_of(user) -> Actor:
-    if user is None or is_finance_officer(user):
-        return Actor("finance")
-    partner = partner_of(user)
-    if partner is not None:
-        return Actor("partner", partner)
-    if donor_ids_of(user):
-        return Actor("donor")
-    return Actor("none")
-
-
-def require_finance(by, *, what: str) -> None:
-    """Only a finance officer (or the system) may do ``what``: 403 otherwise."""
-    if not actor_of(by).is_finance:
-        raise PermissionRefused(_("Only a finance officer may %(what)s.") % {"what": what})
 
 
 # --- quarters ------------------------------------------------------------------------------------

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
+from django.utils.translation import gettext as _
 
 from expenditures.fx import Revaluation, revalue_partner
 from expenditures.models import Expenditure, QuarterlyStatement, StatementStatus
 from grants.errors import ApplicationError, Conflict, ErrorCode
 from grants.models import FxMethod, Grant, Partner
+from grants.roles import require_finance
 
 
 @transaction.atomic
@@ -30,6 +32,7 @@ def grant_revalue(*, grant: Grant, method: str, confirm: bool = False, by=None) 
     (``revaluation_needs_confirm``, 409) when a statement of the grant is accepted and ``confirm``
     is not true.
     """
+    require_finance(by, what=_("revalue a grant"))
     if method not in FxMethod.values:
         raise ApplicationError(
             f"{method!r} is not a conversion method; choose one of {', '.join(FxMethod.values)}.",

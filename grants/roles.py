@@ -118,3 +118,45 @@ def role_of(user) -> Role | None:
 
 def ensure_role_groups() -> dict[str, Group]:
     return {role.value: Group.objects.get_or_create(name=role.value)[0] for role in Role}
+
+
+# --- who acts: the one question every service asks before a write ----------------------------------
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: ``finance`` (a finance officer, a superuser, or the system: ``by=None`` in
+    commands and the demo-data generator), ``partner`` (with its partner), ``donor`` (with the
+    ids of its donors), or ``none``."""
+
+    kind: str
+    partner: Partner | None = None
+    donor_ids: tuple[int, ...] = ()
+
+    @property
+    def is_finance(self) -> bool:
+        return self.kind == "finance"
+
+
+def actor_of(user) -> Actor:
+    if user is None or is_finance_officer(user):
+        return Actor("finance")
+    partner = partner_of(user)
+    if partner is not None:
+        return Actor("partner", partner)
+    donors = tuple(donor_ids_of(user))
+    if donors:
+        return Actor("donor", donor_ids=donors)
+    return Actor("none")
+
+
+def require_finance(by, *, what: str | None = None) -> None:
+    """Only a finance officer (or the system) may do ``what``: ``PermissionRefused`` (403) otherwise."""
+    from django.utils.translation import gettext as _
+
+    from grants.errors import PermissionRefused
+
+    if not actor_of(by).is_finance:
+        if what:
+            raise PermissionRefused(_("Only a finance officer may %(what)s.") % {"what": what})
+        raise PermissionRefused(_("Only a finance officer may do this."))
+

@@ -418,3 +418,36 @@ def test_the_admin_reopens_a_quarter_with_the_comment_as_its_reason(world, admin
     statement.refresh_from_db()
     assert statement.status == StatementStatus.SUBMITTED
     assert [r.reason for r in statement.reopenings.all()] == ["Bank statement of March arrived late"]
+
+
+# --- the budget: the services themselves refuse (whatever path calls them) ----------------------
+
+def test_budget_services_refuse_anyone_but_finance_and_a_donor_decides_only_for_its_own(world, donor_user):
+    from budget import services as budget_services
+    from budget.models import Allocation, BudgetVersion
+    from budget.revisions import donor_decision_record
+    from grants.errors import PermissionRefused
+    from grants.models import Donor
+
+    grant, partner_user = world["grant"], world["bnce_user"]
+    draft = budget_services.version_open_draft(grant=grant, label="revision", by=world["finance_user"])
+    cell = Allocation.objects.filter(version=draft).first()
+    before = sorted(Allocation.objects.filter(version=draft).values_list("id", "amount"))
+    for call in (
+        lambda: budget_services.version_open_draft(grant=grant, label="another", by=partner_user),
+        lambda: budget_services.allocation_update(allocation=cell, amount=Money(Decimal("1.00"), "EUR"),
+                                                  by=partner_user),
+        lambda: budget_services.allocation_delete(allocation=cell, by=donor_user),
+        lambda: budget_services.version_approve(version=draft, by=donor_user),
+        lambda: budget_services.version_delete(version=draft, by=partner_user),
+        # a partner member is no member of the ministry
+        lambda: donor_decision_record(version=draft, donor=Donor.objects.get(code="MAEE-LU"), decision="approved",
+                                      by=partner_user),
+    ):
+        with pytest.raises(PermissionRefused):
+            call()
+    assert sorted(Allocation.objects.filter(version=draft).values_list("id", "amount")) == before
+    assert BudgetVersion.objects.filter(grant=grant).count() == 2 and not draft.donor_decisions.exists()
+    # the ministry's member decides for the ministry
+    assert donor_decision_record(version=draft, donor=Donor.objects.get(code="MAEE-LU"), decision="approved",
+                                 by=donor_user).pk

@@ -28,8 +28,9 @@ from expenditures.models import (
     QuarterlyStatement,
 )
 from expenditures.revaluation import grant_revalue
-from grants.errors import ApplicationError, Conflict
-from grants.models import Grant, Partner
+from grants.errors import ApplicationError, Conflict, PermissionRefused
+from grants.models import Grant, Partner, Role
+from tests.conftest import make_user
 from tests.factories import BudgetLineFactory, GrantFactory, LocationFactory, PartnerFactory
 
 PARITY = Decimal("655.957")
@@ -353,10 +354,10 @@ def test_a_rate_recorded_through_the_service_revalues_the_month(example_under):
 
 # --- switching the method ------------------------------------------------------------------------------------
 
-def test_grant_revalue_switches_the_method_and_says_what_changed(example_under, django_user_model):
+def test_grant_revalue_switches_the_method_and_says_what_changed(example_under):
     # given the example at the parity and a finance officer
     example = example_under("parity")
-    officer = django_user_model.objects.create_user("officer")
+    officer = make_user("officer", Role.FINANCE_OFFICER)
 
     # when the grant is switched to fifo
     result = grant_revalue(grant=example.grant, method="fifo", by=officer)
@@ -756,3 +757,15 @@ def test_an_accepted_quarter_keeps_its_eur_through_transfer_rate_and_method_chan
     assert stale[october.pk][1][0] == Decimal("3846.15") + Decimal("757.58")
     Expenditure.objects.filter(pk=frozen.pk).update(amount_eur=Decimal("2.00"))
     assert list(fx.stale_conversions(grant=grant, partner=bnce)) == [october.pk]
+
+
+def test_only_a_finance_officer_revalues_a_grant(example_under, django_user_model):
+    # given the example and a user who is no finance officer
+    example = example_under("parity")
+    stranger = django_user_model.objects.create_user("stranger")
+    # when it asks for a revaluation, then it is refused and the method stays
+    with pytest.raises(PermissionRefused):
+        grant_revalue(grant=example.grant, method="fifo", by=stranger)
+    example.grant.refresh_from_db()
+    assert example.grant.fx_method == "parity"
+
