@@ -133,6 +133,18 @@ class _Codes:
         return self._locations
 
 
+def _reading_whole_results() -> None:
+    """In the current transaction, let PostgreSQL plan server-side cursors for reading every row.
+
+    By default it plans a cursor for its first tenth (``cursor_tuple_fraction`` 0.1): a quarter's
+    rows by id then come through the primary key, scanning the whole table for each quarter (a
+    million rows: 36 s to seal 48 quarters instead of a few), not through the index on grant,
+    partner and date then a sort."""
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL cursor_tuple_fraction = 1.0")
+
+
 def _digests(statements: list[QuarterlyStatement], *, previous: dict[int, str], codes: _Codes,
              grant_code: str, partner_code: str) -> dict[int, str]:
     """The digest of each of ``statements`` (one grant, one partner), chained to ``previous[pk]``:
@@ -140,6 +152,14 @@ def _digests(statements: list[QuarterlyStatement], *, previous: dict[int, str], 
     pieces), each row fed to its quarter's hash."""
     if not statements:
         return {}
+    with transaction.atomic():
+        _reading_whole_results()
+        return _digests_read(statements, previous=previous, codes=codes, grant_code=grant_code,
+                             partner_code=partner_code)
+
+
+def _digests_read(statements: list[QuarterlyStatement], *, previous: dict[int, str], codes: _Codes,
+                  grant_code: str, partner_code: str) -> dict[int, str]:
     grant_id, partner_id = statements[0].grant_id, statements[0].partner_id
     hashes: dict[tuple[int, int], object] = {}
     within = Q()
@@ -455,6 +475,7 @@ def ledger_check(*, grant: Grant | None = None, progress: Callable[[int, int], N
     # In a transaction: PostgreSQL's server-side cursors then need no WITH HOLD (which copies every
     # row it streams before the first is read).
     with transaction.atomic():
+        _reading_whole_results()
         for g in grants:
             for partner in partners[g.pk]:
                 _check_conversions(g, partner, report)
