@@ -21,6 +21,7 @@ Markdown section for ``bench/RESULTS.md`` with the machine.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import platform
 import statistics
@@ -117,14 +118,15 @@ def main() -> int:
     from grants.models import Grant
 
     call_command("migrate", verbosity=0)
-    call_command("load_seed", verbosity=0)
+    call_command("load_seed", verbosity=0, stdout=io.StringIO())  # stdout is the Markdown section
     grant = Grant.objects.get(code=GRANT)
     have = Expenditure.objects.filter(grant=grant).count()
     if have != args.expenditures:
         print(f"filling {GRANT} with {args.expenditures:,} expenditures (had {have:,})...", file=sys.stderr)
         QuarterlyStatement.objects.filter(grant=grant).delete()  # generated history refuses accepted quarters
         started = time.perf_counter()
-        call_command("generate_history", seed=args.seed, expenditures=args.expenditures, replace=True)
+        call_command("generate_history", seed=args.seed, expenditures=args.expenditures, replace=True,
+                     stdout=sys.stderr)
         print(f"generated in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     partners = list(grant.partners.order_by("code"))
 
