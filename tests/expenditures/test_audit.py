@@ -268,3 +268,23 @@ def test_the_command_shows_progress_on_a_terminal_only(sealed):
     call_command("ledger_check", "--json", stdout=out, stderr=pipe)
     assert pipe.getvalue() == ""
     assert json.loads(out.getvalue())["ok"] is True  # stdout holds the JSON alone
+
+
+def test_a_reopened_quarter_keeps_its_old_digest_on_record_and_is_sealed_anew(two_quarters, finance_user):
+    from expenditures.services import expenditure_update
+    from expenditures.statements import statement_reopen
+
+    first, second = two_quarters
+    before = second.digest
+    second = statement_reopen(statement=second, reason="Voucher B-3 was 1,000 XOF too high", by=finance_user)
+    assert list(second.reopenings.values_list("digest", flat=True)) == [before]
+    report = ledger_check()
+    assert report.ok and report.counts["statements"] == 1  # an open quarter is not digested
+
+    row = Expenditure.objects.get(voucher="B-3")
+    expenditure_update(expenditure=row, by=finance_user, amount=xof(399000))
+    second = statement_accept(statement=second, by=finance_user)
+    assert second.previous_digest == first.digest and second.digest not in ("", before)
+    report = ledger_check()
+    assert report.ok, report.discrepancies
+    assert report.counts["statements"] == 2
