@@ -142,7 +142,7 @@ def expenditure_status_on_create(*, by, status: str | None) -> str:
     if actor.is_finance:
         return status or ExpenditureStatus.VALIDATED
     if actor.kind != "partner":
-        raise PermissionRefused(_("Donors read the ledger; they do not record expenditures."))
+        raise PermissionRefused(_("Only a finance officer or the partner itself records expenditures."))
     if status not in (None, ExpenditureStatus.SUBMITTED, ExpenditureStatus.DRAFT):
         raise PermissionRefused(_("Only a finance officer validates an expenditure."), attr="status")
     return status or ExpenditureStatus.SUBMITTED
@@ -154,7 +154,7 @@ def check_expenditure_actor(*, by, partner: Partner) -> None:
     if actor.is_finance:
         return
     if actor.kind != "partner":
-        raise PermissionRefused(_("Donors read the ledger; they do not record expenditures."))
+        raise PermissionRefused(_("Only a finance officer or the partner itself records expenditures."))
     if actor.partner.pk != partner.pk:
         raise PermissionRefused(_("A partner records only its own expenditures."), code=ErrorCode.NOT_YOUR_PARTNER,
                                 attr="partner")
@@ -197,7 +197,7 @@ def check_statement_actor(*, by, partner: Partner) -> None:
     if actor.is_finance:
         return
     if actor.kind != "partner":
-        raise PermissionRefused(_("Donors read the statements; they do not write them."))
+        raise PermissionRefused(_("Only a finance officer or the partner itself writes statements."))
     if actor.partner.pk != partner.pk:
         raise PermissionRefused(_("A partner submits only its own statements."), code=ErrorCode.NOT_YOUR_PARTNER,
                                 attr="partner")

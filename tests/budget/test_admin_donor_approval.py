@@ -11,6 +11,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.apps import apps
+from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.test import Client
@@ -31,6 +33,9 @@ def cell(grant, line, partner, location, year) -> Cell:
 
 @pytest.fixture
 def officer(grant) -> Client:
+    # A transactional test (the races, on PostgreSQL) ends with a flush that empties the permissions
+    # table: put the budget's permissions back, as migrate would.
+    create_permissions(apps.get_app_config("budget"), verbosity=0)
     user = make_user("officer", Role.FINANCE_OFFICER)
     user.is_staff = True
     user.save()
