@@ -451,3 +451,11 @@ def test_budget_services_refuse_anyone_but_finance_and_a_donor_decides_only_for_
     # the ministry's member decides for the ministry
     assert donor_decision_record(version=draft, donor=Donor.objects.get(code="MAEE-LU"), decision="approved",
                                  by=donor_user).pk
+
+
+def test_a_locked_quarter_is_refused_in_french_to_a_french_reader(world, finance):
+    row = world["spend"](day=LOCKED_DAY)
+    world["lock"]()
+    response = finance.patch(exp_url(row), {"amount": "1"}, format="json", HTTP_ACCEPT_LANGUAGE="fr")
+    assert response.status_code == 409
+    assert response.json()["errors"][0]["detail"].startswith("Le trimestre 2016-Q1 de BNCE est verrouillé")
