@@ -40,7 +40,6 @@ number of queries per partner and per accepted statement, none per row. Money is
 from __future__ import annotations
 
 import hashlib
-from calendar import monthrange
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -64,6 +63,7 @@ from expenditures.models import (
     StatementStatus,
 )
 from grants.models import Grant, Location, Partner
+from grants.periods import quarter_bounds, quarter_label, quarter_label_of
 
 DIGEST_FORMAT = "ledger-digest/1"
 CHUNK_SIZE = 5000
@@ -104,15 +104,6 @@ def _fixed(value: Decimal | None, quantum: Decimal) -> str:
 def _text(value) -> str:
     """Text fields as they are, with the separators escaped so that no field can fake another."""
     return "" if value is None else str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", "\\n")
-
-
-def _quarter_bounds(year: int, quarter: int) -> tuple[date, date]:
-    first = 3 * (quarter - 1) + 1
-    return date(year, first, 1), date(year, first + 2, monthrange(year, first + 2)[1])
-
-
-def _period(year: int, quarter: int) -> str:
-    return f"{year}-Q{quarter}"
 
 
 class _Codes:
@@ -166,14 +157,14 @@ def _digests_read(statements: list[QuarterlyStatement], *, previous: dict[int, s
     for statement in statements:
         sha = hashlib.sha256()
         header = [DIGEST_FORMAT, "statement", _text(grant_code), _text(partner_code),
-                  _period(statement.year, statement.quarter)]
+                  quarter_label(statement.year, statement.quarter)]
         for name in STATEMENT_MONEY:
             money = getattr(statement, name)
             header += [f"{name}={_fixed(money.amount, CENTS)}", _text(money.currency)]
         header.append(f"status={StatementStatus.ACCEPTED}")
         sha.update(("|".join(header) + "\n").encode())
         hashes[(statement.year, statement.quarter)] = sha
-        start, end = _quarter_bounds(statement.year, statement.quarter)
+        start, end = quarter_bounds(statement.year, statement.quarter)
         within |= Q(date__gte=start, date__lte=end)
     # Codes escaped once; decimals quantized inline (the loop runs once per row: a function call
     # per field would double its cost). ``+ 0`` turns a negative zero into zero.
@@ -182,11 +173,11 @@ def _digests_read(statements: list[QuarterlyStatement], *, previous: dict[int, s
     cents, whole, places = CENTS, WHOLE, RATE
 
     rows = Expenditure.objects.filter(within, grant_id=grant_id, partner_id=partner_id).order_by("id")
-    quarter_of: dict[int, tuple[int, int]] = {}
+    quarter_by_row: dict[int, tuple[int, int]] = {}
     for (pk, day, line_id, location_id, amount, currency, eur, rate, method, unfunded, voucher, status,
          adjusts) in rows.values_list(*EXPENDITURE_FIELDS).iterator(chunk_size=CHUNK_SIZE):
-        key = (day.year, (day.month - 1) // 3 + 1)
-        quarter_of[pk] = key
+        key = (day.year, (day.month - 1) // 3 + 1)  # grants.periods.quarter_of, inline: once per row
+        quarter_by_row[pk] = key
         if "|" in voucher or "\\" in voucher or "\n" in voucher:
             voucher = _text(voucher)
         hashes[key].update(
@@ -199,7 +190,7 @@ def _digests_read(statements: list[QuarterlyStatement], *, previous: dict[int, s
                       expenditure_id__in=rows.values("id"))
               .order_by("expenditure_id", "id").values_list(*FUNDING_FIELDS))
     for expenditure_id, transfer_id, xof, eur, rate in pieces.iterator(chunk_size=CHUNK_SIZE):
-        key = quarter_of.get(expenditure_id)
+        key = quarter_by_row.get(expenditure_id)
         if key is None:  # a row written between the two queries: it changes the digest anyway
             continue
         hashes[key].update((f"f|{expenditure_id}|{'' if transfer_id is None else transfer_id}|"
@@ -248,7 +239,7 @@ def accepted_digests(*, grant: Grant, as_of: date, partner: Partner | None = Non
                   .select_related("partner").order_by("partner__code", "year", "quarter"))
     if partner is not None:
         statements = statements.filter(partner=partner)
-    statements = [s for s in statements if _quarter_bounds(s.year, s.quarter)[0] <= as_of]
+    statements = [s for s in statements if quarter_bounds(s.year, s.quarter)[0] <= as_of]
     reopenings = defaultdict(list)
     for reopening in StatementReopening.objects.filter(statement__in=[s.pk for s in statements]).order_by(
             "reopened_at", "id"):
@@ -336,7 +327,7 @@ def _check_conversions(grant: Grant, partner: Partner, report: Report) -> None:
             _("Stored conversion %(stored)s is not %(expected)s under the grant's method.") % {
                 "stored": _shown(stored), "expected": _shown(expected)},
             grant.code, partner.code,
-            _period(day.year, (day.month - 1) // 3 + 1) if day else None, expenditure=pk))
+            quarter_label_of(day) if day else None, expenditure=pk))
 
 
 def _shown(values) -> str:

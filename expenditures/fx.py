@@ -75,6 +75,7 @@ from expenditures.models import (
 )
 from grants.models import FxMethod, Grant, Partner
 from grants.money import EUR, XOF, divide_to_eur, quantize_amount
+from grants.periods import quarter_label_of, quarter_of
 
 ONE = Decimal("1")
 ZERO_XOF = Decimal("0")
@@ -391,11 +392,6 @@ def apply_conversion(expenditure, *, rates: RateBook | None = None) -> None:
 
 # --- revaluation ---------------------------------------------------------------------------------
 
-def quarter_label(day: date) -> str:
-    """The calendar quarter of ``day`` as a statement names it: ``2016-Q3``."""
-    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
-
-
 @dataclass
 class Revaluation:
     """What a revaluation did: ``count`` expenditures whose stored conversion or pieces changed,
@@ -459,7 +455,7 @@ def _plan(grant: Grant, partner: Partner, *, lock: bool) -> _Plan:
 
     def is_frozen(row) -> bool:
         day, amount, adjusts_id = row[1], row[2], row[5]
-        return (day.year, (day.month - 1) // 3 + 1) in frozen or (adjusts_id is not None and amount < 0)
+        return quarter_of(day) in frozen or (adjusts_id is not None and amount < 0)
 
     consumed: dict[int, tuple[Decimal, Decimal]] = {}
     if method == FxMethod.FIFO and frozen:
@@ -484,10 +480,10 @@ def _plan(grant: Grant, partner: Partner, *, lock: bool) -> _Plan:
             plan.changed[pk] = new
             plan.stored[pk] = stored
             plan.delta_eur += conversion.amount_eur - stored[0]
-            plan.quarter[pk] = quarter_label(day)
+            plan.quarter[pk] = quarter_label_of(day)
         if conversion.pieces != stored_pieces.get(pk, ()):
             plan.funding[pk] = conversion.pieces
-            plan.quarter[pk] = quarter_label(day)
+            plan.quarter[pk] = quarter_label_of(day)
     return plan
 
 

@@ -9,7 +9,6 @@ sum of the partner rows, so they add up to it to the franc and to the cent.
 
 from __future__ import annotations
 
-from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -22,6 +21,7 @@ from expenditures.fx import RATE_PLACES, parity_rate
 from expenditures.models import COUNTED_STATUSES, Expenditure, FundTransfer, QuarterlyStatement, StatementStatus
 from grants.models import Grant, Partner
 from grants.money import EUR, XOF, divide_to_eur, quantize_amount
+from grants.periods import quarter_bounds
 
 # Money columns of a row, and their currency (what the total row adds up).
 XOF_COLUMNS = ("xof_received", "xof_spent", "xof_balance", "unfunded_xof")
@@ -174,8 +174,7 @@ def _add_spending(rows: dict[int, _Row], spending, parity: Decimal) -> None:
 
 
 def quarter_end(year: int, quarter: int) -> date:
-    month = quarter * 3
-    return date(year, month, monthrange(year, month)[1])
+    return quarter_bounds(year, quarter)[1]
 
 
 def _add_statements(rows: dict[int, _Row], grant: Grant, ids: list[int], as_of: date) -> None:

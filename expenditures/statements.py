@@ -42,7 +42,7 @@ from expenditures.models import (
 from grants.errors import ApplicationError, Conflict, ErrorCode, PeriodLocked
 from grants.models import Grant, Location, Partner
 from grants.money import CURRENCIES, XOF, divide_to_eur, quantize_amount, validate_money
-from grants.periods import quarter_bounds
+from grants.periods import next_quarter, quarter_bounds, quarter_of
 from grants.validation import as_application_error
 
 PERIOD = re.compile(r"^(\d{4})-Q([1-4])$")
@@ -537,7 +537,7 @@ def statements_overdue(*, as_of: date, grace_days: int = GRACE_DAYS, grants=None
     rows = []
     for grant in grants:
         partners = sorted(grant.partners.all(), key=lambda p: p.code)
-        year, quarter = grant.start_date.year, (grant.start_date.month - 1) // 3 + 1
+        year, quarter = quarter_of(grant.start_date)
         while True:
             start, end = quarter_bounds(year, quarter)
             if start > grant.end_date:
@@ -549,5 +549,5 @@ def statements_overdue(*, as_of: date, grace_days: int = GRACE_DAYS, grants=None
                 if (grant.pk, partner.pk, year, quarter) not in done:
                     rows.append({"grant": grant.code, "partner": partner.code, "period": f"{year}-Q{quarter}",
                                  "due_on": due_on, "days_overdue": (as_of - due_on).days})
-            year, quarter = (year + 1, 1) if quarter == 4 else (year, quarter + 1)
+            year, quarter = next_quarter(year, quarter)
     return rows

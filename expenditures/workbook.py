@@ -57,10 +57,11 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from budget.models import Allocation, BudgetLine, BudgetVersion
 from expenditures.models import FundTransfer, QuarterlyStatement, StatementStatus
-from expenditures.statements import LINE_FIELDS, period_parse, quarter_bounds
+from expenditures.statements import LINE_FIELDS, period_parse
 from grants.errors import ApplicationError, ErrorCode
 from grants.models import Grant, Location, Partner
 from grants.money import EUR, XOF
+from grants.periods import quarter_bounds
 from grants.validation import errors_of
 
 TEMPLATE_VERSION = "statement-1"

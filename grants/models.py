@@ -31,6 +31,7 @@ from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
 from grants.money import CURRENCY_CHOICES, EUR
+from grants.periods import month_index
 
 
 class FxMethod(models.TextChoices):
@@ -177,11 +178,6 @@ class Grant(models.Model):
 
     def covers(self, day: date) -> bool:
         return self.start_date <= day <= self.end_date
-
-
-def month_index(start: date, day: date) -> int:
-    """Months from ``start``'s month to ``day``'s month (0 for the same month)."""
-    return (day.year - start.year) * 12 + (day.month - start.month)
 
 
 class GrantDonor(models.Model):

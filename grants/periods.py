@@ -1,4 +1,5 @@
-"""Calendar quarters, the reporting periods of partners' statements."""
+"""Periods, in one place: calendar months and quarters (partners' statements), project months and
+years (a grant's budget). Plain date arithmetic; nothing here reads the database."""
 
 from __future__ import annotations
 
@@ -21,3 +22,28 @@ def quarter_bounds(year: int, quarter: int) -> tuple[date, date]:
 def quarter_label(year: int, quarter: int) -> str:
     """ "2016-Q3", as statements name their period."""
     return f"{year}-Q{quarter}"
+
+
+def quarter_label_of(day: date) -> str:
+    """The label of the quarter of ``day``: 2016-08-01 -> "2016-Q3"."""
+    return quarter_label(*quarter_of(day))
+
+
+def next_quarter(year: int, quarter: int) -> tuple[int, int]:
+    return (year + 1, 1) if quarter == 4 else (year, quarter + 1)
+
+
+def month_index(start: date, day: date) -> int:
+    """Months from ``start``'s month to ``day``'s month (0 for the same month)."""
+    return (day.year - start.year) * 12 + (day.month - start.month)
+
+
+def month_start(start: date, index: int) -> date:
+    """The first day of the ``index``-th calendar month from ``start``'s month."""
+    months = start.year * 12 + (start.month - 1) + index
+    return date(months // 12, months % 12 + 1, 1)
+
+
+def months_in_year(year: int, grant_months: int) -> int:
+    """How many months project year ``year`` has (12, fewer for a short last year)."""
+    return max(1, min(12, grant_months - (year - 1) * 12))

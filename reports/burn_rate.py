@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
+from grants.periods import month_index
 from reports.grain import CENT, HUNDRED, cents_to_money, grain, half_up_div, month_key, month_share, pct
 from reports.selectors import ReportInputs
 
@@ -120,7 +121,7 @@ def pace_flag(use_pct: Decimal | None, time_elapsed_pct: Decimal) -> str | None:
 def _month_index(inputs: ReportInputs) -> int:
     if inputs.as_of < inputs.start_date:
         return -1
-    return (inputs.as_of.year - inputs.start_date.year) * 12 + inputs.as_of.month - inputs.start_date.month
+    return month_index(inputs.start_date, inputs.as_of)
 
 
 def _time_elapsed_pct(inputs: ReportInputs) -> Decimal:

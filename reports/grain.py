@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from grants.money import CENT
+from grants.periods import month_start, months_in_year, quarter_of
 from reports.selectors import ReportInputs
 
 HUNDRED = Decimal("100")
@@ -55,10 +56,8 @@ def pct(numerator_cents: int, denominator_cents: int) -> Decimal | None:
     )
 
 
-def month_start(start: date, index: int) -> date:
-    """The first day of the ``index``-th calendar month from ``start``'s month."""
-    months = start.year * 12 + (start.month - 1) + index
-    return date(months // 12, months % 12 + 1, 1)
+def quarter_of_month(start: date, index: int) -> tuple[int, int]:
+    return quarter_of(month_start(start, index))
 
 
 def month_key(start: date, index: int) -> str:
@@ -66,19 +65,9 @@ def month_key(start: date, index: int) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
-def quarter_of_month(start: date, index: int) -> tuple[int, int]:
-    day = month_start(start, index)
-    return day.year, (day.month - 1) // 3 + 1
-
-
 def quarter_key(start: date, index: int) -> str:
     year, quarter = quarter_of_month(start, index)
     return f"{year:04d}-Q{quarter}"
-
-
-def months_in_year(year: int, grant_months: int) -> int:
-    """How many months project year ``year`` has (12, fewer for a short last year)."""
-    return max(1, min(12, grant_months - (year - 1) * 12))
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ from django.db.models.functions import Cast, TruncMonth
 
 from budget.models import Allocation, BudgetLine, BudgetVersion, VersionStatus
 from expenditures.models import COUNTED_STATUSES, Expenditure
-from grants.models import Grant, Location, Partner, month_index
+from grants.models import Grant, Location, Partner
+from grants.periods import month_index
 
 ALLOCATION_COLUMNS = ["line_id", "partner_id", "location_id", "year", "cents"]
 ACTUAL_COLUMNS = ["line_id", "partner_id", "location_id", "month", "cents"]

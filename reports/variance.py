@@ -22,7 +22,8 @@ from decimal import Decimal
 
 import pandas as pd
 
-from reports.grain import HUNDRED, cents_to_money, grain, month_start, pct
+from grants.periods import month_start
+from reports.grain import HUNDRED, cents_to_money, grain, pct
 from reports.labels import word
 from reports.selectors import ReportInputs
 
