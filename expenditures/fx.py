@@ -42,7 +42,7 @@ nothing were frozen (their rate does not depend on other rows).
 Who decides a row's conversion: ``apply_conversion`` before each write, alone for ``parity`` and
 ``monthly_rate``; for ``fifo`` and ``weighted_average``, whose rows depend on the partner's other
 rows and transfers, ``apply_conversion`` stores the parity and ``revalue_partner`` settles the
-partner's rows after the write (the hooks ``after_expenditure_change``, ``after_transfer_change``,
+partner's rows after the write (the hooks ``after_partner_change``,
 ``after_rate_change``), in the caller's transaction. A caller that needs the settled values reads
 them back (``refresh_from_db(fields=STORED_FIELDS)``). Each revaluation answers a ``Revaluation``:
 the rows moved, their EUR delta, the rows moved per quarter and the quarters left frozen.
@@ -377,7 +377,7 @@ def apply_conversion(expenditure, *, rates: RateBook | None = None) -> None:
     """Set the stored EUR value, rate and method of an unsaved or changed expenditure.
 
     Under ``fifo`` and ``weighted_average`` these are provisional (the parity) until the
-    ``after_expenditure_change`` hook, which the services call after the save, settles them in the
+    ``after_partner_change`` hook, which the services call after the save, settles them in the
     database (read them back with ``refresh_from_db(fields=STORED_FIELDS)``). A reversal keeps
     the values it was given. ``rates``: a ``RateBook`` shared by the rows of one write.
     """
@@ -628,17 +628,11 @@ def _insert_pieces(pieces: list[tuple]) -> None:
 
 # --- hooks the services call -----------------------------------------------------------------------
 
-def after_expenditure_change(*, grant, partner, by=None) -> Revaluation:
-    """Hook: methods whose conversions depend on the partner's other rows recompute them."""
+def after_partner_change(*, grant, partner, by=None, reason: str = "") -> Revaluation:
+    """Hook, after any write to a partner's expenditures or transfers: the methods whose conversions
+    depend on the partner's other rows and transfers (fifo, weighted average) recompute its open rows."""
     if grant.fx_method in PARTNER_METHODS:
-        return revalue_partner(grant=grant, partner=partner, by=by)
-    return Revaluation()
-
-
-def after_transfer_change(*, grant, partner, by=None) -> Revaluation:
-    """Hook: a transfer moved; methods that read transfers recompute the partner's open rows."""
-    if grant.fx_method in PARTNER_METHODS:
-        return revalue_partner(grant=grant, partner=partner, by=by, reason="revaluation (transfer changed)")
+        return revalue_partner(grant=grant, partner=partner, by=by, reason=reason)
     return Revaluation()
 
 

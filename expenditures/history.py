@@ -21,7 +21,7 @@ What ``history_generate`` guarantees
   order, so they are unique per partner;
 - rows are built and written in batches of ``BATCH_SIZE`` with ``bulk_create``: no per-row save
   and no history rows; a grant converting by ``fifo`` or ``weighted_average`` then has its rows
-  settled by ``fx.after_expenditure_change``, as after any write, and that revaluation records
+  settled by ``fx.after_partner_change``, as after any write, and that revaluation records
   its changes.
 """
 
@@ -170,7 +170,7 @@ class _Converter:
     """The stored conversion of one row, from ``fx.convert`` (the engine every path uses), with
     the rate table read once. Conversions are remembered by what they depend on (amount,
     currency, month under monthly rates, status): with many rows, amounts repeat. Under fifo and
-    weighted average these are the parity, which ``fx.after_expenditure_change`` settles once the
+    weighted average these are the parity, which ``fx.after_partner_change`` settles once the
     rows are written."""
 
     def __init__(self, grant: Grant):
@@ -243,7 +243,7 @@ def history_generate(*, grant: Grant, seed: int = 42, expenditures: int = 5000, 
 
     # Methods whose conversions read the partner's transfers and other rows settle them now.
     for partner in Partner.objects.filter(pk__in={c.allocation.partner_id for c in cells}).order_by("code"):
-        fx.after_expenditure_change(grant=grant, partner=partner)
+        fx.after_partner_change(grant=grant, partner=partner)
 
     total_eur = Expenditure.objects.filter(grant=grant, description__startswith=GENERATED).aggregate(
         s=Sum("amount_eur"))["s"] or Decimal("0")

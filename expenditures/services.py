@@ -24,6 +24,7 @@ from grants.validation import as_application_error
 EXPENDITURE_FIELDS = ("budget_line", "location", "date", "amount", "voucher", "description")
 # A voucher of an adjustment: the original's, then ~R<n> (reversal) or ~C<n> (its replacement).
 VOUCHER_LENGTH = 64
+TRANSFER_CHANGED = "revaluation (transfer changed)"  # the reason on the expenditures' history rows
 
 
 def _check_expenditure(exp: Expenditure) -> None:
@@ -97,7 +98,7 @@ def expenditure_record(*, grant: Grant, partner: Partner, budget_line: BudgetLin
     lifecycle.check_quarters_open(grant=grant, partner=partner, days=[date])
     fx.apply_conversion(exp)
     _save(exp)
-    if fx.after_expenditure_change(grant=grant, partner=partner, by=by).count:
+    if fx.after_partner_change(grant=grant, partner=partner, by=by).count:
         exp.refresh_from_db(fields=fx.STORED_FIELDS)  # settled by the revaluation
     return exp
 
@@ -133,7 +134,7 @@ def expenditure_update(*, expenditure: Expenditure, by=None, **changes) -> Expen
     _check_expenditure(exp)
     fx.apply_conversion(exp)
     _save(exp)
-    if fx.after_expenditure_change(grant=exp.grant, partner=exp.partner, by=by).count:
+    if fx.after_partner_change(grant=exp.grant, partner=exp.partner, by=by).count:
         exp.refresh_from_db(fields=fx.STORED_FIELDS)  # settled by the revaluation
     return exp
 
@@ -143,7 +144,7 @@ def expenditure_delete(*, expenditure: Expenditure, by=None) -> None:
     exp = _lock_for_write(expenditure, by=by, changes=None)
     grant, partner = exp.grant, exp.partner
     exp.delete()
-    fx.after_expenditure_change(grant=grant, partner=partner)
+    fx.after_partner_change(grant=grant, partner=partner)
 
 
 def _adjustment_voucher(original: Expenditure, kind: str, number: int) -> str:
@@ -203,7 +204,7 @@ def expenditure_adjust(*, expenditure: Expenditure, date: date, reason: str, by=
             description=description if description is not None else original.description,
             status=ExpenditureStatus.VALIDATED, adjusts=original, adjustment_reason=str(reason)[:300], by=by)
     else:
-        fx.after_expenditure_change(grant=grant, partner=partner)
+        fx.after_partner_change(grant=grant, partner=partner)
     return reversal, replacement
 
 
@@ -251,7 +252,7 @@ def transfer_record(*, grant: Grant, partner: Partner, sent_on: date, amount_sen
     _check_transfer(transfer)
     lifecycle.check_transfer_quarters_open(grant_id=grant.pk, partner=partner, received_on=received_on)
     transfer.save()
-    transfer.revaluation = fx.after_transfer_change(grant=grant, partner=partner)
+    transfer.revaluation = fx.after_partner_change(grant=grant, partner=partner, reason=TRANSFER_CHANGED)
     return transfer
 
 
@@ -275,9 +276,10 @@ def transfer_update(*, transfer: FundTransfer, by=None, **changes) -> FundTransf
     transfer.revaluation = fx.Revaluation()  # what the change moved in open quarters: shown by the API
     if set(changes) <= lifecycle.TRANSFER_NOTES:
         return transfer
-    transfer.revaluation = fx.after_transfer_change(grant=transfer.grant, partner=transfer.partner)
+    grant = transfer.grant
+    transfer.revaluation = fx.after_partner_change(grant=grant, partner=transfer.partner, reason=TRANSFER_CHANGED)
     if previous_partner.pk != transfer.partner_id:
-        transfer.revaluation += fx.after_transfer_change(grant=transfer.grant, partner=previous_partner)
+        transfer.revaluation += fx.after_partner_change(grant=grant, partner=previous_partner, reason=TRANSFER_CHANGED)
     return transfer
 
 
@@ -290,7 +292,7 @@ def transfer_delete(*, transfer: FundTransfer, by=None) -> fx.Revaluation:
                                            stored=stored)
     grant, partner = stored.grant, stored.partner
     stored.delete()
-    return fx.after_transfer_change(grant=grant, partner=partner)
+    return fx.after_partner_change(grant=grant, partner=partner, reason=TRANSFER_CHANGED)
 
 
 @transaction.atomic

@@ -429,7 +429,7 @@ def _submit(*, statement: QuarterlyStatement, by, today: date | None) -> tuple[Q
         fx.apply_conversion(exp, rates=rates)
         rows.append(exp)
     bulk_create_with_history(rows, Expenditure, batch_size=1000, default_user=by)
-    fx.after_expenditure_change(grant=statement.grant, partner=statement.partner)
+    fx.after_partner_change(grant=statement.grant, partner=statement.partner)
     statement.status = StatementStatus.SUBMITTED
     statement.problems = []
     statement.submitted_at = timezone.now()
@@ -477,7 +477,7 @@ def statement_return(*, statement: QuarterlyStatement, by=None, comment: str) ->
     _check_submitted(statement)
     for exp in statement.expenditures.all():
         exp.delete()
-    fx.after_expenditure_change(grant=statement.grant, partner=statement.partner)
+    fx.after_partner_change(grant=statement.grant, partner=statement.partner)
     statement.status = StatementStatus.RETURNED
     statement.reviewed_by = by
     statement.reviewed_at = timezone.now()

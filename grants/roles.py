@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connections, router
 
-from grants.models import Donor, Grant, Membership, Partner, Role
+from grants.models import Grant, Membership, Partner, Role
 
 
 @dataclass(frozen=True)
@@ -102,8 +102,6 @@ def donor_ids_of(user) -> list[int]:
     return list(_standing(user).donor_ids)
 
 
-def donors_of(user) -> list[Donor]:
-    return list(Donor.objects.filter(id__in=donor_ids_of(user)))
 
 
 def role_of(user) -> Role | None:

@@ -41,6 +41,7 @@ from xlsxwriter.worksheet import Worksheet
 from budget.models import BudgetVersion
 from expenditures.audit import accepted_digests
 from expenditures.models import COUNTED_STATUSES
+from expenditures.reconciliation import reconciliation_for
 from grants.models import Grant, Partner
 from grants.money import CENT
 from reports.beneficiaries import cost_per_beneficiary
@@ -109,7 +110,6 @@ TEXT = {
         "forecast_at_completion": "Forecast at completion", "projected_variance": "Projected variance",
         "exhaustion_month": "Month the money runs out", "time_elapsed_pct": "Time elapsed %",
         "pace_flag": "Pace", "none": "-",
-        "fx.unavailable": "The FX reconciliation is not available in this version of the ledger.",
         "partner": "Partner", "eur_sent": "EUR sent", "fees_eur": "Fees (EUR)", "xof_received": "XOF received",
         "effective_rate": "Effective rate", "xof_spent": "XOF spent", "xof_balance": "XOF balance",
         "unfunded_xof": "Unfunded XOF", "eur_spent": "EUR spent (grant's method)",
@@ -166,7 +166,6 @@ TEXT = {
         "forecast_at_completion": "Prévision à l'achèvement", "projected_variance": "Écart projeté",
         "exhaustion_month": "Mois d'épuisement des fonds", "time_elapsed_pct": "Temps écoulé %",
         "pace_flag": "Rythme", "none": "-",
-        "fx.unavailable": "Le rapprochement de change n'est pas disponible dans cette version du registre.",
         "partner": "Partenaire", "eur_sent": "EUR envoyés", "fees_eur": "Frais (EUR)", "xof_received": "XOF reçus",
         "effective_rate": "Taux obtenu", "xof_spent": "XOF dépensés", "xof_balance": "Solde XOF",
         "unfunded_xof": "XOF non financés", "eur_spent": "EUR dépensés (méthode de la subvention)",
@@ -237,7 +236,7 @@ class WorkbookContent:
     by_quarter: dict
     burn: dict
     beneficiaries: dict
-    reconciliation: dict | None
+    reconciliation: dict
     detail: Iterable[dict]
     # When the grant has been revised: the original version's number and the heading/line
     # report carrying ``budget_compared`` (the original) beside ``budget`` (this version).
@@ -250,15 +249,6 @@ class WorkbookContent:
 
 def workbook_filename(grant_code: str, as_of: date, lang: str) -> str:
     return f"variance_{grant_code}_{as_of.isoformat()}_{lang}.xlsx"
-
-
-def reconciliation_or_none(*, grant: Grant, as_of: date, partner: Partner | None) -> dict | None:
-    """The FX reconciliation of issue 4 when the ledger has it, else None."""
-    try:
-        from expenditures.reconciliation import reconciliation_for
-    except ImportError:  # TODO(issue 4): drop this fallback once expenditures.reconciliation ships.
-        return None
-    return reconciliation_for(grant=grant, as_of=as_of, partner=partner)
 
 
 def workbook_content(*, grant: Grant, as_of: date, version: BudgetVersion | None,
@@ -285,7 +275,7 @@ def workbook_content(*, grant: Grant, as_of: date, version: BudgetVersion | None
         by_quarter=variance(inputs, by="quarter", lang=lang),
         burn=burn_rate(inputs, window=window),
         beneficiaries=cost_per_beneficiary(inputs, lang=lang),
-        reconciliation=reconciliation_or_none(grant=grant, as_of=inputs.as_of, partner=partner),
+        reconciliation=reconciliation_for(grant=grant, as_of=inputs.as_of, partner=partner),
         detail=expenditure_detail(grant=grant, as_of=inputs.as_of, partner=partner, statuses=inputs.statuses),
         original_number=original.number if revised else None,
         version_number=version.number if version else None,
@@ -750,10 +740,6 @@ class _Writer:
         recon = self.c.reconciliation
         ws.set_column(0, 0, 16)
         ws.set_column(1, len(FX_COLUMNS), 17)
-        if recon is None:
-            ws.write_string(3, 0, t["fx.unavailable"], f["text"])
-            self.page_setup(ws, 3, 1)
-            return
         ws.write_string(2, 0, f"{t['fx_method']}: {METHOD_WORDS[self.lang].get(recon.get('method'), '')}",
                         f["subtitle"])
         self.header(ws, 3, [t["partner"]] + [t[c] for c in FX_COLUMNS])

@@ -337,9 +337,7 @@ def test_a_rate_added_for_a_month_revalues_that_months_spending(example_under):
 
 
 def test_a_rate_recorded_through_the_service_revalues_the_month(example_under):
-    record = getattr(services, "exchange_rate_record", None)
-    if record is None:
-        pytest.skip("expenditures.services.exchange_rate_record is not there yet")
+    record = services.exchange_rate_record
     # given the example under monthly rates
     example = example_under("monthly_rate")
 
@@ -592,7 +590,7 @@ def test_per_row_batch_and_generator_store_the_same_conversions(grant, method):
         if method in ("parity", "monthly_rate"):  # decided alone: final before any hook
             assert _stored_by_id(grant)[expenditure.pk][:5] == generated[expenditure.pk][:5]
     for partner in partners:
-        fx.after_expenditure_change(grant=grant, partner=partner)
+        fx.after_partner_change(grant=grant, partner=partner)
     # then the same again, to the cent, pieces included
     assert _stored_by_id(grant) == generated
 
@@ -712,7 +710,7 @@ def test_an_accepted_quarter_keeps_its_eur_through_transfer_rate_and_method_chan
 
     # when the open quarter's transfer is corrected (3,300,000 XOF: rate 660)
     FundTransfer.objects.filter(pk=t2.pk).update(amount_received=3_300_000)
-    moved = fx.after_transfer_change(grant=grant, partner=bnce)
+    moved = fx.after_partner_change(grant=grant, partner=bnce, reason="revaluation (transfer changed)")
     # then only the open quarter moves, and the answer says where
     assert (moved.count, moved.by_quarter, moved.frozen) == (1, {"2016-Q4": 1}, (("BNCE", "2016-Q3"),))
     assert moved.delta_eur == Decimal("757.58") - Decimal("764.53")  # 500,000 x 5,000 / 3,300,000

@@ -27,8 +27,9 @@ def test_divide_to_eur_refuses_floats():
 
 
 def test_half_up_not_bankers_rounding():
-    # 0.005 EUR worth: 655.957 * 0.005 = 3.279785 XOF; 3.2799 / 655.957 rounds to 0.01 only half up
-    assert divide_to_eur(Decimal("1639.8925"), Decimal("655.957")) == Decimal("2.50")
+    # 655.957 x 2.505 = 1,643.172285 XOF is exactly 2.505 EUR: half up gives 2.51, half to even 2.50
+    assert divide_to_eur(Decimal("1643.172285"), Decimal("655.957")) == Decimal("2.51")
+    # 0.005 EUR: half up gives 0.01, half to even 0.00
     assert divide_to_eur(Decimal("0.005"), Decimal("1")) == Decimal("0.01")
 
 

@@ -197,15 +197,10 @@ def test_the_about_sheet_names_grant_version_and_as_of(small):
     assert "Generated at" in about and "Definitions" in about
 
 
-def test_the_fx_sheet_shows_the_reconciliation_or_says_it_is_missing(small):
+def test_the_fx_sheet_shows_the_reconciliation(small):
     _, wb, _ = workbook_for(small.grant, "en")
     ws = wb[SHEETS["en"]["fx"]]
-    try:
-        import expenditures.reconciliation  # noqa: F401
-    except ImportError:
-        assert ws["A4"].value == "The FX reconciliation is not available in this version of the ledger."
-    else:
-        assert ws["A4"].value == "Partner"
+    assert ws["A4"].value == "Partner"
 
 
 def test_an_empty_grant_still_makes_a_workbook(db):

@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import calendar
 import itertools
-import random
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from django.db.models import Sum
-from moneyed import Money
 
 from budget.models import Allocation
 from expenditures.models import COUNTED_STATUSES, Expenditure, ExpenditureStatus
-from expenditures.services import expenditure_record
 from reports.burn_rate import burn_rate
 from reports.variance import DIMENSIONS, variance
 from tests.reports.conftest import inputs_for
@@ -28,33 +25,14 @@ GROUPINGS = [(d,) for d in DIMENSIONS] + list(itertools.permutations(DIMENSIONS,
 
 
 def spend_on_seed(grant, count: int, seed: int = 7) -> None:
-    """A history of ``count`` expenditures on the seed grant (the history generator when the
-    ledger has one), then a few of them turned draft or rejected so that statuses matter."""
-    try:
-        from expenditures.history import history_generate
-    except ImportError:
-        _spend_by_hand(grant, count, seed)
-    else:
-        history_generate(grant=grant, seed=seed, expenditures=count)
+    """A history of ``count`` expenditures on the seed grant (the demo-data generator), then a few
+    of them turned draft or rejected so that statuses matter."""
+    from expenditures.history import history_generate
+
+    history_generate(grant=grant, seed=seed, expenditures=count)
     ids = list(Expenditure.objects.filter(grant=grant).order_by("id").values_list("id", flat=True))
     Expenditure.objects.filter(id__in=ids[::17]).update(status=ExpenditureStatus.REJECTED)
     Expenditure.objects.filter(id__in=ids[5::23]).update(status=ExpenditureStatus.DRAFT)
-
-
-def _spend_by_hand(grant, count: int, seed: int) -> None:
-    rng = random.Random(seed)
-    allocations = list(Allocation.objects.filter(version__grant=grant, version__is_current=True)
-                       .select_related("budget_line", "partner", "location"))
-    for n in range(count):
-        a = rng.choice(allocations)
-        month = (a.year - 1) * 12 + rng.randrange(12)
-        year, mon = grant.start_date.year + (grant.start_date.month - 1 + month) // 12, \
-            (grant.start_date.month - 1 + month) % 12 + 1
-        day = date(year, mon, rng.randint(1, calendar.monthrange(year, mon)[1]))
-        amount = (Money(D(rng.randint(5_000, 900_000)), "XOF") if a.partner.reporting_currency == "XOF"
-                  else Money(D(rng.randint(1_000, 200_000)) / 100, "EUR"))
-        expenditure_record(grant=grant, partner=a.partner, budget_line=a.budget_line, location=a.location,
-                           amount=amount, date=day, voucher=f"H-{n:06d}")
 
 
 def planned_by_loop(grant, as_of: date) -> Decimal:
