@@ -99,8 +99,8 @@ def workbook_child(rows: int) -> int:
     setup_django()
     from django.db import connection
 
-    from grants.models import Grant
     from expenditures.reconciliation import reconciliation_for
+    from grants.models import Grant
     from reports.excel import variance_workbook
     from reports.selectors import budget_version_for
 
