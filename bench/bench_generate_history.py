@@ -1,4 +1,4 @@
-"""Benchmark: ``generate_history`` at scale, on PostgreSQL.
+"""Benchmark: ``generate_history`` (the demo-data generator, ``expenditures.demo_data``) at scale, on PostgreSQL.
 
 A plain script, not a test (``make bench`` does not collect it). It needs ``DATABASE_URL``
 pointing at a throwaway PostgreSQL database, which it migrates, seeds (``load_seed``) and fills

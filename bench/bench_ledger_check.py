@@ -123,7 +123,7 @@ def main() -> int:
     have = Expenditure.objects.filter(grant=grant).count()
     if have != args.expenditures:
         print(f"filling {GRANT} with {args.expenditures:,} expenditures (had {have:,})...", file=sys.stderr)
-        QuarterlyStatement.objects.filter(grant=grant).delete()  # generated history refuses accepted quarters
+        QuarterlyStatement.objects.filter(grant=grant).delete()  # the demo-data generator refuses accepted quarters
         started = time.perf_counter()
         call_command("generate_history", seed=args.seed, expenditures=args.expenditures, replace=True,
                      stdout=sys.stderr)
@@ -141,7 +141,7 @@ def main() -> int:
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE expenditures_expenditure")
     if conversions().discrepancies:
-        print("stale conversions on a fresh history", file=sys.stderr)
+        print("stale conversions on fresh demo data", file=sys.stderr)
         return 1
     open_conversions = median_time(conversions, args.repeat)
     statements, seal_seconds = accept_every_quarter(grant)
@@ -155,7 +155,7 @@ def main() -> int:
     with CaptureQueriesContext(connection) as queries:
         report = audit.ledger_check(grant=grant)
     if not report.ok:
-        print("the check found discrepancies on a fresh history:", file=sys.stderr)
+        print("the check found discrepancies on fresh demo data:", file=sys.stderr)
         for finding in report.discrepancies[:20]:
             print(f"  {finding}", file=sys.stderr)
         return 1

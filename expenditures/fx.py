@@ -3,8 +3,8 @@
 One engine: ``convert`` gives the stored conversion of one expenditure (``amount_eur``,
 ``fx_rate``, ``fx_method``, ``rate_missing``, ``unfunded_xof`` and, under fifo, its funding
 pieces). Every path calls it: ``apply_conversion`` before a row is written, ``revalue_partner``
-(and ``stale_conversions``) for a partner's rows in batch, and the history generator
-(``expenditures.history``). The rate always comes from the rate table or from the transfers; the
+(and ``stale_conversions``) for a partner's rows in batch, and the demo-data generator
+(``expenditures.demo_data``). The rate always comes from the rate table or from the transfers; the
 arithmetic is Decimal, divides by the full rate and rounds once, half up, to the cent
 (``grants.money.divide_to_eur``); the one fallback is the parity (the standing rate).
 

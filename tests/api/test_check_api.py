@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from expenditures.audit import statement_seal
-from expenditures.history import history_generate
+from expenditures.demo_data import demo_data_generate
 from expenditures.models import Expenditure, QuarterlyStatement, StatementReopening
 from grants.models import Partner
 
@@ -19,7 +19,7 @@ URL = "/api/v1/grants/ML-ESEC-2015/check/"
 
 @pytest.fixture
 def sealed(grant, finance_user):
-    history_generate(grant=grant, seed=7, expenditures=200)
+    demo_data_generate(grant=grant, seed=7, expenditures=200)
     caritas = Partner.objects.get(code="CARITAS")
     statements = []
     for quarter in (1, 2):

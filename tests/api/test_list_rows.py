@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from moneyed import Money
 
-from expenditures.history import history_generate
+from expenditures.demo_data import demo_data_generate
 from expenditures.models import Expenditure
 from expenditures.revaluation import grant_revalue
 from expenditures.services import transfer_record
@@ -21,7 +21,7 @@ URL = "/api/v1/expenditures/"
 
 
 def _world(grant, finance, method):
-    history_generate(grant=grant, seed=7, expenditures=120)
+    demo_data_generate(grant=grant, seed=7, expenditures=120)
     bnce = Partner.objects.get(code="BNCE")
     transfer_record(grant=grant, partner=bnce, sent_on=date(2016, 1, 10), received_on=date(2016, 1, 15),
                     amount_sent=Money(Decimal("10000.00"), "EUR"), amount_received=Money(Decimal("6500000"), "XOF"))

@@ -18,7 +18,7 @@ from moneyed import Money
 from budget.models import Allocation, BudgetLine, BudgetVersion
 from budget.services import allocation_set, version_open_draft
 from expenditures.audit import _fixed, ledger_check, statement_digest, statement_seal
-from expenditures.history import history_generate
+from expenditures.demo_data import demo_data_generate
 from expenditures.models import Expenditure, QuarterlyStatement
 from expenditures.services import transfer_record
 from expenditures.statements import statement_accept, statement_create, statement_submit
@@ -70,7 +70,7 @@ def two_quarters(grant):
 @pytest.fixture
 def history(grant):
     """The seed with a generated history (parity), no statement yet."""
-    history_generate(grant=grant, seed=42, expenditures=400)
+    demo_data_generate(grant=grant, seed=42, expenditures=400)
     return grant
 
 

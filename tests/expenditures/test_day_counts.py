@@ -10,7 +10,7 @@ from django.db.models import Count, F
 from moneyed import Money
 
 from budget.models import BudgetLine
-from expenditures.history import history_generate
+from expenditures.demo_data import demo_data_generate
 from expenditures.models import Expenditure, ExpenditureDayCount, ExpenditureStatus
 from expenditures.services import expenditure_delete, expenditure_record, expenditure_update
 from grants.models import Location, Partner
@@ -27,15 +27,15 @@ def day_counts() -> dict:
 
 
 def test_bulk_inserts_and_deletes_are_counted_by_day(grant):
-    history_generate(grant=grant, seed=3, expenditures=600)
+    demo_data_generate(grant=grant, seed=3, expenditures=600)
     assert sum(counted().values()) == 600 and day_counts() == counted()
-    history_generate(grant=grant, seed=4, expenditures=250, replace=True)  # deletes the 600 in bulk
+    demo_data_generate(grant=grant, seed=4, expenditures=250, replace=True)  # deletes the 600 in bulk
     assert sum(counted().values()) == 250 and day_counts() == counted()
     assert not ExpenditureDayCount.objects.filter(count__lt=0).exists()
 
 
 def test_changes_of_date_partner_or_grant_move_the_count(grant):
-    history_generate(grant=grant, seed=5, expenditures=300)
+    demo_data_generate(grant=grant, seed=5, expenditures=300)
     Expenditure.objects.filter(id__in=Expenditure.objects.order_by("id").values("id")[:40]).update(
         date=F("date") + timedelta(days=1))
     caritas = Partner.objects.get(code="CARITAS")

@@ -558,7 +558,7 @@ def _scramble(grant) -> None:
 
 @pytest.mark.parametrize("method", ["parity", "monthly_rate", "weighted_average", "fifo"])
 def test_per_row_batch_and_generator_store_the_same_conversions(grant, method):
-    from expenditures.history import history_generate
+    from expenditures.demo_data import demo_data_generate
 
     # given the Mali grant under ``method``, a donor's rate for one month, and a generated history
     # (its rows converted by the generator, then settled by the hook as after any write)
@@ -566,7 +566,7 @@ def test_per_row_batch_and_generator_store_the_same_conversions(grant, method):
     grant.refresh_from_db()
     ExchangeRate.objects.create(currency="XOF", month=date(2016, 3, 1), rate=Decimal("650.250000"),
                                 source="test: a donor's accounting rate")
-    history_generate(grant=grant, seed=7, expenditures=240)
+    demo_data_generate(grant=grant, seed=7, expenditures=240)
     generated = _stored_by_id(grant)
     assert len(generated) == 240
     if method == "fifo":

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from expenditures.audit import statement_seal
-from expenditures.history import history_generate
+from expenditures.demo_data import demo_data_generate
 from expenditures.models import QuarterlyStatement, StatementReopening
 from grants.models import Partner
 from reports.excel import SHEETS, variance_workbook
@@ -30,7 +30,7 @@ def workbook(grant, lang: str, as_of: date, partner=None):
 def accepted(grant, finance_user):
     """CARITAS's 2016-Q1 and Q2 and BNCE's 2016-Q1 accepted over a generated history; CARITAS's
     Q1 was reopened once before (its reopening is on record)."""
-    history_generate(grant=grant, seed=3, expenditures=200)
+    demo_data_generate(grant=grant, seed=3, expenditures=200)
     made = {}
     for code, quarter in (("CARITAS", 1), ("CARITAS", 2), ("BNCE", 1), ("BNCE", 4)):
         statement = QuarterlyStatement(grant=grant, partner=Partner.objects.get(code=code), year=2016,

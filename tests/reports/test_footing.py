@@ -27,9 +27,9 @@ GROUPINGS = [(d,) for d in DIMENSIONS] + list(itertools.permutations(DIMENSIONS,
 def spend_on_seed(grant, count: int, seed: int = 7) -> None:
     """A history of ``count`` expenditures on the seed grant (the demo-data generator), then a few
     of them turned draft or rejected so that statuses matter."""
-    from expenditures.history import history_generate
+    from expenditures.demo_data import demo_data_generate
 
-    history_generate(grant=grant, seed=seed, expenditures=count)
+    demo_data_generate(grant=grant, seed=seed, expenditures=count)
     ids = list(Expenditure.objects.filter(grant=grant).order_by("id").values_list("id", flat=True))
     Expenditure.objects.filter(id__in=ids[::17]).update(status=ExpenditureStatus.REJECTED)
     Expenditure.objects.filter(id__in=ids[5::23]).update(status=ExpenditureStatus.DRAFT)

@@ -1,4 +1,6 @@
-"""``generate_history``: a plausible spending history for a seeded grant (see ``expenditures.history``)."""
+"""``generate_history``: demo data for a seeded grant, made-up transfers and expenditures for demos and
+benchmarks, never real books (see ``expenditures.demo_data``). The command keeps its historical name
+(``make run``, TRY.md and DESIGN.md call it); "history" elsewhere means the audit trail."""
 
 from __future__ import annotations
 
@@ -6,14 +8,15 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from expenditures.history import history_generate
+from expenditures.demo_data import demo_data_generate
 from grants.errors import ApplicationError
 from grants.models import Grant
 
 
 class Command(BaseCommand):
-    help = ("Generate 36 months of quarterly transfers and expenditures for a seeded grant, "
-            "the same for the same seed. Generated rows say so in their description or note.")
+    help = ("Generate DEMO DATA, never real books: 36 months of made-up quarterly transfers and "
+            "expenditures for a seeded grant, the same for the same seed. Generated rows say so in "
+            "their description or note.")
 
     def add_arguments(self, parser):
         parser.add_argument("--seed", type=int, default=42, help="Seed of the generator (default 42).")
@@ -32,8 +35,8 @@ class Command(BaseCommand):
             raise CommandError(f"No grant {grant}: load it first (python manage.py load_seed).")
         started = time.perf_counter()
         try:
-            summary = history_generate(grant=record, seed=seed, expenditures=expenditures,
-                                       replace=replace, if_empty=if_empty)
+            summary = demo_data_generate(grant=record, seed=seed, expenditures=expenditures,
+                                         replace=replace, if_empty=if_empty)
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
         if summary.skipped:

@@ -1,4 +1,5 @@
-"""generate_history: a reproducible, plausible 36 months for the Mali grant."""
+"""expenditures.demo_data (command ``generate_history``): reproducible, plausible demo data, 36 months
+for the Mali grant."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from moneyed import Money
 
 from budget.models import Allocation
 from expenditures import fx
-from expenditures.history import GENERATED, history_generate, split_units
+from expenditures.demo_data import GENERATED, demo_data_generate, split_units
 from expenditures.models import ExchangeRate, Expenditure, ExpenditureFunding, ExpenditureStatus, FundTransfer
 from expenditures.services import expenditure_record
 from grants.models import Partner
@@ -55,20 +56,20 @@ def test_split_units_adds_up_and_keeps_the_floor():
 
 
 def test_the_same_seed_gives_the_same_history(grant):
-    history_generate(grant=grant, seed=42, expenditures=800)
+    demo_data_generate(grant=grant, seed=42, expenditures=800)
     first = snapshot(grant)
 
-    history_generate(grant=grant, seed=42, expenditures=800, replace=True)
+    demo_data_generate(grant=grant, seed=42, expenditures=800, replace=True)
 
     assert snapshot(grant) == first
     assert len(first[0]) == 800
 
 
 def test_another_seed_gives_another_history(grant):
-    history_generate(grant=grant, seed=42, expenditures=800)
+    demo_data_generate(grant=grant, seed=42, expenditures=800)
     first = snapshot(grant)
 
-    history_generate(grant=grant, seed=43, expenditures=800, replace=True)
+    demo_data_generate(grant=grant, seed=43, expenditures=800, replace=True)
 
     second = snapshot(grant)
     assert second[0] != first[0]
@@ -76,7 +77,7 @@ def test_another_seed_gives_another_history(grant):
 
 
 def test_every_row_keeps_the_ledgers_rules(grant):
-    summary = history_generate(grant=grant, seed=42, expenditures=2000)
+    summary = demo_data_generate(grant=grant, seed=42, expenditures=2000)
 
     rows = list(Expenditure.objects.filter(grant=grant).select_related("partner"))
     assert len(rows) == summary.expenditures == 2000
@@ -106,7 +107,7 @@ def test_rows_are_converted_as_the_service_would_under_monthly_rates(grant):
     ExchangeRate.objects.create(currency="XOF", rate=Decimal("650.000000"), month=date(2016, 3, 1),
                                 source="test: a donor's accounting rate")
 
-    history_generate(grant=grant, seed=42, expenditures=500)
+    demo_data_generate(grant=grant, seed=42, expenditures=500)
 
     march = 0
     for e in Expenditure.objects.filter(grant=grant, amount_currency="XOF"):
@@ -125,21 +126,21 @@ def test_under_fifo_rows_are_settled_and_replace_clears_their_funding_pieces(gra
     grant.fx_method = "fifo"
     grant.save()
 
-    history_generate(grant=grant, seed=42, expenditures=300)
+    demo_data_generate(grant=grant, seed=42, expenditures=300)
 
     xof = Expenditure.objects.filter(grant=grant, amount_currency="XOF")
     assert set(xof.values_list("fx_method", flat=True)) == {"fifo"}
     pieces = ExpenditureFunding.objects.filter(expenditure__grant=grant)
     assert pieces.aggregate(s=Sum("eur"))["s"] == xof.aggregate(s=Sum("amount_eur"))["s"]
 
-    history_generate(grant=grant, seed=42, expenditures=300, replace=True)
+    demo_data_generate(grant=grant, seed=42, expenditures=300, replace=True)
 
     assert Expenditure.objects.filter(grant=grant).count() == 300
     assert FundTransfer.objects.filter(grant=grant).count() == 36
 
 
 def test_most_rows_are_validated_and_a_few_of_the_last_quarter_submitted(grant):
-    history_generate(grant=grant, seed=42, expenditures=2000)
+    demo_data_generate(grant=grant, seed=42, expenditures=2000)
 
     submitted = Expenditure.objects.filter(grant=grant, status=ExpenditureStatus.SUBMITTED)
     last_quarter = Expenditure.objects.filter(grant=grant, date__gte=date(2018, 4, 1))
@@ -151,7 +152,7 @@ def test_most_rows_are_validated_and_a_few_of_the_last_quarter_submitted(grant):
 
 @pytest.mark.parametrize("count", [300, 4000])
 def test_the_total_is_most_of_the_budget_whatever_the_count(grant, count):
-    summary = history_generate(grant=grant, seed=42, expenditures=count)
+    summary = demo_data_generate(grant=grant, seed=42, expenditures=count)
 
     total = Expenditure.objects.filter(grant=grant).aggregate(s=Sum("amount_eur"))["s"].quantize(Decimal("0.01"))
     assert total == summary.total_eur
@@ -160,7 +161,7 @@ def test_the_total_is_most_of_the_budget_whatever_the_count(grant, count):
 
 
 def test_spending_starts_slowly_and_follows_the_budget_with_some_lines_over_and_some_under(grant):
-    history_generate(grant=grant, seed=42, expenditures=3000)
+    demo_data_generate(grant=grant, seed=42, expenditures=3000)
 
     by_quarter: dict[tuple[int, int], Decimal] = {}
     for day, eur in Expenditure.objects.filter(grant=grant).values_list("date", "amount_eur"):
@@ -179,7 +180,7 @@ def test_spending_starts_slowly_and_follows_the_budget_with_some_lines_over_and_
 
 
 def test_transfers_go_quarterly_to_the_mali_partners_below_the_parity(grant):
-    summary = history_generate(grant=grant, seed=42, expenditures=500)
+    summary = demo_data_generate(grant=grant, seed=42, expenditures=500)
 
     transfers = list(FundTransfer.objects.filter(grant=grant).select_related("partner"))
     assert len(transfers) == summary.transfers == 36
@@ -222,8 +223,8 @@ def test_replace_deletes_only_what_was_generated(grant):
     manual = expenditure_record(grant=grant, partner=bnce, budget_line=allocation.budget_line,
                                 location=allocation.location, amount=Money(Decimal("15000"), "XOF"),
                                 date=date(2016, 3, 1), voucher="MANUEL-1")
-    history_generate(grant=grant, seed=42, expenditures=300, replace=True)
-    history_generate(grant=grant, seed=42, expenditures=400, replace=True)
+    demo_data_generate(grant=grant, seed=42, expenditures=300, replace=True)
+    demo_data_generate(grant=grant, seed=42, expenditures=400, replace=True)
 
     assert Expenditure.objects.filter(grant=grant).count() == 401
     assert Expenditure.objects.filter(pk=manual.pk).exists()

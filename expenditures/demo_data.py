@@ -1,10 +1,10 @@
-"""A plausible spending history for a seeded grant: quarterly transfers and expenditures.
+"""Demo data: made-up quarterly transfers and expenditures for a seeded grant.
 
-For demos (``make run``) and benchmarks (a million rows), never for real books: every row made
+Fake data for demos (``make run``) and benchmarks (a million rows), never for real books: every row made
 here says so (``GENERATED`` opens an expenditure's description and a transfer's note), and
 ``replace`` deletes only such rows.
 
-What ``history_generate`` guarantees
+What ``demo_data_generate`` guarantees
 - the same grant, seed and count give the same rows: one ``random.Random(seed)``, consumed in
   the order of ordered queries, never the global generator;
 - spending follows the current budget version: each allocation (line x partner x location x
@@ -20,9 +20,9 @@ What ``history_generate`` guarantees
 - vouchers are ``<partner>-<year>-<number>``, numbered per partner and calendar year in date
   order, so they are unique per partner;
 - rows are built and written in batches of ``BATCH_SIZE`` with ``bulk_create``: no per-row save
-  and no history rows; a grant converting by ``fifo`` or ``weighted_average`` then has its rows
-  settled by ``fx.after_partner_change``, as after any write, and that revaluation records
-  its changes.
+  and no audit-trail (django-simple-history) rows; a grant converting by ``fifo`` or
+  ``weighted_average`` then has its rows settled by ``fx.after_partner_change``, as after any
+  write, and that revaluation records its changes.
 """
 
 from __future__ import annotations
@@ -78,12 +78,12 @@ TRANSFER_COMMISSION_PER_MILLE = 6
 TRANSFER_CHARGES_CENTS = (500, 3500)
 
 
-class HistoryExists(Conflict):
+class DemoDataExists(Conflict):
     """The grant already has expenditures or transfers and neither replace nor if_empty was asked."""
 
 
 @dataclass(frozen=True)
-class HistorySummary:
+class DemoDataSummary:
     grant_code: str
     seed: int
     budget_eur: Decimal
@@ -118,7 +118,7 @@ class _Cell:
 
 
 class _Calendar:
-    """The grant's days by project month, and the monthly pace drawn for this history."""
+    """The grant's days by project month, and the monthly pace drawn for this demo data."""
 
     def __init__(self, grant: Grant, rng: random.Random):
         self.grant = grant
@@ -200,13 +200,13 @@ def split_units(total: int, weights: list[int], *, floor: int = 0) -> list[int]:
 
 
 @transaction.atomic
-def history_generate(*, grant: Grant, seed: int = 42, expenditures: int = 5000, replace: bool = False,
-                     if_empty: bool = False) -> HistorySummary:
+def demo_data_generate(*, grant: Grant, seed: int = 42, expenditures: int = 5000, replace: bool = False,
+                       if_empty: bool = False) -> DemoDataSummary:
     """Generate ``expenditures`` expenditures and the quarterly transfers for ``grant``.
 
     With ``if_empty``, does nothing (``skipped`` says why) when the grant has expenditures or
     transfers; with ``replace``, first deletes the rows an earlier run generated. Raises
-    ``HistoryExists`` (409) when the grant has rows and neither was asked, ``Conflict`` when a
+    ``DemoDataExists`` (409) when the grant has rows and neither was asked, ``Conflict`` when a
     statement of the grant is accepted (its quarter is locked), ``ApplicationError`` when the grant
     has no current budget version or ``expenditures`` is not positive.
     """
@@ -220,11 +220,11 @@ def history_generate(*, grant: Grant, seed: int = 42, expenditures: int = 5000, 
     if (has_expenditures or has_transfers) and not replace:
         reason = f"{grant.code} already has {has_expenditures} expenditures and {has_transfers} transfers"
         if if_empty:
-            return HistorySummary(**summary, skipped=reason)
-        raise HistoryExists(f"{reason}; replace them or leave them.")
+            return DemoDataSummary(**summary, skipped=reason)
+        raise DemoDataExists(f"{reason}; replace them or leave them.")
     if QuarterlyStatement.objects.filter(grant=grant, status=StatementStatus.ACCEPTED).exists():
         raise Conflict(f"{grant.code} has accepted statements: their quarters are locked, "
-                       "so no history is generated in them.")
+                       "so no demo data is generated in them.")
     version = BudgetVersion.objects.filter(grant=grant, is_current=True).first()
     if version is None:
         raise ApplicationError(f"{grant.code} has no current budget version to follow.")
@@ -248,7 +248,7 @@ def history_generate(*, grant: Grant, seed: int = 42, expenditures: int = 5000, 
     total_eur = Expenditure.objects.filter(grant=grant, description__startswith=GENERATED).aggregate(
         s=Sum("amount_eur"))["s"] or Decimal("0")
     total_eur = total_eur.quantize(CENT)  # SQLite sums NUMERIC through float; PostgreSQL is exact
-    return HistorySummary(
+    return DemoDataSummary(
         **summary, expenditures=made, transfers=len(transfers), total_eur=total_eur,
         sent_eur=sum((t.amount_sent.amount for t in transfers), Decimal("0.00")),
         fees_eur=sum((t.fees.amount for t in transfers), Decimal("0.00")),
