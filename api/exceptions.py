@@ -22,6 +22,7 @@ import sqlite3
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError
+from django.utils.translation import gettext_lazy
 from drf_standardized_errors.handler import exception_handler as standardized_handler
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -38,7 +39,7 @@ RETRYABLE_SQLSTATES = {"55P03"}
 # SQLite: the busy timeout ran out ("database is locked"), or a shared-cache table lock.
 RETRYABLE_SQLITE_MESSAGES = ("database is locked", "database table is locked")
 
-RETRY_DETAIL = "Another change to the same records ran at the same time; try again."
+RETRY_DETAIL = gettext_lazy("Another change to the same records ran at the same time; try again.")
 RETRY_AFTER_SECONDS = "1"
 
 
@@ -73,7 +74,7 @@ def is_retryable(exc: BaseException) -> bool:
 
 
 def retry_errors() -> list[dict]:
-    return [{"code": ErrorCode.RETRY.value, "detail": RETRY_DETAIL, "attr": None}]
+    return [{"code": ErrorCode.RETRY.value, "detail": str(RETRY_DETAIL), "attr": None}]
 
 
 def log_retryable(exc: BaseException, where: str) -> None:

@@ -36,7 +36,7 @@ class RetryableConflictMiddleware:
         if request.path.startswith("/api/"):
             response = JsonResponse({"type": error_type(409), "errors": retry_errors()}, status=409)
         else:
-            response = HttpResponse(PAGE.format(detail=escape(RETRY_DETAIL)), status=409,
+            response = HttpResponse(PAGE.format(detail=escape(str(RETRY_DETAIL))), status=409,
                                     content_type="text/html; charset=utf-8")
         response["Retry-After"] = RETRY_AFTER_SECONDS
         return response
