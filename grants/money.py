@@ -3,6 +3,8 @@
 Every amount in the ledger is a ``moneyed.Money`` in XOF or EUR. XOF has no minor unit,
 EUR has cents. Conversions divide by the full rate and round once, half up, at the end.
 No float ever enters here.
+
+``money_sum`` is the one way to add money up in the database: exact on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
+from django.db.models import BigIntegerField, DecimalField, Expression, F, Func, Sum
+from django.db.models.functions import Cast, Round
 from django.utils.translation import gettext_lazy as _
 from moneyed import Money
 
@@ -47,6 +51,71 @@ def divide_to_eur(xof: Decimal, rate: Decimal) -> Decimal:
     if rate <= 0:
         raise ValueError("an exchange rate must be positive")
     return (xof / rate).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+# Digits of a summed amount: 13 before the point is the most SQLite's REAL carries exactly (15
+# significant digits with the cents), far above any grant.
+SUM_DIGITS = 15
+
+
+class MoneyValue(Func):
+    """An amount computed in SQL, read as a ``Decimal`` quantized to ``places``.
+
+    The SQL passes through unchanged; only the value read back is shaped. Wrap a subquery or a
+    ``Coalesce`` of a ``money_sum`` in it so that the outer read is quantized too (SQLite hands any
+    computed decimal back with 15 significant digits, ``907174.010000000``).
+    """
+
+    template = "%(expressions)s"
+
+    def __init__(self, expression, places: int = 2):
+        self.places = places
+        super().__init__(expression, output_field=DecimalField(max_digits=SUM_DIGITS, decimal_places=places))
+
+    def convert_value(self, value, expression, connection):
+        if value is None:
+            return None
+        return Decimal(value).quantize(Decimal(1).scaleb(-self.places), rounding=ROUND_HALF_UP)
+
+
+class MoneySum(MoneyValue):
+    """``SUM`` of a money column or expression, exact on SQLite and PostgreSQL; see ``money_sum``."""
+
+    def __init__(self, field: str | Expression, places: int = 2):
+        scale = 10 ** places
+        column = F(field) if isinstance(field, str) else field
+        row = Round(column * scale) if scale != 1 else Round(column)
+        # Whole minor units (cents, francs) per row, added as integers: no rounding error can
+        # accumulate, whatever the number of rows.
+        self.scale = scale
+        super().__init__(Sum(Cast(row, BigIntegerField())), places)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # SQLite has no decimal type: the integer total is divided into a REAL once, and the
+        # reader recovers it exactly (at most 15 significant digits) before quantizing.
+        return self.as_sql(compiler, connection, template=f"(%(expressions)s / {self.scale}.0)",
+                           **extra_context)
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        # SUM(bigint) is NUMERIC; times an exact literal (0.01) it keeps exactly ``places`` digits.
+        factor = f"{Decimal(1).scaleb(-self.places):f}"
+        return self.as_sql(compiler, connection, template=f"(%(expressions)s * {factor})", **extra_context)
+
+
+def money_sum(field: str | Expression, places: int = 2) -> MoneySum:
+    """The exact sum of a money column (or expression), read as a ``Decimal`` with ``places`` digits.
+
+    ``places`` is the column's decimal places (2 for cents, 0 for the whole-franc columns). Use it
+    wherever money is summed in the database, in ``aggregate``, ``annotate`` or a subquery; it is
+    NULL (``None``) over no rows, as ``Sum`` is.
+
+    Why not ``Sum``: SQLite stores decimals as REAL and sums them as floats, so ``Sum("amount_eur")``
+    over a few thousand rows answers 907174.009999999 where the rows add up to 907174.01. Here each
+    row is rounded to whole minor units (integers) and those are added, on both databases, so the
+    total is exact; it is scaled back once. It adds whatever rows it is given: group by currency
+    (``values("currency")``) before summing an amount that is not all in one currency.
+    """
+    return MoneySum(field, places)
 
 
 def validate_money(money: Money | None, field: str, *, allow_zero: bool = True) -> None:
