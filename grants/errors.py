@@ -1,59 +1,122 @@
-"""The one family of exceptions the services raise; the API turns each into its error body.
+"""The one family of exceptions the services raise, and the one registry of the codes they carry.
 
-``code`` values are stable: clients branch on them. ``attr`` names the field concerned.
+``ErrorCode`` lists every ``code`` a service, a policy, a view, a serializer, a statement's checks
+or the workbook reader answers; clients branch on them, so they are stable. Each code knows the
+HTTP status(es) it is answered with: the API's OpenAPI schema documents the codes of each error
+status from here (``codes_for``), and ``tests/api/test_error_codes.py`` fails when the source
+raises a code that is not listed, or raises it with an exception of another status.
+``attr`` names the field concerned.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
+BAD_REQUEST, FORBIDDEN, NOT_FOUND, CONFLICT, UNPROCESSABLE = 400, 403, 404, 409, 422
+
 
 class ErrorCode(StrEnum):
-    INVALID = "invalid"
-    REQUIRED = "required"
-    CURRENCY_MISSING = "currency_missing"
-    CURRENCY_NOT_ALLOWED = "currency_not_allowed"
-    NEGATIVE_AMOUNT = "negative_amount"
-    FRACTIONAL_XOF = "fractional_xof"
-    TOO_MANY_DECIMALS = "too_many_decimals"
-    DATE_OUTSIDE_GRANT = "date_outside_grant"
-    HEADING_NOT_A_LINE = "heading_not_a_line"
-    UNKNOWN_BUDGET_LINE = "unknown_budget_line"
-    UNKNOWN_PARTNER = "unknown_partner"
-    UNKNOWN_LOCATION = "unknown_location"
-    PARTNER_NOT_ON_GRANT = "partner_not_on_grant"
-    DUPLICATE_VOUCHER = "duplicate_voucher"
-    SHARES_NOT_100 = "shares_not_100"
-    TOTAL_MISMATCH = "total_mismatch"
-    VERSION_NOT_EDITABLE = "version_not_editable"
-    DRAFT_EXISTS = "draft_exists"
-    PERIOD_LOCKED = "period_locked"
-    FORBIDDEN = "forbidden"
-    CONFLICT = "conflict"
-    REVALUATION_NEEDS_CONFIRM = "revaluation_needs_confirm"
-    UNKNOWN_FX_METHOD = "unknown_fx_method"
-    LINE_NOT_ALLOCATED = "line_not_allocated"
-    NOT_YOUR_PARTNER = "not_your_partner"
-    IMMUTABLE = "immutable"
-    EXPENDITURE_VALIDATED = "expenditure_validated"
-    STATEMENT_SUBMITTED = "statement_submitted"
-    REVERSAL_FIXED = "reversal_fixed"
-    TRANSFER_TO_LEAD = "transfer_to_lead"
-    QUARTER_OPEN = "quarter_open"
-    LATER_QUARTER_ACCEPTED = "later_quarter_accepted"
-    # Concurrency: a deadlock, a serialization failure or a busy database (409, safe to resend).
-    RETRY = "retry"
-    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
-    IDEMPOTENCY_KEY_IN_PROGRESS = "idempotency_key_in_progress"
+    """``NAME = "code", status[, status...]``: the code and the statuses it is answered with."""
+
+    def __new__(cls, value: str, *statuses: int):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.statuses = frozenset(statuses)
+        return member
+
+    # --- 400: the request, or the record it would make, breaks a rule --------------------------
+    INVALID = "invalid", BAD_REQUEST
+    REQUIRED = "required", BAD_REQUEST
+    UNIQUE = "unique", BAD_REQUEST
+    IMMUTABLE = "immutable", BAD_REQUEST
+    # money (grants.money.parse_amount, validate_money): the same codes through the API and a statement
+    CURRENCY_MISSING = "currency_missing", BAD_REQUEST
+    CURRENCY_NOT_ALLOWED = "currency_not_allowed", BAD_REQUEST
+    NEGATIVE_AMOUNT = "negative_amount", BAD_REQUEST
+    FRACTIONAL_XOF = "fractional_xof", BAD_REQUEST
+    TOO_MANY_DECIMALS = "too_many_decimals", BAD_REQUEST
+    MAX_DIGITS = "max_digits", BAD_REQUEST
+    MAX_WHOLE_DIGITS = "max_whole_digits", BAD_REQUEST
+    # related records
+    UNKNOWN_GRANT = "unknown_grant", BAD_REQUEST
+    UNKNOWN_BUDGET_LINE = "unknown_budget_line", BAD_REQUEST
+    UNKNOWN_PARTNER = "unknown_partner", BAD_REQUEST
+    UNKNOWN_LOCATION = "unknown_location", BAD_REQUEST
+    UNKNOWN_DONOR = "unknown_donor", BAD_REQUEST
+    UNKNOWN_ALLOCATION = "unknown_allocation", BAD_REQUEST
+    UNKNOWN_FX_METHOD = "unknown_fx_method", BAD_REQUEST
+    HEADING_NOT_A_LINE = "heading_not_a_line", BAD_REQUEST
+    PARTNER_NOT_ON_GRANT = "partner_not_on_grant", BAD_REQUEST
+    LINE_NOT_ALLOCATED = "line_not_allocated", BAD_REQUEST
+    TRANSFER_TO_LEAD = "transfer_to_lead", BAD_REQUEST
+    # grants, budgets and expenditures
+    DATE_OUTSIDE_GRANT = "date_outside_grant", BAD_REQUEST
+    DUPLICATE_VOUCHER = "duplicate_voucher", BAD_REQUEST
+    SHARES_NOT_100 = "shares_not_100", BAD_REQUEST
+    TOTAL_MISMATCH = "total_mismatch", BAD_REQUEST
+    INSUFFICIENT_ALLOCATION = "insufficient_allocation", BAD_REQUEST
+    # a statement's checks (expenditures.statements.statement_check), all listed at once
+    BALANCE_MISMATCH = "balance_mismatch", BAD_REQUEST
+    CASH_MISMATCH = "cash_mismatch", BAD_REQUEST
+    OPENING_BALANCE_MISMATCH = "opening_balance_mismatch", BAD_REQUEST
+    FUNDS_RECEIVED_MISMATCH = "funds_received_mismatch", BAD_REQUEST
+    DATE_OUTSIDE_PERIOD = "date_outside_period", BAD_REQUEST
+    EXPLANATION_REQUIRED = "explanation_required", BAD_REQUEST
+    PERIOD_NOT_ENDED = "period_not_ended", BAD_REQUEST
+    # a statement workbook that is not the template (expenditures.workbook)
+    NOT_A_WORKBOOK = "not_a_workbook", BAD_REQUEST
+    NOT_A_TEMPLATE = "not_a_template", BAD_REQUEST
+    TEMPLATE_VERSION = "template_version", BAD_REQUEST
+    TOO_MANY_ROWS = "too_many_rows", BAD_REQUEST
+
+    # --- 403: who asks may not do this ---------------------------------------------------------
+    FORBIDDEN = "forbidden", FORBIDDEN
+    NOT_YOUR_PARTNER = "not_your_partner", FORBIDDEN
+    PERMISSION_DENIED = "permission_denied", FORBIDDEN  # DRF's permission classes
+
+    # --- 404 -----------------------------------------------------------------------------------
+    NOT_FOUND = "not_found", NOT_FOUND
+
+    # --- 409: the records' state forbids it now (another state may allow it) -------------------
+    CONFLICT = "conflict", CONFLICT
+    IN_USE = "in_use", CONFLICT
+    USE_REVALUE = "use_revalue", CONFLICT
+    VERSION_NOT_EDITABLE = "version_not_editable", CONFLICT
+    DRAFT_EXISTS = "draft_exists", CONFLICT
+    DONOR_APPROVAL_REQUIRED = "donor_approval_required", CONFLICT
+    DONOR_APPROVAL_REJECTED = "donor_approval_rejected", CONFLICT
+    DONOR_APPROVAL_STALE = "donor_approval_stale", CONFLICT
+    PERIOD_LOCKED = "period_locked", CONFLICT
+    REVALUATION_NEEDS_CONFIRM = "revaluation_needs_confirm", CONFLICT
+    EXPENDITURE_VALIDATED = "expenditure_validated", CONFLICT
+    STATEMENT_SUBMITTED = "statement_submitted", CONFLICT
+    REVERSAL_FIXED = "reversal_fixed", CONFLICT
+    QUARTER_OPEN = "quarter_open", CONFLICT
+    LATER_QUARTER_ACCEPTED = "later_quarter_accepted", CONFLICT
+    STATEMENT_EXISTS = "statement_exists", CONFLICT
+    STATEMENT_NOT_EDITABLE = "statement_not_editable", CONFLICT
+    STATEMENT_NOT_SUBMITTED = "statement_not_submitted", CONFLICT
+    STATEMENT_NOT_ACCEPTED = "statement_not_accepted", CONFLICT
+    # Concurrency: a deadlock, a serialization failure or a busy database (safe to resend).
+    RETRY = "retry", CONFLICT
+    IDEMPOTENCY_KEY_IN_PROGRESS = "idempotency_key_in_progress", CONFLICT
+
+    # --- 422 -----------------------------------------------------------------------------------
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", UNPROCESSABLE
+
+
+def codes_for(status: int) -> list[str]:
+    """The codes answered with ``status``, sorted: what the schema lists for that status."""
+    return sorted(code.value for code in ErrorCode if status in code.statuses)
 
 
 class ApplicationError(Exception):
     """A business rule refused the action. ``status`` is the HTTP status it maps to."""
 
-    status = 400
+    status = BAD_REQUEST
     default_code = ErrorCode.INVALID
 
-    def __init__(self, message: str, *, code: str | None = None, attr: str | None = None,
+    def __init__(self, message: str, *, code: ErrorCode | str | None = None, attr: str | None = None,
                  errors: list[dict] | None = None):
         super().__init__(message)
         self.message = message
@@ -66,7 +129,7 @@ class ApplicationError(Exception):
 class Conflict(ApplicationError):
     """The record's state forbids the action (an approved version, a locked quarter): 409."""
 
-    status = 409
+    status = CONFLICT
     default_code = ErrorCode.CONFLICT
 
 
@@ -75,5 +138,5 @@ class PeriodLocked(Conflict):
 
 
 class PermissionRefused(ApplicationError):
-    status = 403
+    status = FORBIDDEN
     default_code = ErrorCode.FORBIDDEN
