@@ -11,98 +11,97 @@ raises a code that is not listed, or raises it with an exception of another stat
 from __future__ import annotations
 
 from enum import StrEnum
-
-BAD_REQUEST, FORBIDDEN, NOT_FOUND, CONFLICT, UNPROCESSABLE = 400, 403, 404, 409, 422
+from http import HTTPStatus
 
 
 class ErrorCode(StrEnum):
     """``NAME = "code", status[, status...]``: the code and the statuses it is answered with."""
 
-    def __new__(cls, value: str, *statuses: int):
+    def __new__(cls, value: str, *statuses: HTTPStatus):
         member = str.__new__(cls, value)
         member._value_ = value
         member.statuses = frozenset(statuses)
         return member
 
     # --- 400: the request, or the record it would make, breaks a rule --------------------------
-    INVALID = "invalid", BAD_REQUEST
-    REQUIRED = "required", BAD_REQUEST
-    UNIQUE = "unique", BAD_REQUEST
-    IMMUTABLE = "immutable", BAD_REQUEST
+    INVALID = "invalid", HTTPStatus.BAD_REQUEST
+    REQUIRED = "required", HTTPStatus.BAD_REQUEST
+    UNIQUE = "unique", HTTPStatus.BAD_REQUEST
+    IMMUTABLE = "immutable", HTTPStatus.BAD_REQUEST
     # money (grants.money.parse_amount, validate_money): the same codes through the API and a statement
-    CURRENCY_MISSING = "currency_missing", BAD_REQUEST
-    CURRENCY_NOT_ALLOWED = "currency_not_allowed", BAD_REQUEST
-    NEGATIVE_AMOUNT = "negative_amount", BAD_REQUEST
-    FRACTIONAL_XOF = "fractional_xof", BAD_REQUEST
-    TOO_MANY_DECIMALS = "too_many_decimals", BAD_REQUEST
-    MAX_DIGITS = "max_digits", BAD_REQUEST
-    MAX_WHOLE_DIGITS = "max_whole_digits", BAD_REQUEST
+    CURRENCY_MISSING = "currency_missing", HTTPStatus.BAD_REQUEST
+    CURRENCY_NOT_ALLOWED = "currency_not_allowed", HTTPStatus.BAD_REQUEST
+    NEGATIVE_AMOUNT = "negative_amount", HTTPStatus.BAD_REQUEST
+    FRACTIONAL_XOF = "fractional_xof", HTTPStatus.BAD_REQUEST
+    TOO_MANY_DECIMALS = "too_many_decimals", HTTPStatus.BAD_REQUEST
+    MAX_DIGITS = "max_digits", HTTPStatus.BAD_REQUEST
+    MAX_WHOLE_DIGITS = "max_whole_digits", HTTPStatus.BAD_REQUEST
     # related records
-    UNKNOWN_GRANT = "unknown_grant", BAD_REQUEST
-    UNKNOWN_BUDGET_LINE = "unknown_budget_line", BAD_REQUEST
-    UNKNOWN_PARTNER = "unknown_partner", BAD_REQUEST
-    UNKNOWN_LOCATION = "unknown_location", BAD_REQUEST
-    UNKNOWN_DONOR = "unknown_donor", BAD_REQUEST
-    UNKNOWN_ALLOCATION = "unknown_allocation", BAD_REQUEST
-    UNKNOWN_FX_METHOD = "unknown_fx_method", BAD_REQUEST
-    HEADING_NOT_A_LINE = "heading_not_a_line", BAD_REQUEST
-    PARTNER_NOT_ON_GRANT = "partner_not_on_grant", BAD_REQUEST
-    LINE_NOT_ALLOCATED = "line_not_allocated", BAD_REQUEST
-    TRANSFER_TO_LEAD = "transfer_to_lead", BAD_REQUEST
+    UNKNOWN_GRANT = "unknown_grant", HTTPStatus.BAD_REQUEST
+    UNKNOWN_BUDGET_LINE = "unknown_budget_line", HTTPStatus.BAD_REQUEST
+    UNKNOWN_PARTNER = "unknown_partner", HTTPStatus.BAD_REQUEST
+    UNKNOWN_LOCATION = "unknown_location", HTTPStatus.BAD_REQUEST
+    UNKNOWN_DONOR = "unknown_donor", HTTPStatus.BAD_REQUEST
+    UNKNOWN_ALLOCATION = "unknown_allocation", HTTPStatus.BAD_REQUEST
+    UNKNOWN_FX_METHOD = "unknown_fx_method", HTTPStatus.BAD_REQUEST
+    HEADING_NOT_A_LINE = "heading_not_a_line", HTTPStatus.BAD_REQUEST
+    PARTNER_NOT_ON_GRANT = "partner_not_on_grant", HTTPStatus.BAD_REQUEST
+    LINE_NOT_ALLOCATED = "line_not_allocated", HTTPStatus.BAD_REQUEST
+    TRANSFER_TO_LEAD = "transfer_to_lead", HTTPStatus.BAD_REQUEST
     # grants, budgets and expenditures
-    DATE_OUTSIDE_GRANT = "date_outside_grant", BAD_REQUEST
-    DUPLICATE_VOUCHER = "duplicate_voucher", BAD_REQUEST
-    SHARES_NOT_100 = "shares_not_100", BAD_REQUEST
-    TOTAL_MISMATCH = "total_mismatch", BAD_REQUEST
-    INSUFFICIENT_ALLOCATION = "insufficient_allocation", BAD_REQUEST
+    DATE_OUTSIDE_GRANT = "date_outside_grant", HTTPStatus.BAD_REQUEST
+    DUPLICATE_VOUCHER = "duplicate_voucher", HTTPStatus.BAD_REQUEST
+    SHARES_NOT_100 = "shares_not_100", HTTPStatus.BAD_REQUEST
+    TOTAL_MISMATCH = "total_mismatch", HTTPStatus.BAD_REQUEST
+    INSUFFICIENT_ALLOCATION = "insufficient_allocation", HTTPStatus.BAD_REQUEST
     # a statement's checks (expenditures.statements.statement_check), all listed at once
-    BALANCE_MISMATCH = "balance_mismatch", BAD_REQUEST
-    CASH_MISMATCH = "cash_mismatch", BAD_REQUEST
-    OPENING_BALANCE_MISMATCH = "opening_balance_mismatch", BAD_REQUEST
-    FUNDS_RECEIVED_MISMATCH = "funds_received_mismatch", BAD_REQUEST
-    DATE_OUTSIDE_PERIOD = "date_outside_period", BAD_REQUEST
-    EXPLANATION_REQUIRED = "explanation_required", BAD_REQUEST
-    PERIOD_NOT_ENDED = "period_not_ended", BAD_REQUEST
+    BALANCE_MISMATCH = "balance_mismatch", HTTPStatus.BAD_REQUEST
+    CASH_MISMATCH = "cash_mismatch", HTTPStatus.BAD_REQUEST
+    OPENING_BALANCE_MISMATCH = "opening_balance_mismatch", HTTPStatus.BAD_REQUEST
+    FUNDS_RECEIVED_MISMATCH = "funds_received_mismatch", HTTPStatus.BAD_REQUEST
+    DATE_OUTSIDE_PERIOD = "date_outside_period", HTTPStatus.BAD_REQUEST
+    EXPLANATION_REQUIRED = "explanation_required", HTTPStatus.BAD_REQUEST
+    PERIOD_NOT_ENDED = "period_not_ended", HTTPStatus.BAD_REQUEST
     # a statement workbook that is not the template (expenditures.workbook)
-    NOT_A_WORKBOOK = "not_a_workbook", BAD_REQUEST
-    NOT_A_TEMPLATE = "not_a_template", BAD_REQUEST
-    TEMPLATE_VERSION = "template_version", BAD_REQUEST
-    TOO_MANY_ROWS = "too_many_rows", BAD_REQUEST
+    NOT_A_WORKBOOK = "not_a_workbook", HTTPStatus.BAD_REQUEST
+    NOT_A_TEMPLATE = "not_a_template", HTTPStatus.BAD_REQUEST
+    TEMPLATE_VERSION = "template_version", HTTPStatus.BAD_REQUEST
+    TOO_MANY_ROWS = "too_many_rows", HTTPStatus.BAD_REQUEST
 
     # --- 403: who asks may not do this ---------------------------------------------------------
-    FORBIDDEN = "forbidden", FORBIDDEN
-    NOT_YOUR_PARTNER = "not_your_partner", FORBIDDEN
-    PERMISSION_DENIED = "permission_denied", FORBIDDEN  # DRF's permission classes
+    FORBIDDEN = "forbidden", HTTPStatus.FORBIDDEN
+    NOT_YOUR_PARTNER = "not_your_partner", HTTPStatus.FORBIDDEN
+    PERMISSION_DENIED = "permission_denied", HTTPStatus.FORBIDDEN  # DRF's permission classes
 
     # --- 404 -----------------------------------------------------------------------------------
-    NOT_FOUND = "not_found", NOT_FOUND
+    NOT_FOUND = "not_found", HTTPStatus.NOT_FOUND
 
     # --- 409: the records' state forbids it now (another state may allow it) -------------------
-    CONFLICT = "conflict", CONFLICT
-    IN_USE = "in_use", CONFLICT
-    USE_REVALUE = "use_revalue", CONFLICT
-    VERSION_NOT_EDITABLE = "version_not_editable", CONFLICT
-    DRAFT_EXISTS = "draft_exists", CONFLICT
-    DONOR_APPROVAL_REQUIRED = "donor_approval_required", CONFLICT
-    DONOR_APPROVAL_REJECTED = "donor_approval_rejected", CONFLICT
-    DONOR_APPROVAL_STALE = "donor_approval_stale", CONFLICT
-    PERIOD_LOCKED = "period_locked", CONFLICT
-    REVALUATION_NEEDS_CONFIRM = "revaluation_needs_confirm", CONFLICT
-    EXPENDITURE_VALIDATED = "expenditure_validated", CONFLICT
-    STATEMENT_SUBMITTED = "statement_submitted", CONFLICT
-    REVERSAL_FIXED = "reversal_fixed", CONFLICT
-    QUARTER_OPEN = "quarter_open", CONFLICT
-    LATER_QUARTER_ACCEPTED = "later_quarter_accepted", CONFLICT
-    STATEMENT_EXISTS = "statement_exists", CONFLICT
-    STATEMENT_NOT_EDITABLE = "statement_not_editable", CONFLICT
-    STATEMENT_NOT_SUBMITTED = "statement_not_submitted", CONFLICT
-    STATEMENT_NOT_ACCEPTED = "statement_not_accepted", CONFLICT
+    CONFLICT = "conflict", HTTPStatus.CONFLICT
+    IN_USE = "in_use", HTTPStatus.CONFLICT
+    USE_REVALUE = "use_revalue", HTTPStatus.CONFLICT
+    VERSION_NOT_EDITABLE = "version_not_editable", HTTPStatus.CONFLICT
+    DRAFT_EXISTS = "draft_exists", HTTPStatus.CONFLICT
+    DONOR_APPROVAL_REQUIRED = "donor_approval_required", HTTPStatus.CONFLICT
+    DONOR_APPROVAL_REJECTED = "donor_approval_rejected", HTTPStatus.CONFLICT
+    DONOR_APPROVAL_STALE = "donor_approval_stale", HTTPStatus.CONFLICT
+    PERIOD_LOCKED = "period_locked", HTTPStatus.CONFLICT
+    REVALUATION_NEEDS_CONFIRM = "revaluation_needs_confirm", HTTPStatus.CONFLICT
+    EXPENDITURE_VALIDATED = "expenditure_validated", HTTPStatus.CONFLICT
+    STATEMENT_SUBMITTED = "statement_submitted", HTTPStatus.CONFLICT
+    REVERSAL_FIXED = "reversal_fixed", HTTPStatus.CONFLICT
+    QUARTER_OPEN = "quarter_open", HTTPStatus.CONFLICT
+    LATER_QUARTER_ACCEPTED = "later_quarter_accepted", HTTPStatus.CONFLICT
+    STATEMENT_EXISTS = "statement_exists", HTTPStatus.CONFLICT
+    STATEMENT_NOT_EDITABLE = "statement_not_editable", HTTPStatus.CONFLICT
+    STATEMENT_NOT_SUBMITTED = "statement_not_submitted", HTTPStatus.CONFLICT
+    STATEMENT_NOT_ACCEPTED = "statement_not_accepted", HTTPStatus.CONFLICT
     # Concurrency: a deadlock, a serialization failure or a busy database (safe to resend).
-    RETRY = "retry", CONFLICT
-    IDEMPOTENCY_KEY_IN_PROGRESS = "idempotency_key_in_progress", CONFLICT
+    RETRY = "retry", HTTPStatus.CONFLICT
+    IDEMPOTENCY_KEY_IN_PROGRESS = "idempotency_key_in_progress", HTTPStatus.CONFLICT
 
     # --- 422 -----------------------------------------------------------------------------------
-    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", UNPROCESSABLE
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", HTTPStatus.UNPROCESSABLE_ENTITY
 
 
 def codes_for(status: int) -> list[str]:
@@ -113,7 +112,7 @@ def codes_for(status: int) -> list[str]:
 class ApplicationError(Exception):
     """A business rule refused the action. ``status`` is the HTTP status it maps to."""
 
-    status = BAD_REQUEST
+    status = HTTPStatus.BAD_REQUEST
     default_code = ErrorCode.INVALID
 
     def __init__(self, message: str, *, code: ErrorCode | str | None = None, attr: str | None = None,
@@ -129,7 +128,7 @@ class ApplicationError(Exception):
 class Conflict(ApplicationError):
     """The record's state forbids the action (an approved version, a locked quarter): 409."""
 
-    status = CONFLICT
+    status = HTTPStatus.CONFLICT
     default_code = ErrorCode.CONFLICT
 
 
@@ -138,5 +137,5 @@ class PeriodLocked(Conflict):
 
 
 class PermissionRefused(ApplicationError):
-    status = FORBIDDEN
+    status = HTTPStatus.FORBIDDEN
     default_code = ErrorCode.FORBIDDEN
