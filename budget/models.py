@@ -22,6 +22,10 @@ Invariants, and where each holds
 
 from __future__ import annotations
 
+import hashlib
+import json
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -110,6 +114,23 @@ class BudgetVersion(models.Model):
     def is_editable(self) -> bool:
         return self.status == VersionStatus.DRAFT
 
+    def allocation_rows(self) -> list[list]:
+        """The version's allocations in canonical form: ``[line code, partner code, location code,
+        year, amount]`` with the amount as a string to the cent, sorted. What a donor is shown."""
+        rows = (self.allocations.order_by()
+                .values_list("budget_line__code", "partner__code", "location__code", "year", "amount"))
+        return sorted([line, partner, location, int(year), str(Decimal(amount).quantize(Decimal("0.01")))]
+                      for line, partner, location, year, amount in rows)
+
+    def allocations_fingerprint(self) -> str:
+        """SHA-256 (hex) of ``allocation_rows()`` as compact JSON.
+
+        DOMAIN rule 14: a donor's decision stores this at decision time; when the draft's
+        fingerprint no longer matches, the decision no longer speaks for the draft. It is read from
+        the rows themselves, so a change by any path (API, admin, services, raw SQL) shows."""
+        payload = json.dumps(self.allocation_rows(), separators=(",", ":"), ensure_ascii=True)
+        return hashlib.sha256(payload.encode("ascii")).hexdigest()
+
 
 class Allocation(models.Model):
     version = models.ForeignKey(BudgetVersion, on_delete=models.CASCADE, related_name="allocations")
@@ -178,7 +199,7 @@ class DonorDecision(models.Model):
     """A donor's recorded decision on a draft whose headings move beyond the grant's limit.
 
     ``allocations_fingerprint`` is the SHA-256 of the draft's allocations as the donor saw them
-    (``budget.selectors.allocations_fingerprint``), taken when the decision is recorded: the
+    (``BudgetVersion.allocations_fingerprint``), taken when the decision is recorded: the
     decision speaks for those allocations only (DOMAIN rule 14). A decision written before the
     fingerprint existed has a blank one ("legacy"): it cannot show what the donor saw, so it is
     read as stale (see ``budget.revisions.donor_approval_state``).
@@ -212,7 +233,5 @@ class DonorDecision(models.Model):
         # A new decision always carries what it was made on, whichever path creates it
         # (``donor_decision_record``, the seed, a shell): it is taken here, at decision time.
         if self._state.adding and not self.allocations_fingerprint:
-            from budget.selectors import allocations_fingerprint  # selectors build on these models
-
-            self.allocations_fingerprint = allocations_fingerprint(self.version)
+            self.allocations_fingerprint = self.version.allocations_fingerprint()
         super().save(*args, **kwargs)

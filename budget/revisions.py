@@ -24,8 +24,8 @@ from django.utils.translation import gettext as _
 from moneyed import Money
 
 from budget.models import Allocation, BudgetLine, BudgetVersion, DonorDecision, Reallocation, VersionStatus
-from budget.selectors import allocations_fingerprint
-from budget.services import _check_cell, _check_editable, version_total
+from budget.policy import require_allocation_cell, require_version_editable
+from budget.selectors import version_total
 from grants.errors import ApplicationError, Conflict, ErrorCode, PermissionRefused
 from grants.models import Donor, Location, Partner
 from grants.money import EUR, validate_money
@@ -102,7 +102,7 @@ def reallocate(*, version: BudgetVersion, source: Cell, target: Cell, amount: Mo
     standing (``version_standing``)."""
     require_finance(by, what=_("move money between budget lines"))
     version = BudgetVersion.objects.select_for_update().select_related("grant").get(pk=version.pk)
-    _check_editable(version)
+    require_version_editable(version)
     with as_application_error():
         validate_money(amount, "amount", allow_zero=False)
     if str(amount.currency) != EUR:
@@ -111,7 +111,7 @@ def reallocate(*, version: BudgetVersion, source: Cell, target: Cell, amount: Mo
         raise ApplicationError(_("Say why the money moves."), code=ErrorCode.REQUIRED, attr="reason")
     for prefix, cell in (("from", source), ("to", target)):
         try:
-            _check_cell(version, cell.budget_line, cell.partner, cell.location, cell.year)
+            require_allocation_cell(version, cell.budget_line, cell.partner, cell.location, cell.year)
         except ApplicationError as exc:
             raise ApplicationError(exc.message, code=exc.code, attr=f"{prefix}.{exc.attr}") from exc
     if source == target:
@@ -157,10 +157,10 @@ def donor_decision_record(*, version: BudgetVersion, donor: Donor, decision: str
     version = BudgetVersion.objects.select_for_update().select_related("grant").get(pk=version.pk)
     if not version.grant.donor_shares.filter(donor=donor).exists():
         raise PermissionRefused(_("%(donor)s does not fund this grant.") % {"donor": donor.code}, attr="donor")
-    _check_editable(version)
+    require_version_editable(version)
     if decision not in DonorDecision.Decision.values:
         raise ApplicationError(_("A decision is approved or rejected."), code=ErrorCode.INVALID, attr="decision")
-    fingerprint = allocations_fingerprint(version)
+    fingerprint = version.allocations_fingerprint()
     if seen_fingerprint is not None and seen_fingerprint != fingerprint:
         raise Conflict(_("The draft changed after it was shown to the donor: show it again before deciding."),
                        code=DONOR_APPROVAL_STALE)
@@ -187,7 +187,7 @@ def donor_approval_state(version: BudgetVersion) -> str:
         return "missing"
     if last.decision == DonorDecision.Decision.REJECTED:
         return "rejected"
-    if not last.allocations_fingerprint or last.allocations_fingerprint != allocations_fingerprint(version):
+    if not last.allocations_fingerprint or last.allocations_fingerprint != version.allocations_fingerprint():
         return "stale"
     return "approved"
 

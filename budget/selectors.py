@@ -1,16 +1,19 @@
-"""Reads of the budget: which version is current, what a partner may spend on, what a donor saw.
+"""Reads of the budget: which version is current, what a version adds up to, what a partner may
+spend on. What a donor saw is the version's own ``BudgetVersion.allocations_fingerprint``.
 
 Keyword-only where the arguments could be swapped. Nothing here writes.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from decimal import Decimal
+
+from django.db.models import Sum
+from moneyed import Money
 
 from budget.models import Allocation, BudgetVersion
 from grants.models import Grant, Partner
+from grants.money import EUR
 
 CENT = Decimal("0.01")
 
@@ -18,6 +21,13 @@ CENT = Decimal("0.01")
 def current_version(grant: Grant) -> BudgetVersion | None:
     """The grant's current (approved) version, or ``None`` before its first approval."""
     return BudgetVersion.objects.filter(grant=grant, is_current=True).first()
+
+
+def version_total(version: BudgetVersion) -> Money:
+    """The sum of the version's allocations (all in EUR, by constraint)."""
+    total = version.allocations.aggregate(s=Sum("amount"))["s"] or Decimal("0.00")
+    # SQLite sums decimals as floats-turned-decimals ("955030.260000000"): back to the cent.
+    return Money(total.quantize(CENT), EUR)
 
 
 def lines_allocated_to(*, grant: Grant, partner: Partner) -> set[int]:
@@ -32,22 +42,3 @@ def lines_allocated_to(*, grant: Grant, partner: Partner) -> set[int]:
         Allocation.objects.filter(version__grant=grant, version__is_current=True, partner=partner)
         .values_list("budget_line_id", flat=True).distinct().order_by()
     )
-
-
-def allocation_rows(version: BudgetVersion) -> list[list]:
-    """The version's allocations in canonical form: ``[line code, partner code, location code,
-    year, amount]`` with the amount as a string to the cent, sorted. What a donor is shown."""
-    rows = (Allocation.objects.filter(version=version).order_by()
-            .values_list("budget_line__code", "partner__code", "location__code", "year", "amount"))
-    return sorted([line, partner, location, int(year), str(Decimal(amount).quantize(CENT))]
-                  for line, partner, location, year, amount in rows)
-
-
-def allocations_fingerprint(version: BudgetVersion) -> str:
-    """SHA-256 (hex) of ``allocation_rows(version)`` as compact JSON.
-
-    DOMAIN rule 14: a donor's decision stores this at decision time; when the draft's
-    fingerprint no longer matches, the decision no longer speaks for the draft. It is read from
-    the rows themselves, so a change by any path (API, admin, services, raw SQL) shows."""
-    payload = json.dumps(allocation_rows(version), separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(payload.encode("ascii")).hexdigest()

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.db import transaction
-from django.db.models import Max, Sum
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from moneyed import Money
 from simple_history.utils import bulk_create_with_history
 
 from budget.models import Allocation, BudgetLine, BudgetVersion, VersionStatus
+from budget.policy import require_allocation_cell, require_version_editable
+from budget.revisions import check_donor_rule
+from budget.selectors import version_total
 from grants.errors import ApplicationError, Conflict, ErrorCode
 from grants.models import Grant, Location, Partner
 from grants.money import EUR, validate_money
@@ -67,13 +68,6 @@ def _check_parent(grant: Grant, parent: BudgetLine | None, line: BudgetLine | No
                                code=ErrorCode.INVALID, attr="parent")
 
 
-def version_total(version: BudgetVersion) -> Money:
-    """The sum of the version's allocations (all in EUR, by constraint)."""
-    total = version.allocations.aggregate(s=Sum("amount"))["s"] or Decimal("0.00")
-    # SQLite sums decimals as floats-turned-decimals ("955030.260000000"): back to the cent.
-    return Money(total.quantize(Decimal("0.01")), EUR)
-
-
 @transaction.atomic
 def version_open_draft(*, grant: Grant, label: str, reason: str = "", by=None) -> BudgetVersion:
     """A new draft: a copy of the current version's allocations, or empty for a new grant.
@@ -105,31 +99,8 @@ def _lock_draft(version: BudgetVersion) -> BudgetVersion:
     approval or a donor's decision then never reads allocations that a concurrent write is
     changing, so what the donor saw and what is approved are the same rows."""
     locked = BudgetVersion.objects.select_for_update().select_related("grant").get(pk=version.pk)
-    _check_editable(locked)
+    require_version_editable(locked)
     return locked
-
-
-def _check_editable(version: BudgetVersion) -> None:
-    if not version.is_editable:
-        raise Conflict(f"Version {version.number} is {version.status}: it cannot change.",
-                       code=ErrorCode.VERSION_NOT_EDITABLE)
-
-
-def _check_cell(version: BudgetVersion, budget_line: BudgetLine, partner: Partner,
-                location: Location, year: int) -> None:
-    grant = version.grant
-    if budget_line.grant_id != grant.pk:
-        raise ApplicationError(f"{budget_line.code} is not a line of {grant.code}.",
-                               code=ErrorCode.UNKNOWN_BUDGET_LINE, attr="budget_line")
-    if budget_line.is_heading:
-        raise ApplicationError(f"{budget_line.code} is a heading: allocate to its lines.",
-                               code=ErrorCode.HEADING_NOT_A_LINE, attr="budget_line")
-    if not grant.partners.filter(pk=partner.pk).exists():
-        raise ApplicationError(f"{partner.code} is not a partner of {grant.code}.",
-                               code=ErrorCode.PARTNER_NOT_ON_GRANT, attr="partner")
-    if not 1 <= year <= grant.years:
-        raise ApplicationError(f"The grant has project years 1 to {grant.years}.",
-                               code=ErrorCode.INVALID, attr="year")
 
 
 @transaction.atomic
@@ -146,7 +117,7 @@ def allocation_set(*, version: BudgetVersion, budget_line: BudgetLine, partner: 
     if str(amount.currency) != EUR:
         raise ApplicationError("Budgets are in EUR.", code=ErrorCode.CURRENCY_NOT_ALLOWED,
                                attr="amount_currency")
-    _check_cell(version, budget_line, partner, location, year)
+    require_allocation_cell(version, budget_line, partner, location, year)
     allocation, _created = Allocation.objects.update_or_create(
         version=version, budget_line=budget_line, partner=partner, location=location, year=year,
         defaults={"amount": amount},
@@ -166,8 +137,8 @@ def allocation_update(*, allocation: Allocation, by=None, **fields) -> Allocatio
     if str(allocation.amount.currency) != EUR:
         raise ApplicationError("Budgets are in EUR.", code=ErrorCode.CURRENCY_NOT_ALLOWED,
                                attr="amount_currency")
-    _check_cell(version, allocation.budget_line, allocation.partner, allocation.location,
-                allocation.year)
+    require_allocation_cell(version, allocation.budget_line, allocation.partner, allocation.location,
+                            allocation.year)
     with as_application_error():
         allocation.validate_constraints()
     allocation.save()
@@ -191,7 +162,7 @@ def version_approve(*, version: BudgetVersion, by=None) -> BudgetVersion:
     """
     require_finance(by, what=_("approve a budget version"))
     version = BudgetVersion.objects.select_for_update().select_related("grant").get(pk=version.pk)
-    _check_editable(version)
+    require_version_editable(version)
     total = version_total(version)
     grant_total = version.grant.total
     if total.amount != grant_total.amount:
@@ -199,8 +170,6 @@ def version_approve(*, version: BudgetVersion, by=None) -> BudgetVersion:
             f"The allocations add up to {total.amount} EUR, not the grant's {grant_total.amount} EUR.",
             code=ErrorCode.TOTAL_MISMATCH, attr="total",
         )
-    from budget.revisions import check_donor_rule  # the revisions module builds on this one
-
     check_donor_rule(version)
     # Saved one by one (not .update()) so that the history records the supersession.
     for previous in BudgetVersion.objects.select_for_update().filter(grant=version.grant,
@@ -219,7 +188,7 @@ def version_approve(*, version: BudgetVersion, by=None) -> BudgetVersion:
 def version_update(*, version: BudgetVersion, by=None, **fields) -> BudgetVersion:
     """Change a draft's label or reason; approved and superseded versions never change (409)."""
     require_finance(by, what=_("change a budget version"))
-    _check_editable(version)
+    require_version_editable(version)
     for name in ("label", "reason"):
         if name in fields:
             setattr(version, name, fields[name])
@@ -231,5 +200,5 @@ def version_update(*, version: BudgetVersion, by=None, **fields) -> BudgetVersio
 def version_delete(*, version: BudgetVersion, by=None) -> None:
     """Drop a draft with its allocations; approved and superseded versions stay (409)."""
     require_finance(by, what=_("delete a budget version"))
-    _check_editable(version)
+    require_version_editable(version)
     version.delete()

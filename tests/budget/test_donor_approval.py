@@ -17,7 +17,7 @@ from moneyed import Money
 
 from budget.models import Allocation, BudgetLine, BudgetVersion, DonorDecision
 from budget.revisions import Cell, donor_approval_state, donor_decision_record, reallocate
-from budget.selectors import allocation_rows, allocations_fingerprint, current_version, lines_allocated_to
+from budget.selectors import current_version, lines_allocated_to
 from budget.services import allocation_delete, allocation_set, allocation_update, version_approve, version_open_draft
 from grants.errors import Conflict
 from grants.models import Donor, Location, Partner
@@ -135,7 +135,7 @@ def test_a_rejection_stays_a_rejection_whatever_changes_after_it(grant, draft, m
 
 def test_the_decision_stores_the_fingerprint_of_what_the_donor_saw(grant, draft, ministry):
     # given the draft's allocations
-    seen = allocations_fingerprint(draft)
+    seen = draft.allocations_fingerprint()
     # when the donor decides
     decision = donor_decision_record(version=draft, donor=ministry, decision="approved")
     # then the decision carries their fingerprint, and so does its history row
@@ -147,7 +147,7 @@ def test_a_decision_created_without_the_service_still_takes_the_fingerprint(gran
     # given a decision written straight to the model (as the seed does)
     decision = DonorDecision.objects.create(version=draft, donor=ministry, decision="approved")
     # then it holds the draft's fingerprint, and a later change makes it stale
-    assert decision.allocations_fingerprint == allocations_fingerprint(draft)
+    assert decision.allocations_fingerprint == draft.allocations_fingerprint()
     _move_100_by_a_raw_update(grant, draft)
     assert donor_approval_state(draft) == "stale"
 
@@ -165,7 +165,7 @@ def test_a_legacy_decision_without_a_fingerprint_is_stale(grant, draft, ministry
 
 def test_a_donor_shown_an_older_draft_cannot_decide_on_the_newer_one(grant, draft, ministry):
     # given the fingerprint of the draft the donor was shown
-    shown = allocations_fingerprint(draft)
+    shown = draft.allocations_fingerprint()
     # when the draft changes before the donor decides
     _move_100_by_reallocate(grant, draft)
     # then a decision that names what it saw is refused, and nothing is recorded
@@ -174,7 +174,7 @@ def test_a_donor_shown_an_older_draft_cannot_decide_on_the_newer_one(grant, draf
     assert caught.value.code == "donor_approval_stale"
     assert not draft.donor_decisions.exists()
     assert donor_decision_record(version=draft, donor=ministry, decision="approved",
-                                 seen_fingerprint=allocations_fingerprint(draft)).decision == "approved"
+                                 seen_fingerprint=draft.allocations_fingerprint()).decision == "approved"
 
 
 # --- the fingerprint ---------------------------------------------------------------------------
@@ -185,19 +185,19 @@ def test_the_fingerprint_reads_the_cells_and_amounts_not_the_row_ids(grant):
     current = current_version(grant)
     draft = version_open_draft(grant=grant, label="copy", reason="")
     # then both have the same canonical rows and fingerprint
-    assert allocation_rows(draft) == allocation_rows(current)
-    assert allocations_fingerprint(draft) == allocations_fingerprint(current)
-    assert allocation_rows(draft)[0] == sorted(allocation_rows(draft))[0]
-    first = allocation_rows(draft)[0]
+    assert draft.allocation_rows() == current.allocation_rows()
+    assert draft.allocations_fingerprint() == current.allocations_fingerprint()
+    assert draft.allocation_rows()[0] == sorted(draft.allocation_rows())[0]
+    first = draft.allocation_rows()[0]
     assert [type(value) for value in first] == [str, str, str, int, str] and first[4].count(".") == 1
     # when a row's amount changes by one cent, or a zero row is added, it differs
     allocation = draft.allocations.order_by("id").first()
     allocation_update(allocation=allocation, amount=eur(allocation.amount.amount + Decimal("0.01")))
-    assert allocations_fingerprint(draft) != allocations_fingerprint(current)
+    assert draft.allocations_fingerprint() != current.allocations_fingerprint()
     allocation_update(allocation=allocation, amount=eur(allocation.amount.amount - Decimal("0.01")))
-    assert allocations_fingerprint(draft) == allocations_fingerprint(current)
+    assert draft.allocations_fingerprint() == current.allocations_fingerprint()
     allocation_set(version=draft, **_cell_kwargs(grant, "6.1", "CARITAS", "MOP", 3), amount=eur("0.00"))
-    assert allocations_fingerprint(draft) != allocations_fingerprint(current)
+    assert draft.allocations_fingerprint() != current.allocations_fingerprint()
 
 
 # --- lines allocated to a partner ----------------------------------------------------------------

@@ -8,7 +8,7 @@ from django.conf import settings
 
 from budget.models import Allocation, BudgetLine, BudgetVersion
 from budget.seed import seed_load
-from budget.services import version_total
+from budget.selectors import version_total
 from grants.models import Grant, GrantDonor, Location, Partner
 
 DATA = Path(settings.BASE_DIR) / "fixtures" / "mali"
