@@ -235,6 +235,8 @@ class ExpenditureAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin):
 
 STATEMENT_MONEY = ("opening_balance", "funds_received", "closing_balance", "cash_on_hand", "bank_balance")
 # Set by the workflow (submit, accept, return), never typed in: accepting locks the partner's quarter.
+# Set at acceptance and reopening (expenditures.audit, expenditures.statements): shown, never typed in.
+STATEMENT_SEAL = ("digest", "previous_digest", "reopenings_shown")
 STATEMENT_WORKFLOW = ("status", "problems", "submitted_at", "submitted_by", "reviewed_at", "reviewed_by",
                       "review_comment", "created_at")
 
@@ -281,11 +283,19 @@ class QuarterlyStatementAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistory
         ("Balances", {"fields": STATEMENT_MONEY}),
         ("Content", {"fields": ("lines", "explanations")}),
         ("Review", {"fields": STATEMENT_WORKFLOW}),
+        ("Seal", {"fields": STATEMENT_SEAL}),
     )
 
     @admin.display(description="period", ordering="year")
     def period(self, obj: QuarterlyStatement) -> str:
         return obj.period
+
+    @admin.display(description="reopenings")
+    def reopenings_shown(self, obj: QuarterlyStatement) -> str:
+        """Each reopening of the quarter: when, by whom, why, and the digest it had then."""
+        rows = [f"{r.reopened_at:%Y-%m-%d %H:%M} {r.reopened_by or ''}: {r.reason} (digest {r.digest or '-'})"
+                for r in obj.reopenings.select_related("reopened_by")]
+        return "; ".join(rows) or "-"
 
     @admin.display(description="opening balance", ordering="opening_balance")
     def opening_shown(self, obj: QuarterlyStatement) -> str:
@@ -311,7 +321,8 @@ class QuarterlyStatementAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistory
         if obj is None:
             return readonly
         # A statement's grant, partner and period never change.
-        return tuple(dict.fromkeys((*readonly, "grant", "partner", "year", "quarter", *STATEMENT_WORKFLOW)))
+        return tuple(dict.fromkeys((*readonly, "grant", "partner", "year", "quarter", *STATEMENT_WORKFLOW,
+                                    *STATEMENT_SEAL)))
 
     def service_delete(self, request, obj):
         statements.statement_delete(statement=obj, by=request.user)

@@ -459,3 +459,13 @@ def test_a_locked_quarter_is_refused_in_french_to_a_french_reader(world, finance
     response = finance.patch(exp_url(row), {"amount": "1"}, format="json", HTTP_ACCEPT_LANGUAGE="fr")
     assert response.status_code == 409
     assert response.json()["errors"][0]["detail"].startswith("Le trimestre 2016-Q1 de BNCE est verrouillé")
+
+
+def test_the_admin_shows_a_statements_digest_and_its_reopenings(world, admin_client):
+    statement = world["lock"]()
+    QuarterlyStatement.objects.filter(pk=statement.pk).update(digest="ab" * 32)
+    admin_client.post(admin_url(QuarterlyStatement, "changelist"), {
+        "action": "reopen", "_selected_action": [statement.pk], "comment": "Late bank statement"})
+    page = admin_client.get(admin_url(QuarterlyStatement, "change", statement.pk))
+    assert page.status_code == 200
+    assert "ab" * 32 in page.text and "Late bank statement" in page.text
