@@ -19,11 +19,15 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError
 from django.utils.translation import gettext_lazy
+from drf_standardized_errors.formatter import flatten_errors
 from drf_standardized_errors.handler import exception_handler as standardized_handler
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -79,6 +83,20 @@ def retry_errors() -> list[dict]:
 
 def log_retryable(exc: BaseException, where: str) -> None:
     logger.warning("409 retry on %s: %s: %s", where, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+
+
+@contextmanager
+def serializer_errors_as_application_error() -> Iterator[None]:
+    """DRF's ``ValidationError`` (a serializer's) raised again as one ``ApplicationError`` of status
+    400 with the same problems (code, detail, attr), for code below the API that reads the
+    services' errors only (``expenditures.workbook.problems_in_cells``). The body the handler
+    answers is the same either way."""
+    try:
+        yield
+    except ValidationError as exc:
+        errors = [{"code": e.code, "detail": e.detail, "attr": e.attr} for e in flatten_errors(exc.detail)]
+        first = errors[0]
+        raise ApplicationError(first["detail"], code=first["code"], attr=first["attr"], errors=errors) from exc
 
 
 def exception_handler(exc, context):

@@ -14,6 +14,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from api.access import require_finance_officer
+from api.exceptions import serializer_errors_as_application_error
 from api.idempotency import IDEMPOTENCY_PARAMETER, IdempotentCreateMixin
 from api.permissions import FinanceOrPartnerWrites
 from api.serializers_statements import (
@@ -186,7 +187,9 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
         body.is_valid(raise_exception=True)
         data = statement_from_workbook(body.validated_data["file"])
         serializer = self.get_serializer(data=data)
-        with problems_in_cells(data):  # "cash_on_hand" -> "Relevé!B13"
+        # Outer: attrs become cells ("cash_on_hand" -> "Relevé!B13"); inner: the serializer's
+        # errors become the services' ApplicationError, the one kind the workbook reads.
+        with problems_in_cells(data), serializer_errors_as_application_error():
             serializer.is_valid(raise_exception=True)
             self.perform_create(serializer)
         return Response(serializer.data, status=status.HTTP_201_CREATED)

@@ -50,10 +50,8 @@ import xlsxwriter
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, Sum
 from django.utils.translation import gettext as _
-from drf_standardized_errors.formatter import flatten_errors
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
-from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from budget.models import Allocation, BudgetLine, BudgetVersion
 from expenditures.models import FundTransfer, QuarterlyStatement, StatementStatus
@@ -657,14 +655,13 @@ def _in_cells(errors: list[dict], body: WorkbookStatement) -> list[dict]:
 @contextmanager
 def problems_in_cells(body: WorkbookStatement) -> Iterator[None]:
     """Around the validation and creation of a statement read from a workbook: every problem's
-    ``attr`` becomes the cell it concerns ("cash_on_hand" -> "Relevé!B13"); the status stays."""
+    ``attr`` becomes the cell it concerns ("cash_on_hand" -> "Relevé!B13"); the status stays.
+
+    Takes the services' ``ApplicationError`` and Django's ``ValidationError`` (raised again as an
+    ``ApplicationError`` of status 400); a caller that validates with something else (the API's
+    serializer) translates its errors into an ``ApplicationError`` inside this block."""
     try:
         yield
-    except DRFValidationError as exc:
-        errors = _in_cells([{"code": e.code, "detail": e.detail, "attr": e.attr} for e in flatten_errors(exc.detail)],
-                           body)
-        first = errors[0]
-        raise ApplicationError(first["detail"], code=first["code"], attr=first["attr"], errors=errors) from exc
     except DjangoValidationError as exc:
         errors = _in_cells(errors_of(exc), body)
         first = errors[0]
