@@ -15,9 +15,11 @@ Invariants, and where each holds
 - at most one current version and at most one draft per grant (partial UniqueConstraint);
 - a current version is approved (CheckConstraint);
 - allocations are EUR, not negative, for a project year >= 1 (CheckConstraint);
-- a line's parent is a heading of the same grant, allocations go to lines of the version's
-  grant, and an approved version's allocations add up to the grant's total to the cent
-  (``budget.services``: they span rows, which a CHECK cannot).
+- a line's parent is a heading of the same grant (``budget.services``); only a draft's
+  allocations change, and they go to lines of the version's grant, partners on it and its
+  project years (``budget.policy``, which ``budget.services`` and ``budget.revisions`` call
+  before every write); an approved version's allocations add up to the grant's total to the cent
+  (``budget.services.version_approve``). They span rows, which a CHECK cannot state.
 """
 
 from __future__ import annotations

@@ -14,7 +14,9 @@ Records
   by ``expenditures.fx.revalue_partner``; an expenditure's pieces add up to its amount and its
   ``amount_eur``.
 - QuarterlyStatement: a partner's financial statement for one calendar quarter of a grant.
-  Its workflow (checks, review, locking) lives in ``expenditures.services``.
+  Its workflow (checks, submission, review, acceptance, reopening) lives in
+  ``expenditures.statements``; the lock an accepted statement puts on its quarter holds for every
+  write through ``expenditures.lifecycle``.
 
 Invariants, and where each holds
 - amounts are XOF or EUR, never negative; XOF amounts are whole francs; EUR amounts have
@@ -24,13 +26,19 @@ Invariants, and where each holds
   and there is one standing rate per currency and one rate per currency and month
   (CheckConstraint, UniqueConstraint);
 - an expenditure is dated inside its grant, its partner is a partner of the grant, its line is
-  a line (not a heading) of the grant; a transfer's partner is on the grant
-  (``expenditures.services``, full_clean before every save: they span tables).
+  a line (not a heading) of the grant allocated to the partner, its voucher is new for the
+  partner; a transfer's partner is on the grant (they span tables: checked in Python, not by
+  ``full_clean``, by the services before they save: ``expenditures.services``' checks and
+  ``expenditures.lifecycle``; a statement's rows pass ``statement_check`` before
+  ``expenditures.statements`` writes them in bulk). A save from elsewhere (a shell, a bulk
+  insert) meets only the constraints.
 - a funding piece has a positive XOF amount and a non-negative EUR value (CheckConstraint); the
   pieces of an expenditure add up to it in XOF and EUR, and no tranche gives more EUR than was
   sent for it (``expenditures.fx``, which writes them all at once).
-- every change to these records is kept by django-simple-history (who, when, before, after);
-  funding pieces are derived from them and carry no history of their own.
+- every change to these records made through the services, statements and revaluation is kept
+  by django-simple-history (who, when, before, after); funding pieces are derived from them and
+  carry no history of their own, nor do the demo-data generator's rows
+  (``expenditures.demo_data``, written in bulk) until they change.
 """
 
 from __future__ import annotations

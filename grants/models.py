@@ -14,7 +14,9 @@ Invariants, and where each holds
   limit are percentages (CheckConstraint);
 - a donor's share is in (0, 100] (CheckConstraint); the shares of a grant add up to 100
   (``grants.services.grant_set_donors``, since SQL cannot sum across rows in a CHECK);
-- a membership names exactly one of partner and donor (CheckConstraint).
+- a membership names exactly one of partner and donor (CheckConstraint);
+- a grant is ``full_clean``ed (field validators: percentages, money) only when
+  ``grants.services`` writes it; any other save meets the constraints above and nothing more.
 """
 
 from __future__ import annotations

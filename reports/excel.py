@@ -1,7 +1,14 @@
 """The donor's workbook: the variance, burn-rate and beneficiary reports laid out with xlsxwriter.
 
-The writer computes nothing: ``workbook_content`` runs the report functions once and
-``workbook_write`` lays their rows out. What the workbook promises:
+``workbook_content`` runs the report functions once (variance, burn rate, cost per beneficiary,
+the FX reconciliation, the detail, the digests) and ``workbook_write`` lays their rows out. The
+writer adds no figure of its own to the reports': it writes their values, and the formulas that
+restate them in the sheet (row variances and percentages, SUBTOTAL subtotals and totals, the burn
+rate's running sums) carry the report's value as their cached result. What it does compute is
+the layout's own: a percentage as a ratio (the report's percentage / 100, and the revision sheet's
+change / original), a date as its serial day number, and the expenditure detail's EUR total,
+summed in Decimal over the rows as they stream (the detail is not a report with a total).
+What the workbook promises:
 
 - sheets: summary (key figures, budget against actual by heading, the burn-rate chart), by
   heading and line, by partner, by location, by quarter, burn rate, FX reconciliation,
