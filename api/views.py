@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import connection, connections
-from django.db.models import DecimalField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import DecimalField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.deletion import ProtectedError
 from django.db.models.functions import Coalesce
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -56,6 +56,7 @@ from expenditures.models import (
 from grants import services as grant_services
 from grants.errors import ApplicationError, Conflict, ErrorCode
 from grants.models import Donor, FxMethod, Grant, GrantDonor, Location, Partner
+from grants.money import MoneyValue, money_sum
 from grants.roles import donor_ids_of, is_finance_officer, partner_grant_ids_of, partner_of
 from grants.selectors import grant_list_for
 
@@ -133,11 +134,11 @@ def _grants_for(user):
     spent = Expenditure.objects.filter(grant=OuterRef("pk"), status__in=COUNTED_STATUSES)
     if scope is not None:
         spent = spent.filter(partner=scope)
-    spent = spent.order_by().values("grant").annotate(s=Sum("amount_eur")).values("s")
+    spent = spent.order_by().values("grant").annotate(s=money_sum("amount_eur")).values("s")
     current = BudgetVersion.objects.filter(grant=OuterRef("pk"), is_current=True).values("number")[:1]
     return (
         grant_list_for(user)
-        .annotate(spent=Coalesce(Subquery(spent), ZERO), current_version_number=Subquery(current))
+        .annotate(spent=MoneyValue(Coalesce(Subquery(spent), ZERO)), current_version_number=Subquery(current))
         .prefetch_related("partners", Prefetch("donor_shares", GrantDonor.objects.select_related("donor")))
         .order_by("code")
     )
@@ -146,9 +147,9 @@ def _grants_for(user):
 def _with_versions(queryset):
     """For a grant's detail: its versions with their totals and the donors' decisions."""
     allocated = (Allocation.objects.filter(version=OuterRef("pk")).order_by().values("version")
-                 .annotate(s=Sum("amount")).values("s"))
+                 .annotate(s=money_sum("amount")).values("s"))
     return queryset.prefetch_related(
-        Prefetch("versions", BudgetVersion.objects.annotate(allocated=Coalesce(Subquery(allocated), ZERO))
+        Prefetch("versions", BudgetVersion.objects.annotate(allocated=MoneyValue(Coalesce(Subquery(allocated), ZERO)))
                  .order_by("number")),
         Prefetch("versions__donor_decisions",
                  DonorDecision.objects.select_related("donor").order_by("decided_at", "id")),
@@ -255,9 +256,9 @@ class VersionViewSet(_GrantChildMixin, viewsets.ModelViewSet):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return self.queryset
         allocated = (Allocation.objects.filter(version=OuterRef("pk")).order_by().values("version")
-                     .annotate(s=Sum("amount")).values("s"))
+                     .annotate(s=money_sum("amount")).values("s"))
         return (BudgetVersion.objects.filter(grant=self.get_grant())
-                .annotate(allocated=Coalesce(Subquery(allocated), ZERO)).order_by("number"))
+                .annotate(allocated=MoneyValue(Coalesce(Subquery(allocated), ZERO))).order_by("number"))
 
     def perform_create(self, serializer):
         draft = budget_services.version_open_draft(grant=self.get_grant(), by=self.request.user,

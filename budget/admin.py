@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Sum
 from moneyed import Money
 
 from budget import services as budget_services
@@ -27,7 +26,7 @@ from grants.admin import (
     money_text,
 )
 from grants.errors import ApplicationError
-from grants.money import EUR
+from grants.money import EUR, money_sum
 
 # ---------------------------------------------------------------------------------------------
 # Budget lines
@@ -293,7 +292,7 @@ class BudgetVersionAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin
                        "donor_approval")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(allocated=Sum("allocations__amount"))
+        return super().get_queryset(request).annotate(allocated=money_sum("allocations__amount"))
 
     @admin.display(description="allocated", ordering="allocated")
     def allocated_shown(self, obj: BudgetVersion) -> str:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
-from django.db.models import Sum
 from django.utils.translation import gettext as _
 from moneyed import Money
 
@@ -28,7 +27,7 @@ from budget.policy import require_allocation_cell, require_version_editable
 from budget.selectors import version_total
 from grants.errors import ApplicationError, Conflict, ErrorCode, PermissionRefused
 from grants.models import Donor, Location, Partner
-from grants.money import EUR, validate_money
+from grants.money import EUR, money_sum, validate_money
 from grants.roles import actor_of, require_finance
 from grants.validation import as_application_error
 
@@ -53,7 +52,7 @@ def version_original(grant) -> BudgetVersion | None:
 
 def heading_totals(version: BudgetVersion) -> dict[int, Decimal]:
     rows = (Allocation.objects.filter(version=version).values("budget_line__parent_id")
-            .annotate(total=Sum("amount")).order_by())
+            .annotate(total=money_sum("amount")).order_by())
     return {row["budget_line__parent_id"]: row["total"] for row in rows}
 
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import Sum
 from moneyed import Money
 
 from budget.models import Allocation, BudgetVersion
 from grants.models import Grant, Partner
-from grants.money import EUR
+from grants.money import EUR, money_sum
 
 CENT = Decimal("0.01")
 
@@ -25,9 +24,8 @@ def current_version(grant: Grant) -> BudgetVersion | None:
 
 def version_total(version: BudgetVersion) -> Money:
     """The sum of the version's allocations (all in EUR, by constraint)."""
-    total = version.allocations.aggregate(s=Sum("amount"))["s"] or Decimal("0.00")
-    # SQLite sums decimals as floats-turned-decimals ("955030.260000000"): back to the cent.
-    return Money(total.quantize(CENT), EUR)
+    total = version.allocations.aggregate(s=money_sum("amount"))["s"]
+    return Money(total if total is not None else CENT * 0, EUR)
 
 
 def lines_allocated_to(*, grant: Grant, partner: Partner) -> set[int]:

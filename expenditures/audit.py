@@ -34,7 +34,7 @@ partner and quarter:
 
 It reads at database speed: rows are streamed (``iterator(chunk_size=5000)``), with a fixed
 number of queries per partner and per accepted statement, none per row. Money is summed exactly
-(NUMERIC on PostgreSQL, integer cents on SQLite, Decimal in Python), never as float.
+(``grants.money.money_sum``: integer cents on either database, Decimal in Python), never as float.
 """
 
 from __future__ import annotations
@@ -47,8 +47,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import BigIntegerField, Count, F, Q, QuerySet, Sum
-from django.db.models.functions import Cast, Round
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -63,6 +62,7 @@ from expenditures.models import (
     StatementStatus,
 )
 from grants.models import Grant, Location, Partner
+from grants.money import money_sum
 from grants.periods import quarter_bounds, quarter_label, quarter_label_of
 
 DIGEST_FORMAT = "ledger-digest/1"
@@ -292,17 +292,12 @@ class Report:
 
 
 def _exact_sum(queryset: QuerySet, column: str, group: str | None = None):
-    """The exact sum of a 2-decimal column, as Decimal (by ``group`` when given): NUMERIC on
-    PostgreSQL; on SQLite, whose decimals are REAL, each row rounded to whole cents first."""
-    if connection.vendor == "postgresql":
-        total = Sum(column)
-        scale = Decimal(1)
-    else:
-        total = Sum(Cast(Round(F(column) * 100), BigIntegerField()))
-        scale = Decimal(100)
+    """The exact sum of a 2-decimal column, as Decimal (by ``group`` when given), zero over no rows:
+    ``money_sum``, exact on either database."""
+    total = money_sum(column)
 
     def shaped(value) -> Decimal:
-        return (Decimal(value or 0) / scale).quantize(CENTS)
+        return value if value is not None else CENTS * 0
 
     if group is None:
         return shaped(queryset.order_by().aggregate(total=total)["total"])

@@ -14,13 +14,13 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, DecimalField, Exists, OuterRef, Q, Sum, Value
+from django.db.models import Count, DecimalField, Exists, OuterRef, Q, Value
 from django.db.models.functions import Cast, Round
 
 from expenditures.fx import RATE_PLACES, parity_rate
 from expenditures.models import COUNTED_STATUSES, Expenditure, FundTransfer, QuarterlyStatement, StatementStatus
 from grants.models import Grant, Partner
-from grants.money import EUR, XOF, divide_to_eur, quantize_amount
+from grants.money import EUR, XOF, divide_to_eur, money_sum, quantize_amount
 from grants.periods import quarter_bounds
 
 # Money columns of a row, and their currency (what the total row adds up).
@@ -121,7 +121,7 @@ def _add_transfers(rows: dict[int, _Row], transfers, parity: Decimal) -> None:
     sums = (
         transfers.order_by()
         .values("partner_id", "amount_received_currency", "fees_currency")
-        .annotate(sent=Sum("amount_sent"), received=Sum("amount_received"), fees=Sum("fees"))
+        .annotate(sent=money_sum("amount_sent"), received=money_sum("amount_received"), fees=money_sum("fees"))
     )
     for group in sums:
         row = rows[group["partner_id"]]
@@ -142,7 +142,7 @@ def _add_spending(rows: dict[int, _Row], spending, parity: Decimal) -> None:
     sums = (
         spending.order_by()
         .values("partner_id", "amount_currency")
-        .annotate(amount=Sum("amount"), eur=Sum("amount_eur"), unfunded=Sum("unfunded_xof"))
+        .annotate(amount=money_sum("amount"), eur=money_sum("amount_eur"), unfunded=money_sum("unfunded_xof", 0))
     )
     for group in sums:
         row = rows[group["partner_id"]]
@@ -164,7 +164,7 @@ def _add_spending(rows: dict[int, _Row], spending, parity: Decimal) -> None:
     if connection.vendor == "postgresql":
         exact = DecimalField(max_digits=32, decimal_places=20)
         at_parity = Round(Cast("amount", exact) / Value(parity, output_field=exact), 2, output_field=exact)
-        for partner_id, eur in xof_spending.values("partner_id").annotate(eur=Sum(at_parity)).values_list(
+        for partner_id, eur in xof_spending.values("partner_id").annotate(eur=money_sum(at_parity)).values_list(
                 "partner_id", "eur"):
             rows[partner_id].eur_spent_at_parity += _eur(eur)
         return
@@ -199,11 +199,11 @@ def _add_statements(rows: dict[int, _Row], grant: Grant, ids: list[int], as_of: 
         spent_by |= Q(partner_id=partner_id, date__lte=end)
     received = dict(
         FundTransfer.objects.filter(received_by, grant=grant, amount_received_currency=XOF)
-        .order_by().values("partner_id").annotate(s=Sum("amount_received")).values_list("partner_id", "s")
+        .order_by().values("partner_id").annotate(s=money_sum("amount_received")).values_list("partner_id", "s")
     )
     spent = dict(
         Expenditure.objects.filter(spent_by, grant=grant, amount_currency=XOF, status__in=COUNTED_STATUSES)
-        .order_by().values("partner_id").annotate(s=Sum("amount")).values_list("partner_id", "s")
+        .order_by().values("partner_id").annotate(s=money_sum("amount")).values_list("partner_id", "s")
     )
     for partner_id, (end, statement) in latest.items():
         balance = _xof(received.get(partner_id, 0) - spent.get(partner_id, 0))

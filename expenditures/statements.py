@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from moneyed import Money
@@ -41,7 +41,7 @@ from expenditures.models import (
 )
 from grants.errors import ApplicationError, Conflict, ErrorCode, PeriodLocked
 from grants.models import Grant, Location, Partner
-from grants.money import CURRENCIES, XOF, divide_to_eur, quantize_amount, validate_money
+from grants.money import CURRENCIES, XOF, divide_to_eur, money_sum, quantize_amount, validate_money
 from grants.periods import next_quarter, quarter_bounds, quarter_of
 from grants.validation import as_application_error
 
@@ -218,7 +218,7 @@ def statement_check(statement: QuarterlyStatement, *, today: date | None = None)
     budget_by_line: dict[int, Decimal] = {}
     if current is not None:
         for row in (Allocation.objects.filter(version=current, partner=partner).values("budget_line_id")
-                    .annotate(total=Sum("amount")).order_by()):
+                    .annotate(total=money_sum("amount")).order_by()):
             budget_by_line[row["budget_line_id"]] = row["total"]
 
     parsed: list[ParsedLine] = []
@@ -334,7 +334,7 @@ def statement_check(statement: QuarterlyStatement, *, today: date | None = None)
                                  "opening_balance"))
     transfers = (FundTransfer.objects.filter(grant=grant, partner=partner, received_on__gte=start, received_on__lte=end,
                                              amount_received_currency=currency)
-                 .aggregate(total=Sum("amount_received"))["total"] or Decimal("0"))
+                 .aggregate(total=money_sum("amount_received"))["total"] or Decimal("0"))
     transfers = shown(transfers)
     if received != transfers:
         problems.append(_problem(StatementProblem.FUNDS_RECEIVED_MISMATCH,
@@ -366,7 +366,7 @@ def _explanations_missing(statement, parsed: list[ParsedLine], budget_by_line: d
     ledger = dict(
         Expenditure.objects.filter(grant=grant, partner=partner, budget_line_id__in=list(new_by_line),
                                    status__in=COUNTED_STATUSES, date__lte=end)
-        .exclude(statement=statement).values("budget_line_id").annotate(total=Sum("amount_eur"))
+        .exclude(statement=statement).values("budget_line_id").annotate(total=money_sum("amount_eur"))
         .values_list("budget_line_id", "total").order_by()
     )
     tolerance = grant.variance_tolerance_pct / Decimal("100")

@@ -48,7 +48,7 @@ from decimal import Decimal, InvalidOperation
 
 import xlsxwriter
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Q, Sum
+from django.db.models import Q
 from django.utils.translation import gettext as _
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
@@ -58,7 +58,7 @@ from expenditures.models import FundTransfer, QuarterlyStatement, StatementStatu
 from expenditures.statements import LINE_FIELDS, period_parse
 from grants.errors import ApplicationError, ErrorCode
 from grants.models import Grant, Location, Partner
-from grants.money import EUR, XOF
+from grants.money import EUR, XOF, money_sum
 from grants.periods import quarter_bounds
 from grants.validation import errors_of
 
@@ -171,7 +171,7 @@ def funds_received_of(grant: Grant, partner: Partner, start: date, end: date) ->
     """The partner's transfers on the grant received in [start, end], in its reporting currency."""
     return (FundTransfer.objects.filter(grant=grant, partner=partner, received_on__gte=start, received_on__lte=end,
                                         amount_received_currency=partner.reporting_currency)
-            .aggregate(total=Sum("amount_received"))["total"] or Decimal("0"))
+            .aggregate(total=money_sum("amount_received"))["total"] or Decimal("0"))
 
 
 def allowed_lines(grant: Grant, partner: Partner) -> list[BudgetLine]:

@@ -78,17 +78,23 @@ class MoneyValue(Func):
         return Decimal(value).quantize(Decimal(1).scaleb(-self.places), rounding=ROUND_HALF_UP)
 
 
+def minor_units(field: str | Expression, places: int = 2) -> Cast:
+    """One row's amount as whole minor units (cents for ``places`` 2, francs for 0), a bigint:
+    exact on either database. ``Sum`` of it is an exact integer total (what ``money_sum`` scales
+    back); the reports keep money as such integers in their frames."""
+    column = F(field) if isinstance(field, str) else field
+    scale = 10 ** places
+    return Cast(Round(column * scale) if scale != 1 else Round(column), BigIntegerField())
+
+
 class MoneySum(MoneyValue):
     """``SUM`` of a money column or expression, exact on SQLite and PostgreSQL; see ``money_sum``."""
 
     def __init__(self, field: str | Expression, places: int = 2):
-        scale = 10 ** places
-        column = F(field) if isinstance(field, str) else field
-        row = Round(column * scale) if scale != 1 else Round(column)
         # Whole minor units (cents, francs) per row, added as integers: no rounding error can
         # accumulate, whatever the number of rows.
-        self.scale = scale
-        super().__init__(Sum(Cast(row, BigIntegerField())), places)
+        self.scale = 10 ** places
+        super().__init__(Sum(minor_units(field, places)), places)
 
     def as_sqlite(self, compiler, connection, **extra_context):
         # SQLite has no decimal type: the integer total is divided into a REAL once, and the

@@ -3,9 +3,9 @@
 Everything a report needs is gathered here into a ``ReportInputs``: the grant's facts, the
 labels of its lines, partners and locations, the allocations of one budget version, and the
 counted spending summed by line x partner x location x month. Money leaves the database as
-whole cents (``int64``): summed exactly as NUMERIC on PostgreSQL and cast once; on SQLite, which
-stores decimals as REAL, each row is rounded to its cents before the (integer) sum. No float
-ever carries an amount into a frame.
+whole cents (``int64``, ``grants.money.minor_units``): each row is rounded to its cents and the
+integers are added, exactly on either database (SQLite stores decimals as REAL). No float ever
+carries an amount into a frame.
 
 The report functions (``reports.variance``, ``reports.burn_rate``, ``reports.beneficiaries``)
 take a ``ReportInputs`` and never touch the database.
@@ -19,13 +19,13 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pandas as pd
-from django.db import connection
-from django.db.models import BigIntegerField, F, Func, QuerySet, Sum
-from django.db.models.functions import Cast, TruncMonth
+from django.db.models import QuerySet, Sum
+from django.db.models.functions import TruncMonth
 
 from budget.models import Allocation, BudgetLine, BudgetVersion, VersionStatus
 from expenditures.models import COUNTED_STATUSES, Expenditure
 from grants.models import Grant, Location, Partner
+from grants.money import minor_units
 from grants.periods import month_index
 
 ALLOCATION_COLUMNS = ["line_id", "partner_id", "location_id", "year", "cents"]
@@ -123,22 +123,6 @@ def budget_version_for(*, grant: Grant, number: int | None = None) -> BudgetVers
     return version
 
 
-def _cents_sum(field: str):
-    """SUM of a 2-decimal column as whole cents (bigint), exactly, on either database."""
-    if connection.vendor == "postgresql":
-        # NUMERIC sums exactly; one cast of the total.
-        return Cast(Sum(field) * 100, BigIntegerField())
-    # SQLite keeps decimals as REAL: round each row to its cents first, then add integers.
-    return Sum(_cents(field))
-
-
-def _cents(field: str):
-    """A 2-decimal column of one row as whole cents (bigint), exactly, on either database."""
-    if connection.vendor == "postgresql":
-        return Cast(F(field) * 100, BigIntegerField())
-    return Cast(Func(F(field) * 100, function="ROUND"), BigIntegerField())
-
-
 def counted_expenditures(*, grant: Grant, as_of: date, partner: Partner | None = None,
                          statuses: Iterable[str] = COUNTED_STATUSES) -> QuerySet[Expenditure]:
     """The expenditures a report counts: the grant's, of those statuses, dated up to ``as_of``."""
@@ -155,7 +139,7 @@ def actual_rows(*, grant: Grant, as_of: date, partner: Partner | None = None,
         counted_expenditures(grant=grant, as_of=as_of, partner=partner, statuses=statuses)
         .annotate(month_start=TruncMonth("date"))
         .values("budget_line_id", "partner_id", "location_id", "month_start")
-        .annotate(cents=_cents_sum("amount_eur"))
+        .annotate(cents=Sum(minor_units("amount_eur")))
         .order_by()
         .values_list("budget_line_id", "partner_id", "location_id", "month_start", "cents")
     )
@@ -175,7 +159,7 @@ def allocation_rows(*, version: BudgetVersion | None, partner: Partner | None = 
     if partner is not None:
         qs = qs.filter(partner=partner)
     rows = (
-        qs.annotate(cents=_cents("amount"))
+        qs.annotate(cents=minor_units("amount"))
         .order_by()
         .values_list("budget_line_id", "partner_id", "location_id", "year", "cents")
     )
