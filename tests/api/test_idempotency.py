@@ -10,27 +10,10 @@ from unittest import mock
 import pytest
 
 from api.models import IdempotencyKey
-from budget.seed import seed_load
 from expenditures.models import Expenditure, FundTransfer
 from grants.models import Grant
 from tests.api import support
 from tests.api.support import API, SEED
-
-
-def build():
-    seed_load()
-    return support.make_users()
-
-
-@pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker):
-    with support.module_world(django_db_blocker, build) as tokens:
-        yield tokens
-
-
-@pytest.fixture
-def clients(world, db):
-    return support.clients_for(world)
 
 
 def expenditure(partner: str = "BNCE", **changes) -> dict:

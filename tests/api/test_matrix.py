@@ -35,6 +35,7 @@ from tests.api.support import API, OTHER, ROLES, SEED
 
 
 def build():
+    """This module's world (``world`` in tests/api/conftest.py builds it once): users' tokens."""
     grant = seed_load().grant
     other = support.other_grant()
     support.transfer(grant, "BNCE")
@@ -50,17 +51,6 @@ def build():
     Donor.objects.create(code="NEWD", name="A donor of nothing")
     ExchangeRate.objects.create(currency="XOF", rate=Decimal("655.957"), month=date(2016, 1, 1), source="test")
     return support.make_users()
-
-
-@pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker):
-    with support.module_world(django_db_blocker, build) as tokens:
-        yield tokens
-
-
-@pytest.fixture
-def clients(world, db):
-    return support.clients_for(world)
 
 
 # --- what rows add to the world ---------------------------------------------------------------------

@@ -7,26 +7,9 @@ from datetime import date
 
 import pytest
 
-from budget.seed import seed_load
 from grants.models import Grant
 from tests.api import support
 from tests.api.support import API, SEED
-
-
-def build():
-    seed_load()
-    return support.make_users()
-
-
-@pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker):
-    with support.module_world(django_db_blocker, build) as tokens:
-        yield tokens
-
-
-@pytest.fixture
-def clients(world, db):
-    return support.clients_for(world)
 
 
 def expenditure(amount, currency: str = "XOF", voucher: str = "V-1") -> dict:

@@ -12,7 +12,6 @@ from django.test.utils import CaptureQueriesContext
 from moneyed import Money
 
 from budget.models import Allocation, BudgetLine, BudgetVersion
-from budget.seed import seed_load
 from expenditures.models import ExchangeRate, Expenditure, FundTransfer, QuarterlyStatement
 from grants.models import Donor, Grant, GrantDonor, Location, Partner
 from grants.money import divide_to_eur
@@ -26,22 +25,6 @@ G = f"{API}/grants/{SEED}"
 # (groups, partner membership, donor membership), the grant in the URL, the count, the page, and
 # the prefetches of grants (partners, donors). A donor member needs the most (8).
 MAX_QUERIES = 8
-
-
-def build():
-    seed_load()
-    return support.make_users()
-
-
-@pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker):
-    with support.module_world(django_db_blocker, build) as tokens:
-        yield tokens
-
-
-@pytest.fixture
-def clients(world, db):
-    return support.clients_for(world)
 
 
 # --- n rows of each list, made in bulk ------------------------------------------------------------

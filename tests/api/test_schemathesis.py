@@ -63,6 +63,7 @@ HYPOTHESIS = settings(max_examples=10, deadline=None, derandomize=True, suppress
 
 
 def build():
+    """This module's world (``world`` in tests/api/conftest.py builds it once): users' tokens."""
     grant = seed_load().grant
     support.other_grant()
     # A grant with no budget and a zero total: null current version, null use %.
@@ -75,12 +76,6 @@ def build():
     support.lock_quarter(grant, "BNCE", 2016, 1)
     ExchangeRate.objects.create(currency="XOF", rate=Decimal("655.957"), month=date(2016, 1, 1), source="test")
     return support.make_users()
-
-
-@pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker):
-    with support.module_world(django_db_blocker, build) as tokens:
-        yield tokens
 
 
 @pytest.fixture(scope="module", autouse=True)

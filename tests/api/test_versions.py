@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from budget.models import Allocation, BudgetVersion
-from budget.seed import seed_load
 from grants.models import Grant
 from tests.api import support
 from tests.api.support import API
@@ -30,22 +29,6 @@ ALLOCATIONS = [
     {"budget_line": "1.2", "partner": "CARITAS", "location": "BKO", "year": 2, "amount": "3000.00"},
     {"budget_line": "2.1", "partner": "BNCE", "location": "SEG", "year": 1, "amount": "2999.99"},
 ]
-
-
-def build():
-    seed_load()  # partners, locations and donors
-    return support.make_users()
-
-
-@pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker):
-    with support.module_world(django_db_blocker, build) as tokens:
-        yield tokens
-
-
-@pytest.fixture
-def clients(world, db):
-    return support.clients_for(world)
 
 
 @pytest.fixture
