@@ -3,14 +3,13 @@ records named by their codes."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from moneyed import Money
 from rest_framework import serializers
 
-from grants.money import CURRENCY_CHOICES, EUR, quantize_amount, validate_money
+from grants.errors import ErrorCode
+from grants.money import CURRENCY_CHOICES, EUR, parse_amount, parse_number, quantize_amount
 
 MONEY_MAX_DIGITS = 14
 
@@ -27,19 +26,32 @@ def decimal_string(*, nullable: bool = False, description: str = "") -> dict:
 
 
 @extend_schema_field({
-    "type": "string", "format": "decimal", "pattern": r"^\d{1,12}(?:\.\d{1,2})?$", "example": "655957",
-    "description": "A decimal string: whole francs in XOF, cents in EUR.",
+    "type": "string", "format": "decimal", "pattern": r"^\d{1,12}(?:\.\d{1,2}0*)?$", "example": "655957",
+    "description": "A decimal string: whole francs in XOF, cents in EUR (trailing zeros allowed: \"1.500\" is 1.50).",
 })
 class MoneyAmountField(serializers.DecimalField):
     """The amount of a django-money field, as a string quantized to its currency: XOF "655957",
-    EUR "1000.00". On input, a decimal string or number; its currency comes from the sibling
-    ``<name>_currency`` field and is checked in ``MoneyInputMixin``."""
+    EUR "1000.00". On input, a decimal string or number, read by ``grants.money.parse_number``
+    (the number alone, exactly as sent); its currency comes from the sibling ``<name>_currency``
+    field, and ``MoneyInputMixin`` parses the two with ``parse_amount``, as a statement does."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("max_digits", MONEY_MAX_DIGITS)
         kwargs.setdefault("decimal_places", 2)
         kwargs.setdefault("coerce_to_string", True)
         super().__init__(**kwargs)
+        # Never answered: parse_number reads any length and any decimals; a third decimal in EUR is
+        # parse_amount's too_many_decimals once the currency is known.
+        for code in ("max_decimal_places", "max_string_length"):
+            self.error_messages.pop(code, None)
+
+    def to_internal_value(self, data):
+        if isinstance(data, float):  # a number from a parser other than the API's exact JSON one
+            data = repr(data)
+        try:
+            return parse_number(data)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages[0], code=exc.code) from None
 
     def to_representation(self, value):
         if isinstance(value, Money):
@@ -55,8 +67,10 @@ EUR_ONLY = [(EUR, "EUR")]
 
 
 class MoneyInputMixin:
-    """Combines each money field with its ``_currency`` sibling into a ``Money`` in ``validate``
-    and refuses what no amount may be (negative, XOF fraction...), naming the field."""
+    """Combines each money field with its ``_currency`` sibling into a ``Money`` in ``validate``,
+    through ``grants.money.parse_amount`` (the parser a statement's lines go through too), and
+    refuses what no amount may be (negative, XOF fraction, a third decimal in EUR...), naming the
+    field."""
 
     money_fields: tuple[str, ...] = ()
     positive_money_fields: tuple[str, ...] = ()
@@ -75,20 +89,18 @@ class MoneyInputMixin:
                 amount = current.amount if amount is None else amount
                 currency = str(current.currency) if currency is None else currency
             if amount is None:
-                errors[name] = serializers.ErrorDetail("An amount is required.", code="required")
+                errors[name] = serializers.ErrorDetail("An amount is required.", code=ErrorCode.REQUIRED)
                 continue
             if currency is None:
                 errors[currency_name] = serializers.ErrorDetail(
-                    "The currency is required: XOF or EUR.", code="required")
+                    "The currency is required: XOF or EUR.", code=ErrorCode.REQUIRED)
                 continue
-            money = Money(Decimal(amount), currency)
             try:
-                validate_money(money, name, allow_zero=name not in self.positive_money_fields)
+                amount = parse_amount(amount, currency, allow_zero=name not in self.positive_money_fields)
             except DjangoValidationError as exc:
-                error = exc.error_dict[name][0]
-                errors[name] = serializers.ErrorDetail(error.messages[0], code=error.code)
+                errors[name] = serializers.ErrorDetail(exc.messages[0], code=exc.code)
                 continue
-            attrs[name] = money
+            attrs[name] = Money(amount, currency)
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -97,16 +109,16 @@ class MoneyInputMixin:
 class CodeRelatedField(serializers.SlugRelatedField):
     """A related record named by its ``code``; an unknown code is refused with ``unknown_<what>``."""
 
-    def __init__(self, *, unknown_code: str = "does_not_exist", **kwargs):
+    def __init__(self, *, unknown_code: ErrorCode, **kwargs):
         kwargs.setdefault("slug_field", "code")
-        self.unknown_code = unknown_code
+        self.unknown_code = ErrorCode(unknown_code).value
         super().__init__(**kwargs)
         # Listed among the field's messages, so that the schema documents the code.
-        self.error_messages.setdefault(unknown_code, "No record with this code.")
+        self.error_messages.setdefault(self.unknown_code, "No record with this code.")
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
-            raise serializers.ValidationError("A code (a string) is expected.", code="invalid")
+            raise serializers.ValidationError("A code (a string) is expected.", code=ErrorCode.INVALID)
         queryset = self.get_queryset()
         # No code holds a NUL character, and PostgreSQL refuses one in a query (a 500 otherwise).
         found = None if "\x00" in data else queryset.filter(**{self.slug_field: data}).first()

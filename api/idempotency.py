@@ -150,7 +150,7 @@ class IdempotentCreateMixin:
         if not key:
             return super().create(request, *args, **kwargs)
         if len(key) > 255:
-            return error_response(400, [{"code": "invalid", "detail": "Idempotency-Key is too long.",
+            return error_response(400, [{"code": ErrorCode.INVALID.value, "detail": "Idempotency-Key is too long.",
                                          "attr": None}])
         fingerprint = _fingerprint(request)
         deadline = time.monotonic() + wait_seconds()

@@ -13,6 +13,7 @@ from rest_framework import serializers
 from api.fields import EUR_ONLY, CodeRelatedField, MoneyAmountField, MoneyInputMixin, currency_field, decimal_string
 from budget.models import Allocation, BudgetLine, BudgetVersion
 from expenditures.models import ExchangeRate, Expenditure, FundTransfer
+from grants.errors import ErrorCode
 from grants.models import Donor, FxMethod, Grant, Location, Partner
 from grants.money import CURRENCY_CHOICES, XOF, quantize_amount
 
@@ -89,14 +90,14 @@ class ExchangeRateSerializer(RevaluationAnswerMixin, serializers.ModelSerializer
 
         year, month = value.split("-")
         if int(year) < 1:  # the pattern lets "0000" through; no calendar has a year 0
-            raise serializers.ValidationError("No such month.", code="invalid")
+            raise serializers.ValidationError("No such month.", code=ErrorCode.INVALID)
         return date(int(year), int(month), 1)
 
 
 # --- grants -----------------------------------------------------------------------------------
 
 class DonorShareSerializer(serializers.Serializer):
-    donor = CodeRelatedField(queryset=Donor.objects.all(), unknown_code="unknown_donor")
+    donor = CodeRelatedField(queryset=Donor.objects.all(), unknown_code=ErrorCode.UNKNOWN_DONOR)
     share_pct = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=Decimal("0.01"),
                                          max_value=Decimal("100"))
 
@@ -130,7 +131,7 @@ class GrantSerializer(MoneyInputMixin, serializers.ModelSerializer):
     total_currency = currency_field(EUR_ONLY)
     fx_method = serializers.ChoiceField(choices=FxMethod.choices, default=FxMethod.PARITY)
     partners = CodeRelatedField(many=True, queryset=Partner.objects.all(), required=False,
-                                unknown_code="unknown_partner")
+                                unknown_code=ErrorCode.UNKNOWN_PARTNER)
     donors = DonorShareSerializer(many=True, required=False, source="donor_shares")
     current_version = serializers.SerializerMethodField()
     spent_eur = serializers.SerializerMethodField()
@@ -169,9 +170,9 @@ class GrantSerializer(MoneyInputMixin, serializers.ModelSerializer):
 
     def validate_code(self, value):
         if self.instance is not None and value != self.instance.code:
-            raise serializers.ValidationError("A grant's code cannot change.", code="immutable")
+            raise serializers.ValidationError("A grant's code cannot change.", code=ErrorCode.IMMUTABLE)
         if self.instance is None and Grant.objects.filter(code=value).exists():
-            raise serializers.ValidationError(f"Grant {value} exists already.", code="unique")
+            raise serializers.ValidationError(f"Grant {value} exists already.", code=ErrorCode.UNIQUE)
         return value
 
 
@@ -223,8 +224,8 @@ class VersionSerializer(serializers.ModelSerializer):
 class AllocationSerializer(MoneyInputMixin, serializers.ModelSerializer):
     money_fields = ("amount",)
     budget_line = serializers.CharField(help_text="A line's code (not a heading's).")
-    partner = CodeRelatedField(queryset=Partner.objects.all(), unknown_code="unknown_partner")
-    location = CodeRelatedField(queryset=Location.objects.all(), unknown_code="unknown_location")
+    partner = CodeRelatedField(queryset=Partner.objects.all(), unknown_code=ErrorCode.UNKNOWN_PARTNER)
+    location = CodeRelatedField(queryset=Location.objects.all(), unknown_code=ErrorCode.UNKNOWN_LOCATION)
     year = serializers.IntegerField(min_value=1, max_value=50)
     amount = MoneyAmountField()
     amount_currency = currency_field(EUR_ONLY)
@@ -245,8 +246,8 @@ class AllocationSerializer(MoneyInputMixin, serializers.ModelSerializer):
 class TransferSerializer(RevaluationAnswerMixin, MoneyInputMixin, serializers.ModelSerializer):
     money_fields = ("amount_sent", "amount_received", "fees")
     positive_money_fields = ("amount_sent",)
-    grant = CodeRelatedField(queryset=Grant.objects.all(), unknown_code="unknown_grant")
-    partner = CodeRelatedField(queryset=Partner.objects.all(), unknown_code="unknown_partner")
+    grant = CodeRelatedField(queryset=Grant.objects.all(), unknown_code=ErrorCode.UNKNOWN_GRANT)
+    partner = CodeRelatedField(queryset=Partner.objects.all(), unknown_code=ErrorCode.UNKNOWN_PARTNER)
     amount_sent = MoneyAmountField(help_text="EUR sent by the NGO.")
     amount_sent_currency = currency_field(EUR_ONLY)
     amount_received = MoneyAmountField(help_text="What the partner's bank credited (XOF, whole francs).")
@@ -286,12 +287,12 @@ class FundingPieceSerializer(serializers.Serializer):
 class ExpenditureSerializer(MoneyInputMixin, serializers.ModelSerializer):
     money_fields = ("amount",)
     positive_money_fields = ("amount",)
-    grant = CodeRelatedField(queryset=Grant.objects.all(), unknown_code="unknown_grant")
-    partner = CodeRelatedField(queryset=Partner.objects.all(), unknown_code="unknown_partner",
+    grant = CodeRelatedField(queryset=Grant.objects.all(), unknown_code=ErrorCode.UNKNOWN_GRANT)
+    partner = CodeRelatedField(queryset=Partner.objects.all(), unknown_code=ErrorCode.UNKNOWN_PARTNER,
                                required=False,
                                help_text="Required for a finance officer; a partner member's own by default.")
     budget_line = serializers.CharField(help_text="A line's code in the grant's budget, e.g. \"2.1\".")
-    location = CodeRelatedField(queryset=Location.objects.all(), unknown_code="unknown_location")
+    location = CodeRelatedField(queryset=Location.objects.all(), unknown_code=ErrorCode.UNKNOWN_LOCATION)
     amount = MoneyAmountField()
     amount_currency = currency_field(CURRENCY_CHOICES)
     amount_eur = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
@@ -328,7 +329,8 @@ class AdjustmentSerializer(MoneyInputMixin, serializers.Serializer):
     amount = MoneyAmountField(required=False, help_text="The corrected amount; leave out to keep it.")
     amount_currency = currency_field(CURRENCY_CHOICES, required=False)
     budget_line = serializers.CharField(required=False, help_text="The corrected line's code.")
-    location = CodeRelatedField(queryset=Location.objects.all(), unknown_code="unknown_location", required=False)
+    location = CodeRelatedField(queryset=Location.objects.all(), unknown_code=ErrorCode.UNKNOWN_LOCATION,
+                                required=False)
     description = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
 

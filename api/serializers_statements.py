@@ -7,6 +7,7 @@ from rest_framework import serializers
 from api.fields import CodeRelatedField, MoneyAmountField, MoneyInputMixin, currency_field
 from expenditures.models import QuarterlyStatement
 from expenditures.statements import MONEY_FIELDS, statement_total_spent
+from grants.errors import ErrorCode
 from grants.models import Grant, Partner
 
 
@@ -40,8 +41,8 @@ class ReopeningSerializer(serializers.Serializer):
 
 class StatementSerializer(MoneyInputMixin, serializers.ModelSerializer):
     money_fields = MONEY_FIELDS
-    grant = CodeRelatedField(queryset=Grant.objects.all(), unknown_code="unknown_grant")
-    partner = CodeRelatedField(queryset=Partner.objects.all(), unknown_code="unknown_partner", required=False,
+    grant = CodeRelatedField(queryset=Grant.objects.all(), unknown_code=ErrorCode.UNKNOWN_GRANT)
+    partner = CodeRelatedField(queryset=Partner.objects.all(), unknown_code=ErrorCode.UNKNOWN_PARTNER, required=False,
                                help_text="Required for a finance officer; a partner member's own by default.")
     period = serializers.RegexField(r"^\d{4}-Q[1-4]$", help_text='A calendar quarter, e.g. "2016-Q3".')
     opening_balance = MoneyAmountField(required=False)

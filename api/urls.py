@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import SimpleRouter
 
 from api import views
+from grants.errors import ErrorCode
 
 router = SimpleRouter()
 # The busiest route first: Django tries the patterns in order (some hundred regexes otherwise).
@@ -40,8 +41,8 @@ for module in ("api.urls_fx", "api.urls_reports", "api.urls_statements", "api.ur
 def not_found(request, *args, **kwargs):
     """Any other /api/.../ path: the API's 404 body, not Django's HTML page (a path parameter
     that does not match its route's pattern, such as an id "0.5", lands here)."""
-    return JsonResponse({"type": "client_error",
-                         "errors": [{"code": "not_found", "detail": "Not found.", "attr": None}]}, status=404)
+    return JsonResponse({"type": "client_error", "errors": [
+        {"code": ErrorCode.NOT_FOUND.value, "detail": "Not found.", "attr": None}]}, status=404)
 
 
 urlpatterns = [

@@ -77,7 +77,7 @@ class CodeLookupMixin:
 
 
 def _protected(action_name: str):
-    return Conflict(f"Other records depend on this one: it cannot be {action_name}.", code="in_use")
+    return Conflict(f"Other records depend on this one: it cannot be {action_name}.", code=ErrorCode.IN_USE)
 
 
 # --- reference records ------------------------------------------------------------------------
@@ -219,7 +219,7 @@ class BudgetLineViewSet(_GrantChildMixin, CodeLookupMixin, viewsets.ModelViewSet
         data = dict(serializer.validated_data)
         grant = self.get_grant()
         if BudgetLine.objects.filter(grant=grant, code=data["code"]).exists():
-            raise ApplicationError(f"Line {data['code']} exists already.", code="unique", attr="code")
+            raise ApplicationError(f"Line {data['code']} exists already.", code=ErrorCode.UNIQUE, attr="code")
         data["parent"] = self._parent(data.get("parent"))
         serializer.instance = budget_services.budget_line_create(grant=grant, by=self.request.user, **data)
 
@@ -228,7 +228,7 @@ class BudgetLineViewSet(_GrantChildMixin, CodeLookupMixin, viewsets.ModelViewSet
         if "parent" in data:
             data["parent"] = self._parent(data["parent"])
         if "code" in data and data["code"] != serializer.instance.code:
-            raise ApplicationError("A line's code cannot change.", code="immutable", attr="code")
+            raise ApplicationError("A line's code cannot change.", code=ErrorCode.IMMUTABLE, attr="code")
         serializer.instance = budget_services.budget_line_update(line=serializer.instance, by=self.request.user,
                                                                         **data)
 
@@ -504,7 +504,7 @@ class ExpenditureViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
             raise ApplicationError("The partner is required.", code=ErrorCode.REQUIRED, attr="partner")
         grant = data.get("grant") or (instance.grant if instance else None)
         if grant is not None and not grant_list_for(user).filter(pk=grant.pk).exists():
-            raise ApplicationError(f"No grant {grant.code}.", code="unknown_grant", attr="grant")
+            raise ApplicationError(f"No grant {grant.code}.", code=ErrorCode.UNKNOWN_GRANT, attr="grant")
         if "budget_line" in data:
             data["budget_line"] = budget_line_or_400(grant, data["budget_line"], attr="budget_line")
         return data

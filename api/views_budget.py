@@ -13,7 +13,7 @@ from api.fields import EUR_ONLY, CodeRelatedField, MoneyAmountField, MoneyInputM
 from api.permissions import HasLedgerRole
 from budget.models import BudgetVersion, Reallocation
 from budget.revisions import Cell, donor_approval_state, donor_decision_record, reallocate
-from grants.errors import PermissionRefused
+from grants.errors import ErrorCode, PermissionRefused
 from grants.models import Donor, Location, Partner
 from grants.roles import donor_ids_of, is_finance_officer
 
@@ -22,8 +22,8 @@ CONFLICT = OpenApiResponse(description="The version is not a draft.")
 
 class CellSerializer(serializers.Serializer):
     budget_line = serializers.CharField(help_text='A line\'s code, e.g. "2.1".')
-    partner = CodeRelatedField(queryset=Partner.objects.all(), unknown_code="unknown_partner")
-    location = CodeRelatedField(queryset=Location.objects.all(), unknown_code="unknown_location")
+    partner = CodeRelatedField(queryset=Partner.objects.all(), unknown_code=ErrorCode.UNKNOWN_PARTNER)
+    location = CodeRelatedField(queryset=Location.objects.all(), unknown_code=ErrorCode.UNKNOWN_LOCATION)
     year = serializers.IntegerField(min_value=1, max_value=50)
 
 

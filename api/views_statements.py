@@ -30,7 +30,7 @@ from api.serializers_statements import (
 from api.views import _scoped
 from expenditures import statements as statement_services
 from expenditures.models import QuarterlyStatement
-from grants.errors import ApplicationError
+from grants.errors import ApplicationError, ErrorCode
 from grants.models import Partner
 from grants.roles import is_finance_officer, partner_of
 from grants.selectors import grant_get_for, grant_list_for
@@ -72,14 +72,14 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
         if own is not None and data.get("partner") is None:
             return own
         if data.get("partner") is None:
-            raise ApplicationError("The partner is required.", code="required", attr="partner")
+            raise ApplicationError("The partner is required.", code=ErrorCode.REQUIRED, attr="partner")
         return data["partner"]
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         data["partner"] = self._partner(data)
         if not grant_list_for(self.request.user).filter(pk=data["grant"].pk).exists():
-            raise ApplicationError(f"No grant {data['grant'].code}.", code="unknown_grant", attr="grant")
+            raise ApplicationError(f"No grant {data['grant'].code}.", code=ErrorCode.UNKNOWN_GRANT, attr="grant")
         serializer.instance = statement_services.statement_create(by=self.request.user, **data)
 
     def perform_update(self, serializer):
@@ -164,7 +164,7 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
         own = None if is_finance_officer(request.user) else partner_of(request.user)
         code = query.validated_data.get("partner") or (own.code if own else None)
         if code is None:
-            raise ApplicationError("The partner is required.", code="required", attr="partner")
+            raise ApplicationError("The partner is required.", code=ErrorCode.REQUIRED, attr="partner")
         partner = Partner.objects.filter(code=code).first()
         if partner is None or (own is not None and partner != own) or not grant.partners.filter(pk=partner.pk).exists():
             raise NotFound("No such partner on this grant.")

@@ -304,7 +304,7 @@ def exchange_rate_record(*, currency: str, rate, month=None, source: str, by=Non
     lifecycle.require_finance(by, what=_("change the rate table"))
     if ExchangeRate.objects.filter(currency=currency, month=month).exists():
         raise ApplicationError("This currency already has a rate for that month." if month else
-                               "This currency already has a standing rate.", code="unique", attr="month")
+                               "This currency already has a standing rate.", code=ErrorCode.UNIQUE, attr="month")
     record = ExchangeRate.objects.create(currency=currency, rate=rate, month=month, source=source)
     record.revaluation = fx.after_rate_change(month=month)
     return record
@@ -322,7 +322,7 @@ def exchange_rate_update(*, rate, by=None, **fields):
         setattr(rate, name, value)
     clash = ExchangeRate.objects.filter(currency=rate.currency, month=rate.month).exclude(pk=rate.pk)
     if clash.exists():
-        raise ApplicationError("This currency already has a rate for that month.", code="unique", attr="month")
+        raise ApplicationError("This currency already has a rate for that month.", code=ErrorCode.UNIQUE, attr="month")
     rate.save()
     rate.revaluation = fx.after_rate_change(month=rate.month)
     if previous_month != rate.month:
@@ -334,7 +334,7 @@ def exchange_rate_update(*, rate, by=None, **fields):
 def exchange_rate_delete(*, rate, by=None) -> fx.Revaluation:
     lifecycle.require_finance(by, what=_("change the rate table"))
     if rate.month is None:
-        raise Conflict("The standing rate (the parity) cannot be deleted.", code="in_use", attr="month")
+        raise Conflict("The standing rate (the parity) cannot be deleted.", code=ErrorCode.IN_USE, attr="month")
     month = rate.month
     rate.delete()
     return fx.after_rate_change(month=month)

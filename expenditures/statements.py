@@ -7,7 +7,8 @@ and the statement goes back to the partner, who changes it and submits again).
 
 While a statement is a draft or returned, its expenditures are kept as sent (``lines``): the
 ledger holds only what passed the checks. ``statement_check`` returns every problem at once, each
-with a stable code (``StatementProblem``) and the ``attr`` it concerns.
+with a stable code (``grants.errors.ErrorCode``) and the ``attr`` it concerns. A line's amount is
+read by ``grants.money.parse_amount``, as the API reads one: the same input, the same answer.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
-from enum import StrEnum
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -41,7 +42,7 @@ from expenditures.models import (
 )
 from grants.errors import ApplicationError, Conflict, ErrorCode, PeriodLocked
 from grants.models import Grant, Location, Partner
-from grants.money import CURRENCIES, XOF, divide_to_eur, money_sum, quantize_amount, validate_money
+from grants.money import CURRENCIES, XOF, divide_to_eur, money_sum, parse_amount, quantize_amount, validate_money
 from grants.periods import next_quarter, quarter_bounds, quarter_of
 from grants.validation import as_application_error
 
@@ -49,25 +50,6 @@ PERIOD = re.compile(r"^(\d{4})-Q([1-4])$")
 MONEY_FIELDS = ("opening_balance", "funds_received", "closing_balance", "cash_on_hand", "bank_balance")
 LINE_FIELDS = ("date", "budget_line", "location", "amount", "amount_currency", "voucher", "description")
 GRACE_DAYS = 30
-
-
-class StatementProblem(StrEnum):
-    BALANCE_MISMATCH = "balance_mismatch"
-    CASH_MISMATCH = "cash_mismatch"
-    OPENING_BALANCE_MISMATCH = "opening_balance_mismatch"
-    FUNDS_RECEIVED_MISMATCH = "funds_received_mismatch"
-    DATE_OUTSIDE_PERIOD = "date_outside_period"
-    UNKNOWN_BUDGET_LINE = "unknown_budget_line"
-    LINE_NOT_ALLOCATED = "line_not_allocated"
-    UNKNOWN_LOCATION = "unknown_location"
-    DUPLICATE_VOUCHER = "duplicate_voucher"
-    FRACTIONAL_XOF = "fractional_xof"
-    CURRENCY_NOT_ALLOWED = "currency_not_allowed"
-    EXPLANATION_REQUIRED = "explanation_required"
-    PERIOD_NOT_ENDED = "period_not_ended"
-    PERIOD_LOCKED = "period_locked"
-    INVALID = "invalid"
-    REQUIRED = "required"
 
 
 # --- periods ---------------------------------------------------------------------------------------
@@ -127,7 +109,8 @@ def statement_create(*, grant: Grant, partner: Partner, period: str, lines=(), e
         if existing.status == StatementStatus.ACCEPTED:
             raise PeriodLocked(_("This quarter is already accepted."), attr="period")
         raise Conflict(_("%(partner)s already has a statement for %(period)s (id %(id)s).") % {
-            "partner": partner.code, "period": period, "id": existing.pk}, code="statement_exists", attr="period")
+            "partner": partner.code, "period": period, "id": existing.pk},
+                       code=ErrorCode.STATEMENT_EXISTS, attr="period")
     return QuarterlyStatement.objects.create(
         grant=grant, partner=partner, year=year, quarter=quarter, lines=_clean_lines(list(lines)),
         explanations=dict(explanations or {}), **defaults,
@@ -138,8 +121,8 @@ def _check_editable(statement: QuarterlyStatement) -> None:
     if statement.status == StatementStatus.ACCEPTED:
         raise PeriodLocked(_("This statement is accepted: its quarter is locked."), attr="status")
     if statement.status not in (StatementStatus.DRAFT, StatementStatus.RETURNED):
-        raise Conflict(_("A submitted statement changes only once it is returned."), code="statement_not_editable",
-                       attr="status")
+        raise Conflict(_("A submitted statement changes only once it is returned."),
+                       code=ErrorCode.STATEMENT_NOT_EDITABLE, attr="status")
 
 
 @transaction.atomic
@@ -173,7 +156,8 @@ def statement_delete(*, statement: QuarterlyStatement, by=None) -> None:
     statement = QuarterlyStatement.objects.select_for_update().get(pk=statement.pk)
     lifecycle.check_statement_actor(by=by, partner=statement.partner)
     if statement.status != StatementStatus.DRAFT:
-        raise Conflict(_("Only a draft statement can be deleted."), code="statement_not_editable", attr="status")
+        raise Conflict(_("Only a draft statement can be deleted."),
+                       code=ErrorCode.STATEMENT_NOT_EDITABLE, attr="status")
     statement.delete()
 
 
@@ -200,14 +184,14 @@ def statement_check(statement: QuarterlyStatement, *, today: date | None = None)
     problems: list[dict] = []
 
     if end >= today:
-        problems.append(_problem(StatementProblem.PERIOD_NOT_ENDED,
+        problems.append(_problem(ErrorCode.PERIOD_NOT_ENDED,
                                  _("The quarter %(period)s has not ended yet (it ends on %(end)s).") % {
                                      "period": statement.period, "end": end.isoformat()}, "period"))
 
     for name in MONEY_FIELDS:
         value = getattr(statement, name)
         if str(value.currency) != currency:
-            problems.append(_problem(StatementProblem.CURRENCY_NOT_ALLOWED,
+            problems.append(_problem(ErrorCode.CURRENCY_NOT_ALLOWED,
                                      _("%(partner)s reports in %(currency)s.") % {
                                          "partner": partner.code, "currency": currency}, f"{name}_currency"))
 
@@ -230,60 +214,47 @@ def statement_check(statement: QuarterlyStatement, *, today: date | None = None)
         try:
             line.date = date.fromisoformat(raw.get("date", ""))
         except ValueError:
-            problems.append(_problem(StatementProblem.INVALID, _("A date such as 2016-08-01 is expected."),
+            problems.append(_problem(ErrorCode.INVALID, _("A date such as 2016-08-01 is expected."),
                                      f"{prefix}.date"))
         if line.date is not None and not start <= line.date <= end:
-            problems.append(_problem(StatementProblem.DATE_OUTSIDE_PERIOD,
+            problems.append(_problem(ErrorCode.DATE_OUTSIDE_PERIOD,
                                      _("%(date)s is outside %(period)s.") % {
                                          "date": line.date.isoformat(), "period": statement.period}, f"{prefix}.date"))
         code = raw.get("budget_line", "")
         budget_line = lines_by_code.get(code)
         if budget_line is None or budget_line.is_heading:
-            problems.append(_problem(StatementProblem.UNKNOWN_BUDGET_LINE,
+            problems.append(_problem(ErrorCode.UNKNOWN_BUDGET_LINE,
                                      _("%(code)r is not a budget line of %(grant)s.") % {
                                          "code": code, "grant": grant.code}, f"{prefix}.budget_line"))
         elif budget_line.pk not in allocated_lines:
-            problems.append(_problem(StatementProblem.LINE_NOT_ALLOCATED,
+            problems.append(_problem(ErrorCode.LINE_NOT_ALLOCATED,
                                      _("%(partner)s has no budget on line %(code)s.") % {
                                          "partner": partner.code, "code": code}, f"{prefix}.budget_line"))
         else:
             line.budget_line = budget_line
         location = locations.get(raw.get("location", ""))
         if location is None:
-            problems.append(_problem(StatementProblem.UNKNOWN_LOCATION,
+            problems.append(_problem(ErrorCode.UNKNOWN_LOCATION,
                                      _("%(code)r is not a known location.") % {"code": raw.get("location", "")},
                                      f"{prefix}.location"))
         line.location = location
         if line.currency not in CURRENCIES or line.currency != currency:
-            problems.append(_problem(StatementProblem.CURRENCY_NOT_ALLOWED,
+            problems.append(_problem(ErrorCode.CURRENCY_NOT_ALLOWED,
                                      _("%(partner)s reports in %(currency)s, not %(got)r.") % {
                                          "partner": partner.code, "currency": currency, "got": line.currency},
                                      f"{prefix}.amount_currency"))
         try:
-            amount = Decimal(raw.get("amount", ""))
-            if not amount.is_finite():
-                raise InvalidOperation
-        except (InvalidOperation, ValueError):
-            problems.append(_problem(StatementProblem.INVALID, _("An amount such as 125000 is expected."),
-                                     f"{prefix}.amount"))
-        else:
-            if amount <= 0:
-                problems.append(_problem(ErrorCode.NEGATIVE_AMOUNT, _("An amount must be positive."),
-                                         f"{prefix}.amount"))
-            elif line.currency == XOF and amount != amount.to_integral_value():
-                problems.append(_problem(StatementProblem.FRACTIONAL_XOF,
-                                         _("XOF has no minor unit: %(amount)s is not a whole number of francs.") % {
-                                             "amount": amount}, f"{prefix}.amount"))
-            elif amount.as_tuple().exponent < -2 or amount >= Decimal("1e12"):
-                problems.append(_problem(StatementProblem.INVALID, _("This amount is out of range."),
-                                         f"{prefix}.amount"))
-            else:
-                line.amount = amount
+            # A currency that is neither XOF nor EUR is its own problem (above): the amount is then
+            # read in the partner's currency, so that its own problems are listed too.
+            line.amount = parse_amount(raw.get("amount", ""), line.currency if line.currency in CURRENCIES
+                                       else currency, allow_zero=False)
+        except ValidationError as exc:
+            problems.append(_problem(exc.code, exc.messages[0], f"{prefix}.amount"))
         if not line.voucher:
-            problems.append(_problem(StatementProblem.REQUIRED, _("A voucher reference is required."),
+            problems.append(_problem(ErrorCode.REQUIRED, _("A voucher reference is required."),
                                      f"{prefix}.voucher"))
         elif line.voucher in vouchers_seen:
-            problems.append(_problem(StatementProblem.DUPLICATE_VOUCHER,
+            problems.append(_problem(ErrorCode.DUPLICATE_VOUCHER,
                                      _("Voucher %(voucher)s appears twice in this statement (also row %(other)s).") % {
                                          "voucher": line.voucher, "other": vouchers_seen[line.voucher]},
                                      f"{prefix}.voucher"))
@@ -294,7 +265,7 @@ def statement_check(statement: QuarterlyStatement, *, today: date | None = None)
     in_ledger = set(Expenditure.objects.filter(partner=partner, voucher__in=list(vouchers_seen))
                     .exclude(statement=statement).values_list("voucher", flat=True))
     for voucher in sorted(in_ledger):
-        problems.append(_problem(StatementProblem.DUPLICATE_VOUCHER,
+        problems.append(_problem(ErrorCode.DUPLICATE_VOUCHER,
                                  _("%(partner)s already used voucher %(voucher)s.") % {
                                      "partner": partner.code, "voucher": voucher},
                                  f"expenditures.{vouchers_seen[voucher]}.voucher"))
@@ -308,7 +279,7 @@ def statement_check(statement: QuarterlyStatement, *, today: date | None = None)
     opening, received = shown(statement.opening_balance.amount), shown(statement.funds_received.amount)
     closing = shown(statement.closing_balance.amount)
     if opening + received - spent != closing:
-        problems.append(_problem(StatementProblem.BALANCE_MISMATCH,
+        problems.append(_problem(ErrorCode.BALANCE_MISMATCH,
                                  _("Opening %(opening)s + received %(received)s - spent %(spent)s = %(expected)s, "
                                    "not the closing balance %(closing)s.") % {
                                      "opening": opening, "received": received, "spent": spent,
@@ -317,7 +288,7 @@ def statement_check(statement: QuarterlyStatement, *, today: date | None = None)
     cash, bank = shown(statement.cash_on_hand.amount), shown(statement.bank_balance.amount)
     counted = cash + bank
     if closing != counted:
-        problems.append(_problem(StatementProblem.CASH_MISMATCH,
+        problems.append(_problem(ErrorCode.CASH_MISMATCH,
                                  _("The closing balance %(closing)s is not cash %(cash)s + bank %(bank)s = "
                                    "%(counted)s.") % {"closing": closing, "cash": cash, "bank": bank,
                                                       "counted": counted}, "cash_on_hand"))
@@ -327,7 +298,7 @@ def statement_check(statement: QuarterlyStatement, *, today: date | None = None)
                 .order_by("-year", "-quarter").first())
     expected_opening = shown(previous.closing_balance.amount if previous else Decimal("0"))
     if opening != expected_opening:
-        problems.append(_problem(StatementProblem.OPENING_BALANCE_MISMATCH,
+        problems.append(_problem(ErrorCode.OPENING_BALANCE_MISMATCH,
                                  _("The opening balance %(opening)s is not the closing balance of the previous "
                                    "accepted statement, %(expected)s.") % {"opening": opening,
                                                                             "expected": expected_opening},
@@ -337,7 +308,7 @@ def statement_check(statement: QuarterlyStatement, *, today: date | None = None)
                  .aggregate(total=money_sum("amount_received"))["total"] or Decimal("0"))
     transfers = shown(transfers)
     if received != transfers:
-        problems.append(_problem(StatementProblem.FUNDS_RECEIVED_MISMATCH,
+        problems.append(_problem(ErrorCode.FUNDS_RECEIVED_MISMATCH,
                                  _("Funds received %(received)s are not the %(transfers)s recorded as received in "
                                    "the quarter.") % {"received": received, "transfers": transfers},
                                  "funds_received"))
@@ -378,7 +349,7 @@ def _explanations_missing(statement, parsed: list[ParsedLine], budget_by_line: d
         code = codes[line_id]
         if spent > budget * (1 + tolerance) and not str(statement.explanations.get(code, "")).strip():
             problems.append(_problem(
-                StatementProblem.EXPLANATION_REQUIRED,
+                ErrorCode.EXPLANATION_REQUIRED,
                 _("Spending to date on line %(code)s (%(spent)s EUR) exceeds its budget (%(budget)s EUR) by more "
                   "than %(tolerance)s %%: explain why.") % {"code": code, "spent": spent, "budget": budget,
                                                             "tolerance": grant.variance_tolerance_pct},
@@ -442,7 +413,8 @@ def _check_submitted(statement: QuarterlyStatement) -> None:
     if statement.status == StatementStatus.ACCEPTED:
         raise PeriodLocked(_("This statement is already accepted."), attr="status")
     if statement.status != StatementStatus.SUBMITTED:
-        raise Conflict(_("Only a submitted statement can be reviewed."), code="statement_not_submitted", attr="status")
+        raise Conflict(_("Only a submitted statement can be reviewed."),
+                       code=ErrorCode.STATEMENT_NOT_SUBMITTED, attr="status")
 
 
 @transaction.atomic
@@ -498,7 +470,8 @@ def statement_reopen(*, statement: QuarterlyStatement, reason: str, by=None) -> 
         raise ApplicationError(_("Say why the quarter is reopened."), code=ErrorCode.REQUIRED, attr="reason")
     statement = _lock_statement(statement)
     if statement.status != StatementStatus.ACCEPTED:
-        raise Conflict(_("Only an accepted statement is reopened."), code="statement_not_accepted", attr="status")
+        raise Conflict(_("Only an accepted statement is reopened."),
+                       code=ErrorCode.STATEMENT_NOT_ACCEPTED, attr="status")
     later = Q(year__gt=statement.year) | Q(year=statement.year, quarter__gt=statement.quarter)
     if QuarterlyStatement.objects.filter(later, grant=statement.grant, partner=statement.partner,
                                          status=StatementStatus.ACCEPTED).exists():

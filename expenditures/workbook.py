@@ -140,12 +140,6 @@ LABELS = {
 DATE_FORMATS = {"en": "yyyy-mm-dd", "fr": "dd/mm/yyyy"}
 MONEY_FORMATS = {XOF: '#,##0 "FCFA"', EUR: '#,##0.00 "EUR"'}
 
-CODE_NOT_A_WORKBOOK = "not_a_workbook"
-CODE_NOT_A_TEMPLATE = "not_a_template"
-CODE_TEMPLATE_VERSION = "template_version"
-CODE_TOO_MANY_ROWS = "too_many_rows"
-
-
 def _lang(lang: str | None) -> str:
     return "fr" if str(lang or "").lower().startswith("fr") else "en"
 
@@ -442,7 +436,7 @@ def _empty(value) -> bool:
 class _Problems:
     items: list
 
-    def add(self, code: str, detail: str, attr: str) -> None:
+    def add(self, code: ErrorCode, detail: str, attr: str) -> None:
         self.items.append({"code": str(code), "detail": str(detail), "attr": attr})
 
     def raise_if_any(self) -> None:
@@ -469,7 +463,7 @@ def _sheet(book, key: str, lang: str, problems: _Problems):
         name = SHEETS[candidate][key]
         if name in book.sheetnames:
             return book[name], name
-    problems.add(CODE_NOT_A_TEMPLATE, _("The sheet %(sheet)s is missing: download the template again.") % {
+    problems.add(ErrorCode.NOT_A_TEMPLATE, _("The sheet %(sheet)s is missing: download the template again.") % {
         "sheet": SHEETS[lang][key]}, "file")
     return None, SHEETS[lang][key]
 
@@ -482,7 +476,7 @@ def statement_from_workbook(file) -> WorkbookStatement:
             file.seek(0)
         book = load_workbook(file, read_only=True, data_only=True)
     except Exception as exc:  # a damaged or foreign file fails in many ways inside openpyxl
-        raise ApplicationError(_("This file is not an Excel workbook (.xlsx)."), code=CODE_NOT_A_WORKBOOK,
+        raise ApplicationError(_("This file is not an Excel workbook (.xlsx)."), code=ErrorCode.NOT_A_WORKBOOK,
                                attr="file") from exc
     try:
         return _read(book)
@@ -492,9 +486,9 @@ def statement_from_workbook(file) -> WorkbookStatement:
 
 def _read_keys(book, problems: _Problems) -> dict[str, str]:
     if KEYS_SHEET not in book.sheetnames:
-        problems.add(CODE_NOT_A_TEMPLATE, _("This workbook is not a statement template (its hidden sheet %(sheet)s "
-                                            "is missing): download the template again.") % {"sheet": KEYS_SHEET},
-                     "file")
+        problems.add(ErrorCode.NOT_A_TEMPLATE,
+                     _("This workbook is not a statement template (its hidden sheet %(sheet)s is missing): "
+                       "download the template again.") % {"sheet": KEYS_SHEET}, "file")
         problems.raise_if_any()
     grid = _grid(book[KEYS_SHEET], 50, 2)
     keys, rows = {}, {}
@@ -504,14 +498,14 @@ def _read_keys(book, problems: _Problems) -> dict[str, str]:
             rows[_text(value)] = row
     version = keys.get("template_version")
     if version != TEMPLATE_VERSION:
-        problems.add(CODE_TEMPLATE_VERSION,
+        problems.add(ErrorCode.TEMPLATE_VERSION,
                      _("This workbook was made from template %(found)s; the ledger reads %(expected)s: download "
                        "the template again.") % {"found": version or "?", "expected": TEMPLATE_VERSION},
                      f"{KEYS_SHEET}!B{rows.get('template_version', 1)}")
         problems.raise_if_any()
     for key in ("grant", "partner", "period", "currency"):
         if not keys.get(key):
-            problems.add(CODE_NOT_A_TEMPLATE, _("The key %(key)s is missing: download the template again.") % {
+            problems.add(ErrorCode.NOT_A_TEMPLATE, _("The key %(key)s is missing: download the template again.") % {
                 "key": key}, f"{KEYS_SHEET}!A1")
     return keys
 
@@ -553,7 +547,7 @@ def _read(book) -> WorkbookStatement:
                          if row >= FIRST_ROW and column != LINE_FIELDS.index("amount_currency") + 1
                          and not _empty(value)})
     if typed_rows and typed_rows[-1] >= FIRST_ROW + MAX_ROWS:
-        problems.add(CODE_TOO_MANY_ROWS, _("A statement holds at most %(count)s expenditures.") % {
+        problems.add(ErrorCode.TOO_MANY_ROWS, _("A statement holds at most %(count)s expenditures.") % {
             "count": MAX_ROWS}, f"{expenditures_name}!A{FIRST_ROW + MAX_ROWS}")
         typed_rows = [row for row in typed_rows if row < FIRST_ROW + MAX_ROWS]
     for row in typed_rows:

@@ -17,6 +17,8 @@ from django.db.models.functions import Cast, Round
 from django.utils.translation import gettext_lazy as _
 from moneyed import Money
 
+from grants.errors import ErrorCode
+
 XOF = "XOF"
 EUR = "EUR"
 CURRENCIES = (XOF, EUR)
@@ -124,33 +126,94 @@ def money_sum(field: str | Expression, places: int = 2) -> MoneySum:
     return MoneySum(field, places)
 
 
-def validate_money(money: Money | None, field: str, *, allow_zero: bool = True) -> None:
-    """Refuse what no amount in the ledger may be.
+# The ledger's amount columns: 14 digits, 12 of them before the decimal point.
+MAX_DIGITS = 14
+MAX_WHOLE_DIGITS = 12
+MAX_TEXT_LENGTH = 1000
 
-    Raises ``ValidationError`` keyed by ``field`` for: a missing amount, a currency other than
-    XOF or EUR, a negative amount (or zero when ``allow_zero`` is false), an XOF fraction, more
-    than two decimals in EUR.
+
+def parse_number(value: str | int | Decimal) -> Decimal:
+    """An amount as sent (a string such as "1.50", an int or a Decimal), its currency not yet known:
+    the finite number it is, exactly as written, within the ledger's columns.
+
+    Raises ``ValidationError`` with the registry's code: ``invalid`` (not a finite number),
+    ``max_digits`` (more than 14 digits in all), ``max_whole_digits`` (more than 12 before the
+    point). Trailing zeros after the point are not digits: "1.500" has three.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise ValidationError(_("An amount such as 125000 is expected."), code=ErrorCode.INVALID)
+    text = value.strip() if isinstance(value, str) else value
+    if isinstance(text, str) and len(text) > MAX_TEXT_LENGTH:
+        raise ValidationError(_("An amount such as 125000 is expected."), code=ErrorCode.INVALID)
+    try:
+        amount = Decimal(text)
+    except (InvalidOperation, ValueError) as exc:
+        raise ValidationError(_("An amount such as 125000 is expected."), code=ErrorCode.INVALID) from exc
+    if not amount.is_finite():
+        raise ValidationError(_("An amount such as 125000 is expected."), code=ErrorCode.INVALID)
+    _sign, digits, exponent = amount.normalize().as_tuple()
+    decimal_places = max(0, -exponent)
+    whole_digits = max(0, len(digits) + exponent)
+    if whole_digits + decimal_places > MAX_DIGITS:
+        raise ValidationError(_("An amount has at most %(count)s digits.") % {"count": MAX_DIGITS},
+                              code=ErrorCode.MAX_DIGITS)
+    if whole_digits > MAX_WHOLE_DIGITS:
+        raise ValidationError(_("An amount has at most %(count)s digits before the decimal point.")
+                              % {"count": MAX_WHOLE_DIGITS}, code=ErrorCode.MAX_WHOLE_DIGITS)
+    return amount
+
+
+def parse_amount(value: str | int | Decimal, currency: str, *, allow_zero: bool = True) -> Decimal:
+    """The one parser of an amount in ``currency``: the API's money fields and a statement's lines
+    use it, so that one input gets one answer and one code wherever it is sent.
+
+    Returns the amount at the currency's precision: "1.500" EUR is 1.50 (trailing zeros are not
+    extra precision), "12.0" XOF is 12. Raises ``ValidationError`` with the registry's code: those
+    of ``parse_number``, then ``currency_not_allowed``, ``negative_amount`` (below zero, or zero
+    unless ``allow_zero``), ``fractional_xof``, ``too_many_decimals`` (a third decimal in EUR that
+    is not zero, as in "1.505").
+    """
+    amount = parse_number(value)
+    check_amount(amount, currency, allow_zero=allow_zero)
+    return quantize_amount(amount, currency)  # exact: the checks left nothing to round
+
+
+def check_amount(amount: Decimal, currency: str, *, allow_zero: bool = True) -> None:
+    """Refuse what no amount in the ledger may be, whatever sent it: a currency other than XOF or
+    EUR, a negative amount (or zero when ``allow_zero`` is false), an XOF fraction, more than two
+    decimals in EUR. Raises ``ValidationError`` with the registry's code."""
+    if currency not in CURRENCIES:
+        raise ValidationError(_("Only XOF and EUR are accepted, not %(currency)s.") % {"currency": currency},
+                              code=ErrorCode.CURRENCY_NOT_ALLOWED)
+    if amount < 0 or (amount == 0 and not allow_zero):
+        raise ValidationError(_("An amount must be positive."), code=ErrorCode.NEGATIVE_AMOUNT)
+    if currency == XOF and not is_whole(amount):
+        raise ValidationError(_("XOF has no minor unit: %(amount)s is not a whole number of francs.")
+                              % {"amount": amount}, code=ErrorCode.FRACTIONAL_XOF)
+    if currency == EUR and amount != quantize_amount(amount, EUR):
+        raise ValidationError(_("EUR amounts have at most two decimals."), code=ErrorCode.TOO_MANY_DECIMALS)
+
+
+def validate_money(money: Money | None, field: str, *, allow_zero: bool = True) -> None:
+    """Refuse what no amount in the ledger may be (``check_amount``), for a service given a ``Money``.
+
+    Raises ``ValidationError`` keyed by ``field``: ``required`` for a missing amount,
+    ``currency_missing`` for a bare number, ``invalid`` for an amount that is not a number, and
+    the codes of ``check_amount``.
     """
     if money is None:
-        raise _error(field, _("An amount is required."), "required")
+        raise _error(field, _("An amount is required."), ErrorCode.REQUIRED)
     if not isinstance(money, Money):
-        raise _error(field, _("An amount must carry its currency."), "currency_missing")
-    currency = str(money.currency)
-    if currency not in CURRENCIES:
-        raise _error(field, _("Only XOF and EUR are accepted, not %(currency)s.") % {"currency": currency},
-                     "currency_not_allowed")
+        raise _error(field, _("An amount must carry its currency."), ErrorCode.CURRENCY_MISSING)
     try:
         amount = Decimal(money.amount)
     except (InvalidOperation, TypeError) as exc:
-        raise _error(field, _("Not a number."), "invalid") from exc
-    if amount < 0 or (amount == 0 and not allow_zero):
-        raise _error(field, _("An amount must be positive."), "negative_amount")
-    if currency == XOF and not is_whole(amount):
-        raise _error(field, _("XOF has no minor unit: %(amount)s is not a whole number of francs.")
-             % {"amount": amount}, "fractional_xof")
-    if currency == EUR and amount != quantize_amount(amount, EUR):
-        raise _error(field, _("EUR amounts have at most two decimals."), "too_many_decimals")
+        raise _error(field, _("Not a number."), ErrorCode.INVALID) from exc
+    try:
+        check_amount(amount, str(money.currency), allow_zero=allow_zero)
+    except ValidationError as exc:
+        raise ValidationError({field: exc}) from None
 
 
-def _error(field: str, message, code: str) -> ValidationError:
+def _error(field: str, message, code: ErrorCode) -> ValidationError:
     return ValidationError({field: ValidationError(message, code=code)})

@@ -58,10 +58,10 @@ def _check_settled_fields(grant: Grant, fields: dict) -> None:
     from grants.errors import Conflict
 
     if "total" in fields and fields["total"] != grant.total and grant.versions.exclude(status="draft").exists():
-        raise Conflict("The grant has an approved budget: its total cannot change here.", code="in_use",
+        raise Conflict("The grant has an approved budget: its total cannot change here.", code=ErrorCode.IN_USE,
                        attr="total")
     if "fx_method" in fields and fields["fx_method"] != grant.fx_method and grant.expenditures.exists():
-        raise Conflict("Expenditures are converted at this method: switch it with revalue.", code="use_revalue",
+        raise Conflict("Expenditures are converted at this method: switch it with revalue.", code=ErrorCode.USE_REVALUE,
                        attr="fx_method")
     start, end = fields.get("start_date", grant.start_date), fields.get("end_date", grant.end_date)
     if (start, end) != (grant.start_date, grant.end_date):
@@ -69,7 +69,7 @@ def _check_settled_fields(grant: Grant, fields: dict) -> None:
 
         outside = Q(date__lt=start) | Q(date__gt=end)
         if grant.expenditures.filter(outside).exists():
-            raise Conflict("Expenditures are recorded outside these dates.", code="in_use",
+            raise Conflict("Expenditures are recorded outside these dates.", code=ErrorCode.IN_USE,
                            attr="start_date" if start != grant.start_date else "end_date")
 
 
@@ -104,7 +104,7 @@ def _check_partners_removable(grant: Grant, partners: list[Partner]) -> None:
         )
         if in_use:
             raise Conflict(f"{partner.code} has a budget or money recorded on {grant.code}: it stays a partner.",
-                           code="in_use", attr="partners")
+                           code=ErrorCode.IN_USE, attr="partners")
 
 
 def _validate_grant(grant: Grant) -> None:
@@ -133,8 +133,8 @@ def grant_delete(*, grant: Grant) -> None:
     ) or grant.versions.exclude(status="draft").exists()
     if in_use:
         raise Conflict("This grant has an approved budget or money recorded: it cannot be deleted.",
-                       code="in_use")
+                       code=ErrorCode.IN_USE)
     try:
         grant.delete()
     except ProtectedError as exc:
-        raise Conflict("Other records depend on this grant.", code="in_use") from exc
+        raise Conflict("Other records depend on this grant.", code=ErrorCode.IN_USE) from exc
