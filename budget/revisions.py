@@ -32,7 +32,6 @@ from grants.roles import actor_of, require_finance
 from grants.validation import as_application_error
 
 WARNING_PCT = Decimal("20")
-DONOR_APPROVAL_STALE = "donor_approval_stale"
 PCT = Decimal("0.01")
 
 
@@ -119,13 +118,13 @@ def reallocate(*, version: BudgetVersion, source: Cell, target: Cell, amount: Mo
               .filter(version=version, budget_line=source.budget_line, partner=source.partner,
                       location=source.location, year=source.year).first())
     if giving is None:
-        raise ApplicationError(_("There is no allocation to move money from."), code="unknown_allocation",
+        raise ApplicationError(_("There is no allocation to move money from."), code=ErrorCode.UNKNOWN_ALLOCATION,
                                attr="from")
     if giving.amount.amount < amount.amount:
         raise ApplicationError(
             _("The allocation has %(available)s EUR: %(amount)s cannot move.") % {
                 "available": giving.amount.amount, "amount": amount.amount},
-            code="insufficient_allocation", attr="amount")
+            code=ErrorCode.INSUFFICIENT_ALLOCATION, attr="amount")
     giving.amount = Money(giving.amount.amount - amount.amount, EUR)
     giving.save()
     receiving, _created = Allocation.objects.get_or_create(
@@ -162,7 +161,7 @@ def donor_decision_record(*, version: BudgetVersion, donor: Donor, decision: str
     fingerprint = version.allocations_fingerprint()
     if seen_fingerprint is not None and seen_fingerprint != fingerprint:
         raise Conflict(_("The draft changed after it was shown to the donor: show it again before deciding."),
-                       code=DONOR_APPROVAL_STALE)
+                       code=ErrorCode.DONOR_APPROVAL_STALE)
     return DonorDecision.objects.create(version=version, donor=donor, decision=decision, comment=comment,
                                         decided_by=by, allocations_fingerprint=fingerprint)
 
@@ -198,13 +197,13 @@ def check_donor_rule(version: BudgetVersion) -> None:
         return
     if state == "rejected":
         raise Conflict(_("The donor rejected this revision: it needs a new decision."),
-                       code="donor_approval_rejected")
+                       code=ErrorCode.DONOR_APPROVAL_REJECTED)
     if state == "stale":
         raise Conflict(
             _("The draft changed since the donor's decision: the donor's approval covers only the allocations "
               "it saw, and a new decision is needed."),
-            code=DONOR_APPROVAL_STALE)
+            code=ErrorCode.DONOR_APPROVAL_STALE)
     raise Conflict(
         _("A heading moves beyond %(limit)s %% of its original amount: the donor's approval is needed first.")
         % {"limit": version.grant.reallocation_limit_pct},
-        code="donor_approval_required")
+        code=ErrorCode.DONOR_APPROVAL_REQUIRED)
