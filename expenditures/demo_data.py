@@ -36,7 +36,6 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_UP, Decimal
 from itertools import accumulate
 
 from django.db import models, transaction
-from django.db.models import Sum
 from moneyed import Money
 
 from budget.models import Allocation, BudgetVersion
@@ -50,7 +49,7 @@ from expenditures.models import (
 )
 from grants.errors import ApplicationError, Conflict
 from grants.models import FxMethod, Grant, Partner
-from grants.money import CENT, EUR, XOF
+from grants.money import CENT, EUR, XOF, money_sum
 
 GENERATED = "[generated]"
 BATCH_SIZE = 5000
@@ -246,8 +245,7 @@ def demo_data_generate(*, grant: Grant, seed: int = 42, expenditures: int = 5000
         fx.after_partner_change(grant=grant, partner=partner)
 
     total_eur = Expenditure.objects.filter(grant=grant, description__startswith=GENERATED).aggregate(
-        s=Sum("amount_eur"))["s"] or Decimal("0")
-    total_eur = total_eur.quantize(CENT)  # SQLite sums NUMERIC through float; PostgreSQL is exact
+        s=money_sum("amount_eur"))["s"] or Decimal("0.00")
     return DemoDataSummary(
         **summary, expenditures=made, transfers=len(transfers), total_eur=total_eur,
         sent_eur=sum((t.amount_sent.amount for t in transfers), Decimal("0.00")),
