@@ -49,6 +49,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import BigIntegerField, Q
 from django.db.models.functions import Cast
+from django.db.models.signals import pre_save
 from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
@@ -257,7 +258,17 @@ class ExpenditureDayCount(models.Model):
     quarter is some ninety of them) instead of counting each of its expenditures (34,180 for a
     quarter of the bench's million: 4 ms of PostgreSQL per request, more than all the rest of its
     SQL); tests/expenditures/test_day_counts.py checks they always equal a GROUP BY of the
-    expenditures."""
+    expenditures.
+
+    A row loaded from a fixture (``loaddata`` of a ``dumpdata``, which holds these rows too) is not
+    taken as it was dumped: the expenditures it comes with have already been counted by the triggers,
+    or will be when they are loaded after it. ``_day_count_loaded`` turns its save into "this day's
+    row, counting the expenditures the database has now": it takes the id of the row already there
+    for the day, if any, and the count of a COUNT(*). A dump loaded into a fresh database, into one
+    that already has expenditures, or twice, leaves counts equal to the GROUP BY
+    (tests/expenditures/test_day_counts_dump.py; ``pg_restore`` creates the triggers after the data,
+    so the counts it restores are the dumped ones). ``manage.py rebuild_day_counts`` puts the
+    triggers back and recounts, for a database that lost them."""
 
     # The expenditure list's filters a count by day can answer (and the roles' scoping, which
     # is by grant and partner).
@@ -276,6 +287,19 @@ class ExpenditureDayCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.count} on {self.date}"
+
+
+def _day_count_loaded(sender, instance: ExpenditureDayCount, raw: bool, using: str, **kwargs) -> None:
+    """A day count saved ``raw`` (from a fixture): the day's row as the database counts it now
+    (see ExpenditureDayCount). An ordinary save is left alone: only the triggers write these rows."""
+    if not raw:
+        return
+    day = {"grant_id": instance.grant_id, "partner_id": instance.partner_id, "date": instance.date}
+    instance.pk = ExpenditureDayCount._base_manager.using(using).filter(**day).values_list("pk", flat=True).first()
+    instance.count = Expenditure._base_manager.using(using).filter(**day).count()
+
+
+pre_save.connect(_day_count_loaded, sender=ExpenditureDayCount, dispatch_uid="expenditure_day_count_loaded")
 
 
 class ExpenditureFunding(models.Model):
