@@ -1,4 +1,4 @@
-"""The auditor's check of one grant (``expenditures.audit.ledger_check``) for finance officers and
+"""The auditor's check of one grant (``reports.checks.ledger_check``) for finance officers and
 the grant's donors; a partner member gets 404, as for a grant it may not read."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.access import grant_or_404, partner_scope
-from expenditures.audit import ledger_check
+from reports.checks import ledger_check
 
 
 class DiscrepancySerializer(serializers.Serializer):

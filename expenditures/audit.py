@@ -16,9 +16,10 @@ Digests
 - The digests also live outside the database: the statement's API shows them, the donor workbook
   lists those of the quarters it covers.
 
-``ledger_check`` (the command ``ledger_check``, the endpoint ``GET /api/v1/grants/{code}/check/``)
-reports each discrepancy naming its record (expenditure, statement or budget version id), grant,
-partner and quarter:
+``ledger_check`` (run whole, with the reports' footing, by ``reports.checks.ledger_check``: the
+command ``ledger_check`` and the endpoint ``GET /api/v1/grants/{code}/check/``) reports each
+discrepancy naming its record (expenditure, statement or budget version id), grant, partner and
+quarter:
 
 - ``conversion_stale``: a stored EUR value, rate or method that is not the conversion the grant's
   method gives today (``expenditures.fx.stale_conversions``; accepted quarters are frozen with the
@@ -26,7 +27,8 @@ partner and quarter:
 - ``digest_mismatch``: an accepted statement whose digest, recomputed from the records, is not the
   stored one; ``chain_broken``: one whose ``previous_digest`` is not the digest of the partner's
   previous accepted quarter;
-- ``report_not_footing``: a grouping of the variance report (line, partner, location, year,
+- ``report_not_footing`` (``reports.checks.check_footing``, passed in as one of ``checks``): a
+  grouping of the variance report (line, partner, location, year,
   quarter, heading) whose rows do not add up to its total, or whose total is not the exact sum of
   the stored EUR values of the counted expenditures, to the cent;
 - ``allocations_not_total``: an approved or superseded budget version whose allocations do not
@@ -41,7 +43,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -54,7 +56,6 @@ from django.utils.translation import gettext as _
 from budget.models import Allocation, BudgetLine, BudgetVersion, VersionStatus
 from expenditures import fx
 from expenditures.models import (
-    COUNTED_STATUSES,
     Expenditure,
     ExpenditureFunding,
     QuarterlyStatement,
@@ -291,7 +292,7 @@ class Report:
                 "notes": [n.as_dict() for n in self.notes]}
 
 
-def _exact_sum(queryset: QuerySet, column: str, group: str | None = None):
+def exact_sum(queryset: QuerySet, column: str, group: str | None = None):
     """The exact sum of a 2-decimal column, as Decimal (by ``group`` when given), zero over no rows:
     ``money_sum``, exact on either database."""
     total = money_sum(column)
@@ -388,45 +389,9 @@ def _check_link(grant: Grant, statement: QuarterlyStatement, earlier: list[Quart
         *where, statement=statement.pk))
 
 
-def _check_footing(grant: Grant, report: Report) -> None:
-    # The check sits above the reports it checks: imported here, not at the top, so that the
-    # ``expenditures`` app does not import ``reports`` when it loads.
-    from reports.selectors import budget_version_for, report_inputs
-    from reports.variance import variance
-
-    as_of = grant.end_date
-    version = budget_version_for(grant=grant)
-    inputs = report_inputs(grant=grant, as_of=as_of, version=version)
-    counted = Expenditure.objects.filter(grant=grant, status__in=list(COUNTED_STATUSES))
-    ledger_total = _exact_sum(counted, "amount_eur")
-    budget_total = (_exact_sum(Allocation.objects.filter(version=version), "amount") if version is not None
-                    else Decimal("0.00"))
-    for by in REPORT_GROUPINGS:
-        result = variance(inputs, by=by)
-        total = result["total"]
-        report.counts["groupings"] += 1
-        problems = []
-        for name in ("budget", "actual", "planned_to_date"):
-            rows = sum((row[name] for row in result["rows"]), Decimal("0.00"))
-            if rows != total[name]:
-                problems.append(_("its rows' %(figure)s add up to %(rows)s, not its total %(total)s") % {
-                    "figure": name, "rows": rows, "total": total[name]})
-        if total["actual"] != ledger_total:
-            problems.append(_("its actual %(total)s is not the ledger's %(ledger)s (stored EUR of the counted "
-                              "expenditures)") % {"total": total["actual"], "ledger": ledger_total})
-        if total["budget"] != budget_total:
-            problems.append(_("its budget %(total)s is not the version's allocations, %(budget)s") % {
-                "total": total["budget"], "budget": budget_total})
-        for problem in problems:
-            report.discrepancies.append(Discrepancy(
-                Kind.REPORT_NOT_FOOTING,
-                _("The variance report by %(by)s does not foot: %(problem)s.") % {"by": by, "problem": problem},
-                grant.code, version=version.number if version is not None else None))
-
-
 def _check_versions(grant: Grant, report: Report) -> None:
     total = grant.total.amount.quantize(CENTS)
-    sums = _exact_sum(Allocation.objects.filter(version__grant=grant), "amount", group="version_id")
+    sums = exact_sum(Allocation.objects.filter(version__grant=grant), "amount", group="version_id")
     for version in BudgetVersion.objects.filter(grant=grant).order_by("number"):
         report.counts["versions"] += 1
         allocated = sums.get(version.pk, Decimal("0.00"))
@@ -440,9 +405,14 @@ def _check_versions(grant: Grant, report: Report) -> None:
         (report.notes if version.status == VersionStatus.DRAFT else report.discrepancies).append(finding)
 
 
-def ledger_check(*, grant: Grant | None = None, progress: Callable[[int, int], None] | None = None) -> Report:
+def ledger_check(*, grant: Grant | None = None, progress: Callable[[int, int], None] | None = None,
+                 checks: Sequence[Callable[[Grant, Report], None]] = ()) -> Report:
     """Recompute every grant's (or ``grant``'s) figures from the raw records and report each
-    discrepancy (see the module's docstring). ``progress(done, total)`` is called as it goes."""
+    discrepancy (see the module's docstring). ``progress(done, total)`` is called as it goes.
+
+    ``checks``: further checks of a grant, run after the ledger's own; the layers above pass
+    theirs (``reports.checks.ledger_check`` adds that every report grouping foots), so that this
+    app imports nothing above it."""
     grants = [grant] if grant is not None else list(Grant.objects.order_by("code"))
     report = Report(grants=[g.code for g in grants], checked_at=timezone.now())
     partners = {g.pk: list(g.partners.order_by("code")) for g in grants}
@@ -467,7 +437,8 @@ def ledger_check(*, grant: Grant | None = None, progress: Callable[[int, int], N
                 _check_conversions(g, partner, report)
                 tick()
             _check_statements(g, report, codes, tick)
-            _check_footing(g, report)
+            for check in checks:
+                check(g, report)
             tick()
             _check_versions(g, report)
             tick()

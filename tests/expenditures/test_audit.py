@@ -17,12 +17,13 @@ from moneyed import Money
 
 from budget.models import Allocation, BudgetLine, BudgetVersion
 from budget.services import allocation_set, version_open_draft
-from expenditures.audit import _fixed, ledger_check, statement_digest, statement_seal
+from expenditures.audit import _fixed, statement_digest, statement_seal
 from expenditures.demo_data import demo_data_generate
 from expenditures.models import Expenditure, QuarterlyStatement
 from expenditures.services import transfer_record
 from expenditures.statements import statement_accept, statement_create, statement_submit
 from grants.models import Location, Partner
+from reports.checks import ledger_check
 
 XOF = "XOF"
 

@@ -1,4 +1,4 @@
-"""``ledger_check``: the auditor's check of ``expenditures.audit.ledger_check``, rerunnable by anyone
+"""``ledger_check``: the auditor's check of ``reports.checks.ledger_check``, rerunnable by anyone
 with access to the database. Exits with status 1 when it finds a discrepancy, 0 otherwise."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from expenditures.audit import ledger_check
 from grants.models import Grant
+from reports.checks import ledger_check
 
 
 class Command(BaseCommand):
