@@ -1,19 +1,23 @@
 """The OpenAPI schema of the API: drf-standardized-errors' error responses, for this API's handler.
 
 drf-standardized-errors documents the error responses (400 with each field's codes, 401, 403,
-404, ...) only for views whose exception handler is its own; ours (``api.exceptions``) is its
-handler fed the services' errors too, so it is documented the same way, plus:
+404, ...); our handler (``api.exceptions``) is its handler fed the services' errors too, so it
+is documented the same way, with the codes of the registry (``grants.errors.ErrorCode``):
 
 - 400: the codes the services give each field (``SERVICE_CODES``), so that a client may branch
   on ``fractional_xof`` or ``duplicate_voucher`` as documented values;
-- 403: ``not_your_partner`` (a partner member naming another partner) besides DRF's code;
-- 409: a state conflict (an approved version, a locked quarter, a record in use), on writes;
-- 422: an ``Idempotency-Key`` reused with another request, on the POSTs that honour the header.
+- 403, 404, 409, 422: every code the registry answers with that status (``codes_for``), in
+  bodies given to the library through its ``ERROR_SCHEMAS`` setting;
+- which statuses an operation documents is decided here, from its method, its permissions and
+  its view (``AutoSchema._should_add_error_response``, the override the library documents for
+  this), without the library's private ``_should_add_*`` helpers: 409 on writes only, 422 on
+  the POSTs that honour ``Idempotency-Key``, 403 unless authentication alone is asked.
 """
 
 from __future__ import annotations
 
 import re
+from http import HTTPStatus
 
 from drf_spectacular.utils import PolymorphicProxySerializer
 from drf_standardized_errors.openapi import AutoSchema as StandardizedAutoSchema
@@ -22,10 +26,11 @@ from drf_standardized_errors.openapi_utils import get_error_serializer, get_vali
 from drf_standardized_errors.settings import package_settings
 from inflection import camelize
 from rest_framework import serializers
+from rest_framework.permissions import AllowAny, IsAuthenticated
 
 from api.exceptions import exception_handler as ledger_exception_handler
 from api.idempotency import IdempotentCreateMixin
-from grants.errors import ErrorCode
+from grants.errors import ErrorCode, codes_for
 
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -44,23 +49,18 @@ SERVICE_CODES: dict[str, set[str]] = {
     "sent_on": {ErrorCode.DATE_OUTSIDE_GRANT, ErrorCode.INVALID},
     "received_on": {ErrorCode.DATE_OUTSIDE_GRANT, ErrorCode.INVALID},
     "start_date": {ErrorCode.INVALID}, "end_date": {ErrorCode.INVALID},
-    "grant": {"unknown_grant", "immutable"},
-    "partner": {ErrorCode.UNKNOWN_PARTNER, ErrorCode.PARTNER_NOT_ON_GRANT, ErrorCode.REQUIRED, "immutable"},
+    "grant": {ErrorCode.UNKNOWN_GRANT, ErrorCode.IMMUTABLE},
+    "partner": {ErrorCode.UNKNOWN_PARTNER, ErrorCode.PARTNER_NOT_ON_GRANT, ErrorCode.REQUIRED, ErrorCode.IMMUTABLE},
     "partners": {ErrorCode.UNKNOWN_PARTNER},
     "location": {ErrorCode.UNKNOWN_LOCATION},
     "budget_line": {ErrorCode.UNKNOWN_BUDGET_LINE, ErrorCode.HEADING_NOT_A_LINE},
     "parent": {ErrorCode.UNKNOWN_BUDGET_LINE, ErrorCode.INVALID},
     "voucher": {ErrorCode.DUPLICATE_VOUCHER, ErrorCode.REQUIRED},
     "year": {ErrorCode.INVALID},
-    "code": {"unique", "immutable"},
-    "month": {"unique"},
+    "code": {ErrorCode.UNIQUE, ErrorCode.IMMUTABLE},
+    "month": {ErrorCode.UNIQUE},
     "donors": {ErrorCode.SHARES_NOT_100, ErrorCode.INVALID},
 }
-
-CONFLICT_CODES = ["conflict", "draft_exists", "idempotency_key_in_progress", "in_use", "period_locked", "retry",
-                  "version_not_editable"]
-FORBIDDEN_CODES = ["forbidden", "not_your_partner", "permission_denied"]
-
 
 def _error_serializers(name: str, codes: list[str]):
     # Component names end in drf-standardized-errors' suffix, so that its enum hook leaves their
@@ -78,9 +78,12 @@ def _error_serializers(name: str, codes: list[str]):
     })
 
 
-ErrorResponse403Serializer = _error_serializers("Forbidden403", FORBIDDEN_CODES)
-ErrorResponse409Serializer = _error_serializers("Conflict409", CONFLICT_CODES)
-ErrorResponse422Serializer = _error_serializers("IdempotencyKeyReused422", ["idempotency_key_reused"])
+# The bodies of 403, 404, 409 and 422, their codes from the registry; named in the settings'
+# DRF_STANDARDIZED_ERRORS["ERROR_SCHEMAS"].
+ErrorResponse403Serializer = _error_serializers("Forbidden403", codes_for(HTTPStatus.FORBIDDEN))
+ErrorResponse404Serializer = _error_serializers("NotFound404", codes_for(HTTPStatus.NOT_FOUND))
+ErrorResponse409Serializer = _error_serializers("Conflict409", codes_for(HTTPStatus.CONFLICT))
+ErrorResponse422Serializer = _error_serializers("IdempotencyKeyReused422", codes_for(HTTPStatus.UNPROCESSABLE_ENTITY))
 
 
 def _validation_error_serializer(operation_id: str, codes_by_field: dict):
@@ -116,31 +119,34 @@ def _validation_error_serializer(operation_id: str, codes_by_field: dict):
 
 class AutoSchema(StandardizedAutoSchema):
     def _should_add_error_response(self, responses: dict, status_code: str) -> bool:
-        if status_code in responses or self.view.get_exception_handler() is not ledger_exception_handler:
+        """Which error statuses the operation documents: decided from its view, method and
+        permissions (DRF's public view API), not by the library's private helpers."""
+        view = self.view
+        if status_code in responses or view.get_exception_handler() is not ledger_exception_handler:
             return False
+        if status_code == "401":
+            return bool(view.get_authenticators())
+        if status_code == "403":
+            return self._may_be_forbidden()
         if status_code == "409":
             return self.method in WRITES
         if status_code == "422":
-            return self.method == "POST" and isinstance(self.view, IdempotentCreateMixin) and \
-                getattr(self.view, "action", None) == "create"
-        checks = {
-            "400": lambda: self._should_add_parse_error_response() or self._should_add_validation_error_response(),
-            "401": self._should_add_http401_error_response,
-            "403": self._should_add_http403_error_response,
-            "404": self._should_add_http404_error_response,
-            "405": self._should_add_http405_error_response,
-            "406": self._should_add_http406_error_response,
-            "415": self._should_add_http415_error_response,
-            "429": self._should_add_http429_error_response,
-            "500": self._should_add_http500_error_response,
-        }
-        check = checks.get(status_code)
-        return bool(check()) if check else False
+            return self.method == "POST" and isinstance(view, IdempotentCreateMixin) and \
+                getattr(view, "action", None) == "create"
+        if status_code == "429":
+            return bool(view.get_throttles())
+        # Any operation: 400 (a body or a query the API cannot read; the JSON parser is on every
+        # view), 404 (DRF's ?format= with no such renderer, besides unknown records), 405, 406, 415.
+        return status_code in ("400", "404", "405", "406", "415")
 
-    def _get_error_response_serializer(self, status_code: str):
-        extra = {"403": ErrorResponse403Serializer, "409": ErrorResponse409Serializer,
-                 "422": ErrorResponse422Serializer}
-        return extra.get(status_code) or super()._get_error_response_serializer(status_code)
+    def _may_be_forbidden(self) -> bool:
+        """403 is possible unless the view lets anyone in, or asks only that one is authenticated
+        (DRF then answers 401, not 403)."""
+        permissions = self.view.get_permissions()
+        if not permissions or all(type(permission) is AllowAny for permission in permissions):
+            return False
+        return not (len(permissions) == 1 and type(permissions[0]) is IsAuthenticated
+                    and self.view.get_authenticators())
 
     def _get_serializer_for_validation_error_response(self):
         codes_by_field = self._get_validation_error_codes_by_field(self._determine_fields_with_error_codes())
@@ -158,5 +164,5 @@ class AutoSchema(StandardizedAutoSchema):
             if service_codes and (name in codes or name in top_level):
                 codes[name].update(str(code) for code in service_codes)
         # and what concerns no one field (a constraint across fields, an Idempotency-Key): attr null
-        codes[None].update({ErrorCode.INVALID.value, "unique", "unique_together"})
+        codes[None].update({ErrorCode.INVALID.value, ErrorCode.UNIQUE.value, "unique_together"})
         return codes

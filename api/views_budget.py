@@ -11,13 +11,14 @@ from rest_framework.response import Response
 from api.access import budget_line_or_400, grant_or_404, require_finance_officer
 from api.fields import EUR_ONLY, CodeRelatedField, MoneyAmountField, MoneyInputMixin, currency_field
 from api.permissions import HasLedgerRole
+from api.schema import ErrorResponse409Serializer
 from budget.models import BudgetVersion, Reallocation
 from budget.revisions import Cell, donor_approval_state, donor_decision_record, reallocate
 from grants.errors import ErrorCode, PermissionRefused
 from grants.models import Donor, Location, Partner
 from grants.roles import donor_ids_of, is_finance_officer
 
-CONFLICT = OpenApiResponse(description="The version is not a draft.")
+CONFLICT = OpenApiResponse(response=ErrorResponse409Serializer, description="The version is not a draft.")
 
 
 class CellSerializer(serializers.Serializer):

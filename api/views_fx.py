@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.access import grant_or_404, partner_scope, require_finance_officer
+from api.schema import ErrorResponse409Serializer
 from expenditures.reconciliation import reconciliation_for
 from expenditures.revaluation import grant_revalue
 from grants.errors import ErrorCode
@@ -70,7 +71,8 @@ class GrantRevalueView(APIView):
         request=RevalueSerializer,
         responses={
             200: RevalueResultSerializer,
-            409: OpenApiResponse(description="A statement of the grant is accepted: send confirm: true."),
+            409: OpenApiResponse(response=ErrorResponse409Serializer,
+                                 description="A statement of the grant is accepted: send confirm: true."),
         },
     )
     def post(self, request: Request, code: str) -> Response:

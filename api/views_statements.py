@@ -17,6 +17,7 @@ from api.access import require_finance_officer
 from api.exceptions import serializer_errors_as_application_error
 from api.idempotency import IDEMPOTENCY_PARAMETER, IdempotentCreateMixin
 from api.permissions import FinanceOrPartnerWrites
+from api.schema import ErrorResponse409Serializer
 from api.serializers_statements import (
     OverdueQuerySerializer,
     OverdueSerializer,
@@ -39,7 +40,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PROBLEMS = OpenApiResponse(description="Every problem of the statement, each with its code and attr.")
 BAD_QUERY = OpenApiResponse(description="A query parameter is missing or malformed; `attr` names it.")
 NOT_FOUND = OpenApiResponse(description="No such grant, or no such partner on it, for this user.")
-CONFLICT = OpenApiResponse(description="The statement's state forbids it (locked quarter, not submitted).")
+CONFLICT = OpenApiResponse(response=ErrorResponse409Serializer,
+                           description="The statement's state forbids it (locked quarter, not submitted).")
 
 
 @extend_schema_view(

@@ -157,6 +157,13 @@ REST_FRAMEWORK = {
 DRF_STANDARDIZED_ERRORS = {
     "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,
     "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "406", "409", "415", "422", "429"],
+    # Their codes come from the registry (grants.errors.ErrorCode); api.schema builds the bodies.
+    "ERROR_SCHEMAS": {
+        "403": "api.schema.ErrorResponse403Serializer",
+        "404": "api.schema.ErrorResponse404Serializer",
+        "409": "api.schema.ErrorResponse409Serializer",
+        "422": "api.schema.ErrorResponse422Serializer",
+    },
 }
 
 SPECTACULAR_SETTINGS = {
