@@ -148,16 +148,23 @@ def expenditure_status_on_create(*, by, status: str | None) -> str:
     return status or ExpenditureStatus.SUBMITTED
 
 
-def check_expenditure_actor(*, by, partner: Partner) -> None:
-    """A partner member acts only for its own partner; a donor member never writes."""
+def _check_finance_or_own_partner(*, by, partner: Partner, nobody: str, not_own: str) -> None:
+    """Finance writes for any partner; a partner member only for its own (403 ``not_own``); anyone
+    else (a donor member) never (403 ``nobody``)."""
     actor = actor_of(by)
     if actor.is_finance:
         return
     if actor.kind != "partner":
-        raise PermissionRefused(_("Only a finance officer or the partner itself records expenditures."))
+        raise PermissionRefused(nobody)
     if actor.partner.pk != partner.pk:
-        raise PermissionRefused(_("A partner records only its own expenditures."), code=ErrorCode.NOT_YOUR_PARTNER,
-                                attr="partner")
+        raise PermissionRefused(not_own, code=ErrorCode.NOT_YOUR_PARTNER, attr="partner")
+
+
+def check_expenditure_actor(*, by, partner: Partner) -> None:
+    """A partner member acts only for its own partner; a donor member never writes."""
+    _check_finance_or_own_partner(
+        by=by, partner=partner, nobody=_("Only a finance officer or the partner itself records expenditures."),
+        not_own=_("A partner records only its own expenditures."))
 
 
 def check_expenditure_writable(*, by, expenditure: Expenditure, changes: dict | None = None) -> None:
@@ -193,14 +200,9 @@ def check_expenditure_writable(*, by, expenditure: Expenditure, changes: dict | 
 
 def check_statement_actor(*, by, partner: Partner) -> None:
     """A statement is written by its partner's members or by finance; donors only read."""
-    actor = actor_of(by)
-    if actor.is_finance:
-        return
-    if actor.kind != "partner":
-        raise PermissionRefused(_("Only a finance officer or the partner itself writes statements."))
-    if actor.partner.pk != partner.pk:
-        raise PermissionRefused(_("A partner submits only its own statements."), code=ErrorCode.NOT_YOUR_PARTNER,
-                                attr="partner")
+    _check_finance_or_own_partner(
+        by=by, partner=partner, nobody=_("Only a finance officer or the partner itself writes statements."),
+        not_own=_("A partner submits only its own statements."))
 
 
 # --- transfers -----------------------------------------------------------------------------------
