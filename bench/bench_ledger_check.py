@@ -1,4 +1,4 @@
-"""Benchmark: the auditor's check (``expenditures.audit.ledger_check``) at scale, on PostgreSQL.
+"""Benchmark: the auditor's check (``reports.checks.ledger_check``) at scale, on PostgreSQL.
 
 A plain script, not a test. It needs ``DATABASE_URL`` pointing at a throwaway PostgreSQL database:
 it migrates it, loads the seed and, unless the seed grant already has ``--expenditures``
@@ -23,42 +23,11 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-GRANT = "ML-ESEC-2015"
-
-
-def machine() -> list[str]:
-    cpu = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    try:
-        memory = subprocess.run(["free", "-h"], capture_output=True, text=True, check=True).stdout.rstrip()
-    except (OSError, subprocess.CalledProcessError):
-        memory = "free -h unavailable"
-    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
-    return [f"- nproc: {os.cpu_count()}", f"- CPU: {cpu}", f"- Python {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}", f"- load average at the end (1 / 5 / 15 min): {load}",
-            "- free -h:", "", "```", memory, "```"]
-
-
-def setup_django() -> None:
-    os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    sys.path.insert(0, str(BASE_DIR))
-    import django
-
-    django.setup()
+from bench_reports import GRANT, machine, setup_django  # the benches' machine section and Django setup
 
 
 def median_time(fn, repeat: int) -> float:
@@ -116,6 +85,7 @@ def main() -> int:
     from expenditures import audit
     from expenditures.models import Expenditure, QuarterlyStatement
     from grants.models import Grant
+    from reports import checks
 
     call_command("migrate", verbosity=0)
     call_command("load_seed", verbosity=0, stdout=io.StringIO())  # stdout is the Markdown section
@@ -153,7 +123,7 @@ def main() -> int:
           file=sys.stderr)
 
     with CaptureQueriesContext(connection) as queries:
-        report = audit.ledger_check(grant=grant)
+        report = checks.ledger_check(grant=grant)
     if not report.ok:
         print("the check found discrepancies on fresh demo data:", file=sys.stderr)
         for finding in report.discrepancies[:20]:
@@ -163,12 +133,12 @@ def main() -> int:
         audit._check_statements(grant, audit.Report(), audit._Codes(), lambda: None)
 
     def footing():
-        audit._check_footing(grant, audit.Report())
+        checks.check_footing(grant, audit.Report())
 
     def versions():
         audit._check_versions(grant, audit.Report())
 
-    rows = [("ledger_check (whole grant)", median_time(lambda: audit.ledger_check(grant=grant), args.repeat))]
+    rows = [("ledger_check (whole grant)", median_time(lambda: checks.ledger_check(grant=grant), args.repeat))]
     for name, fn in (("conversions (stale_conversions, every partner; accepted rows skipped)", conversions),
                      ("digests of the accepted statements and their chain", digests),
                      ("report footing (6 groupings against the exact SQL sum)", footing),
