@@ -50,6 +50,7 @@ import xlsxwriter
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
@@ -57,6 +58,7 @@ from budget.models import Allocation, BudgetLine, BudgetVersion
 from expenditures.models import FundTransfer, QuarterlyStatement, StatementStatus
 from expenditures.statements import LINE_FIELDS, period_parse
 from grants.errors import ApplicationError, ErrorCode
+from grants.i18n import Labels
 from grants.models import Grant, Location, Partner
 from grants.money import EUR, XOF, money_sum
 from grants.periods import quarter_bounds
@@ -65,10 +67,11 @@ from grants.validation import errors_of
 TEMPLATE_VERSION = "statement-1"
 KEYS_SHEET = "keys"
 LISTS_SHEET = "lists"
-SHEETS = {
-    "en": {"summary": "Statement", "expenditures": "Expenditures"},
-    "fr": {"summary": "Relevé", "expenditures": "Dépenses"},
-}
+# The words of the template: gettext messages (grants.i18n), the French in locale/fr.
+SHEETS = Labels({
+    "summary": pgettext_lazy("statement sheet", "Statement"),
+    "expenditures": pgettext_lazy("statement sheet", "Expenditures"),
+})
 
 # The expenditures sheet: a header in row 1, expenditures from row 2 (Excel's numbering).
 HEADER_ROW = 1
@@ -86,57 +89,49 @@ EXPLANATION_FIRST_ROW = 20  # code in A, explanation in B (merged over B:C)
 EXPLANATION_ROWS = 30
 EXPLANATION_LAST_ROW = EXPLANATION_FIRST_ROW + EXPLANATION_ROWS - 1
 
-LABELS = {
-    "en": {
-        "title": "Quarterly financial statement",
-        "grant": "Grant", "partner": "Partner", "period": "Period", "currency": "Currency",
-        "period_text": "{period}: from {start} to {end}",
-        "opening": "Opening balance", "received": "Funds received in the quarter", "spent": "Total spent",
-        "closing": "Closing balance (opening + received - spent)", "cash": "Cash on hand",
-        "bank": "Bank balance", "counted": "Cash + bank", "difference": "Difference (closing - cash - bank)",
-        "hint_opening": "From the ledger: closing balance of the previous accepted statement.",
-        "hint_received": "From the ledger: transfers received in the quarter.",
-        "hint_spent": "Sum of the sheet {sheet}.",
-        "hint_cash": "To fill: cash counted on the last day of the quarter.",
-        "hint_bank": "To fill: bank statement balance on the last day of the quarter.",
-        "hint_difference": "Should be 0.",
-        "explanations": "Explanations for lines spent over their budget",
-        "line": "Budget line", "explanation": "Explanation",
-        "date": "Date", "location": "Location", "amount": "Amount", "voucher": "Voucher",
-        "description": "Description",
-        "date_prompt": "A date from {start} to {end}.", "line_prompt": "A line allocated to {partner}.",
-        "location_prompt": "A location where {partner} works.",
-        "amount_prompt_XOF": "Whole francs (XOF has no cents).", "amount_prompt_EUR": "Euros, with cents.",
-        "list_error": "Choose a value from the list.", "date_error": "The date must be inside {period}.",
-        "amount_error": "A positive amount is expected.", "currency_error": "{partner} reports in {currency}.",
-        "file": "statement",
-    },
-    "fr": {
-        "title": "Relevé financier trimestriel",
-        "grant": "Convention", "partner": "Partenaire", "period": "Période", "currency": "Devise",
-        "period_text": "{period} : du {start} au {end}",
-        "opening": "Solde d'ouverture", "received": "Fonds reçus dans le trimestre", "spent": "Total dépensé",
-        "closing": "Solde de clôture (ouverture + reçus - dépensé)", "cash": "Caisse",
-        "bank": "Solde bancaire", "counted": "Caisse + banque", "difference": "Écart (clôture - caisse - banque)",
-        "hint_opening": "Repris du grand livre : solde de clôture du relevé accepté précédent.",
-        "hint_received": "Repris du grand livre : transferts reçus dans le trimestre.",
-        "hint_spent": "Somme de la feuille {sheet}.",
-        "hint_cash": "À remplir : caisse comptée le dernier jour du trimestre.",
-        "hint_bank": "À remplir : solde du relevé bancaire le dernier jour du trimestre.",
-        "hint_difference": "Doit être 0.",
-        "explanations": "Explications des lignes dépensées au-delà de leur budget",
-        "line": "Ligne budgétaire", "explanation": "Explication",
-        "date": "Date", "location": "Lieu", "amount": "Montant", "voucher": "Pièce justificative",
-        "description": "Libellé",
-        "date_prompt": "Une date du {start} au {end}.", "line_prompt": "Une ligne allouée à {partner}.",
-        "location_prompt": "Un lieu où {partner} intervient.",
-        "amount_prompt_XOF": "Francs entiers (le XOF n'a pas de centimes).",
-        "amount_prompt_EUR": "Euros, avec les centimes.",
-        "list_error": "Choisissez une valeur de la liste.", "date_error": "La date doit être dans {period}.",
-        "amount_error": "Un montant positif est attendu.", "currency_error": "{partner} rapporte en {currency}.",
-        "file": "releve",
-    },
-}
+LABELS = Labels({
+    "title": pgettext_lazy("statement template", "Quarterly financial statement"),
+    "grant": pgettext_lazy("statement template", "Grant"),
+    "partner": pgettext_lazy("statement template", "Partner"),
+    "period": pgettext_lazy("statement template", "Period"),
+    "currency": pgettext_lazy("statement template", "Currency"),
+    "period_text": pgettext_lazy("statement template", "{period}: from {start} to {end}"),
+    "opening": pgettext_lazy("statement template", "Opening balance"),
+    "received": pgettext_lazy("statement template", "Funds received in the quarter"),
+    "spent": pgettext_lazy("statement template", "Total spent"),
+    "closing": pgettext_lazy("statement template", "Closing balance (opening + received - spent)"),
+    "cash": pgettext_lazy("statement template", "Cash on hand"),
+    "bank": pgettext_lazy("statement template", "Bank balance"),
+    "counted": pgettext_lazy("statement template", "Cash + bank"),
+    "difference": pgettext_lazy("statement template", "Difference (closing - cash - bank)"),
+    "hint_opening": pgettext_lazy(
+        "statement template",
+        "From the ledger: closing balance of the previous accepted statement.",
+    ),
+    "hint_received": pgettext_lazy("statement template", "From the ledger: transfers received in the quarter."),
+    "hint_spent": pgettext_lazy("statement template", "Sum of the sheet {sheet}."),
+    "hint_cash": pgettext_lazy("statement template", "To fill: cash counted on the last day of the quarter."),
+    "hint_bank": pgettext_lazy("statement template", "To fill: bank statement balance on the last day of the quarter."),
+    "hint_difference": pgettext_lazy("statement template", "Should be 0."),
+    "explanations": pgettext_lazy("statement template", "Explanations for lines spent over their budget"),
+    "line": pgettext_lazy("statement template", "Budget line"),
+    "explanation": pgettext_lazy("statement template", "Explanation"),
+    "date": pgettext_lazy("statement template", "Date"),
+    "location": pgettext_lazy("statement template", "Location"),
+    "amount": pgettext_lazy("statement template", "Amount"),
+    "voucher": pgettext_lazy("statement template", "Voucher"),
+    "description": pgettext_lazy("statement template", "Description"),
+    "date_prompt": pgettext_lazy("statement template", "A date from {start} to {end}."),
+    "line_prompt": pgettext_lazy("statement template", "A line allocated to {partner}."),
+    "location_prompt": pgettext_lazy("statement template", "A location where {partner} works."),
+    "amount_prompt_XOF": pgettext_lazy("statement template", "Whole francs (XOF has no cents)."),
+    "amount_prompt_EUR": pgettext_lazy("statement template", "Euros, with cents."),
+    "list_error": pgettext_lazy("statement template", "Choose a value from the list."),
+    "date_error": pgettext_lazy("statement template", "The date must be inside {period}."),
+    "amount_error": pgettext_lazy("statement template", "A positive amount is expected."),
+    "currency_error": pgettext_lazy("statement template", "{partner} reports in {currency}."),
+    "file": pgettext_lazy("statement template", "statement"),
+})
 DATE_FORMATS = {"en": "yyyy-mm-dd", "fr": "dd/mm/yyyy"}
 MONEY_FORMATS = {XOF: '#,##0 "FCFA"', EUR: '#,##0.00 "EUR"'}
 

@@ -41,6 +41,7 @@ from typing import IO
 
 import xlsxwriter
 from django.utils import timezone
+from django.utils.translation import pgettext_lazy
 from xlsxwriter.format import Format
 from xlsxwriter.utility import _preserve_whitespace, _utf16_len, _utf16_truncate, xl_col_to_name, xl_rowcol_to_cell
 from xlsxwriter.worksheet import Worksheet
@@ -49,6 +50,7 @@ from budget.models import BudgetVersion
 from expenditures.audit import accepted_digests
 from expenditures.models import COUNTED_STATUSES
 from expenditures.reconciliation import reconciliation_for
+from grants.i18n import Labels
 from grants.models import Grant, Partner
 from grants.money import CENT
 from reports.beneficiaries import cost_per_beneficiary
@@ -61,20 +63,20 @@ XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.s
 HUNDRED = Decimal("100")
 EXCEL_EPOCH = date(1899, 12, 30)  # day 0 of Excel's 1900 date system, as xlsxwriter counts it
 
-SHEETS = {
-    "en": {
-        "summary": "Summary", "heading_line": "By heading and line", "partner": "By partner",
-        "location": "By location", "quarter": "By quarter", "burn": "Burn rate",
-        "fx": "FX reconciliation", "detail": "Expenditure detail", "about": "About",
-        "revision": "Original - revised", "digests": "Digests",
-    },
-    "fr": {
-        "summary": "Synthèse", "heading_line": "Par rubrique et ligne", "partner": "Par partenaire",
-        "location": "Par lieu", "quarter": "Par trimestre", "burn": "Rythme de dépense",
-        "fx": "Rapprochement de change", "detail": "Détail des dépenses", "about": "À propos",
-        "revision": "Initial - révisé", "digests": "Empreintes",
-    },
-}
+# Sheet names: at most 31 characters in either language.
+SHEETS = Labels({
+    "summary": pgettext_lazy("workbook sheet", "Summary"),
+    "heading_line": pgettext_lazy("workbook sheet", "By heading and line"),
+    "partner": pgettext_lazy("workbook sheet", "By partner"),
+    "location": pgettext_lazy("workbook sheet", "By location"),
+    "quarter": pgettext_lazy("workbook sheet", "By quarter"),
+    "burn": pgettext_lazy("workbook sheet", "Burn rate"),
+    "fx": pgettext_lazy("workbook sheet", "FX reconciliation"),
+    "detail": pgettext_lazy("workbook sheet", "Expenditure detail"),
+    "about": pgettext_lazy("workbook sheet", "About"),
+    "revision": pgettext_lazy("workbook sheet", "Original - revised"),
+    "digests": pgettext_lazy("workbook sheet", "Digests"),
+})
 
 # Number format codes are stored in the file in Excel's invariant (en-US) notation; Excel and
 # LibreOffice show them with the reader's separators, so "#,##0.00 €" reads "1 234,56 €" in a
@@ -91,130 +93,151 @@ FORMATS = {
 VARIANCE_COLUMNS = ("key", "label", "budget", "planned_to_date", "actual", "variance", "variance_pct",
                     "use_pct", "variance_to_date", "flag")
 
-TEXT = {
-    "en": {
-        "key": "Code", "label": "Label", "budget": "Budget", "planned_to_date": "Planned to date",
-        "actual": "Actual", "variance": "Variance", "variance_pct": "Variance %", "use_pct": "Use %",
-        "variance_to_date": "Variance to date", "flag": "Flag",
-        "title.summary": "Budget monitoring", "title.heading_line": "Variance by heading and line",
-        "title.partner": "Variance by partner", "title.location": "Variance by location",
-        "title.quarter": "Variance by quarter", "title.burn": "Burn rate",
-        "title.fx": "FX reconciliation", "title.detail": "Expenditure detail", "title.about": "About this workbook",
-        "title.revision": "Original and revised budget",
-        "original": "Original (version {number})", "revised": "Revised (version {number})",
-        "change": "Change", "change_pct": "Change %",
-        "subtitle": "{grant} | as of {as_of} | budget version {version} | tolerance {tolerance} %{scope}",
-        "scope": " | partner {partner}", "no_version": "none",
-        "figures": "Key figures", "figure": "Figure", "value": "Value",
-        "by_heading": "Budget and actual by heading", "beneficiaries": "Cost per beneficiary",
-        "target": "Target", "unit": "Unit", "cost_per_beneficiary": "Cost per beneficiary",
-        "chart.heading": "Budget and actual by heading", "chart.burn": "Cumulative spending, actual and planned",
-        "month": "Month", "month_name": "Month name", "planned": "Planned",
-        "cumulative_actual": "Cumulative actual", "cumulative_planned": "Cumulative planned",
-        "burn_rate": "Burn rate (average of the last {window} full months)",
-        "months_elapsed": "Months elapsed", "months_remaining": "Months remaining",
-        "remaining_budget": "Remaining budget", "runway_months": "Runway (months)",
-        "forecast_at_completion": "Forecast at completion", "projected_variance": "Projected variance",
-        "exhaustion_month": "Month the money runs out", "time_elapsed_pct": "Time elapsed %",
-        "pace_flag": "Pace", "none": "-",
-        "partner": "Partner", "eur_sent": "EUR sent", "fees_eur": "Fees (EUR)", "xof_received": "XOF received",
-        "effective_rate": "Effective rate", "xof_spent": "XOF spent", "xof_balance": "XOF balance",
-        "unfunded_xof": "Unfunded XOF", "eur_spent": "EUR spent (grant's method)",
-        "eur_spent_at_parity": "EUR spent at parity", "fx_difference_eur": "FX difference (EUR)",
-        "date": "Date", "voucher": "Voucher", "line": "Line", "line_label": "Line label",
-        "location": "Location", "description": "Description", "amount": "Amount", "currency": "Currency",
-        "rate": "Rate", "method": "Method", "amount_eur": "Amount EUR", "status": "Status",
-        "grant": "Grant", "title": "Title", "donors": "Donors", "period": "Period", "version": "Budget version",
-        "as_of": "As of", "scope_label": "Restricted to partner", "fx_method": "Conversion method",
-        "tolerance": "Variance tolerance", "statuses": "Spending counted", "generated_at": "Generated at",
-        "definitions": "Definitions",
-        "def.budget": "The allocations of the budget version.",
-        "def.planned_to_date": "Each project year's allocation spread evenly over its months (to the cent, "
-                               "the last month taking the rest); the as-of month counts for its elapsed days.",
-        "def.actual": "Submitted and validated spending dated up to the as-of date, at its stored EUR value.",
-        "def.variance": "Budget - actual.", "def.variance_pct": "Variance / budget.",
-        "def.use_pct": "Actual / budget.", "def.variance_to_date": "Planned to date - actual.",
-        "def.flag": "'over' where actual > budget x (1 + tolerance); 'under' where actual < planned to date "
-                    "x (1 - tolerance); else 'ok'.",
-        "def.burn_rate": "Average actual of the last full months; runway = remaining budget / burn rate; "
-                         "forecast = actual + burn rate x months remaining.",
-        "def.pace": "Ahead or behind when use % and time elapsed % differ by more than 15 points.",
-        "title.digests": "Digests of the accepted statements",
-        "digests.note": "The SHA-256 digest of each accepted quarter (the statement, its ledger rows and their "
-                        "conversions), chained to the partner's previous accepted quarter. manage.py ledger_check "
-                        "and GET /api/v1/grants/{code}/check/ recompute them: a digest that is no longer the one "
-                        "listed here means the ledger changed since this workbook was made.",
-        "accepted_at": "Accepted at", "digest": "Digest", "previous_digest": "Previous digest",
-        "reopenings": "Reopenings (when, why, digest then)",
-    },
-    "fr": {
-        "key": "Code", "label": "Libellé", "budget": "Budget", "planned_to_date": "Prévu à date",
-        "actual": "Réalisé", "variance": "Écart", "variance_pct": "Écart %", "use_pct": "Taux d'exécution",
-        "variance_to_date": "Écart à date", "flag": "Signal",
-        "title.summary": "Suivi budgétaire", "title.heading_line": "Écarts par rubrique et ligne",
-        "title.partner": "Écarts par partenaire", "title.location": "Écarts par lieu",
-        "title.quarter": "Écarts par trimestre", "title.burn": "Rythme de dépense",
-        "title.fx": "Rapprochement de change", "title.detail": "Détail des dépenses",
-        "title.about": "À propos de ce classeur",
-        "title.revision": "Budget initial et budget révisé",
-        "original": "Initial (version {number})", "revised": "Révisé (version {number})",
-        "change": "Variation", "change_pct": "Variation %",
-        "subtitle": "{grant} | au {as_of} | version du budget {version} | tolérance {tolerance} %{scope}",
-        "scope": " | partenaire {partner}", "no_version": "aucune",
-        "figures": "Chiffres clés", "figure": "Indicateur", "value": "Valeur",
-        "by_heading": "Budget et réalisé par rubrique", "beneficiaries": "Coût par bénéficiaire",
-        "target": "Cible", "unit": "Unité", "cost_per_beneficiary": "Coût par bénéficiaire",
-        "chart.heading": "Budget et réalisé par rubrique", "chart.burn": "Dépenses cumulées, réalisées et prévues",
-        "month": "Mois", "month_name": "Nom du mois", "planned": "Prévu",
-        "cumulative_actual": "Réalisé cumulé", "cumulative_planned": "Prévu cumulé",
-        "burn_rate": "Rythme de dépense (moyenne des {window} derniers mois complets)",
-        "months_elapsed": "Mois écoulés", "months_remaining": "Mois restants",
-        "remaining_budget": "Budget restant", "runway_months": "Autonomie (mois)",
-        "forecast_at_completion": "Prévision à l'achèvement", "projected_variance": "Écart projeté",
-        "exhaustion_month": "Mois d'épuisement des fonds", "time_elapsed_pct": "Temps écoulé %",
-        "pace_flag": "Rythme", "none": "-",
-        "partner": "Partenaire", "eur_sent": "EUR envoyés", "fees_eur": "Frais (EUR)", "xof_received": "XOF reçus",
-        "effective_rate": "Taux obtenu", "xof_spent": "XOF dépensés", "xof_balance": "Solde XOF",
-        "unfunded_xof": "XOF non financés", "eur_spent": "EUR dépensés (méthode de la subvention)",
-        "eur_spent_at_parity": "EUR dépensés à la parité", "fx_difference_eur": "Écart de change (EUR)",
-        "date": "Date", "voucher": "Pièce", "line": "Ligne", "line_label": "Libellé de la ligne",
-        "location": "Lieu", "description": "Description", "amount": "Montant", "currency": "Devise",
-        "rate": "Taux", "method": "Méthode", "amount_eur": "Montant EUR", "status": "Statut",
-        "grant": "Subvention", "title": "Titre", "donors": "Bailleurs", "period": "Période",
-        "version": "Version du budget", "as_of": "Au", "scope_label": "Restreint au partenaire",
-        "fx_method": "Méthode de conversion", "tolerance": "Tolérance d'écart", "statuses": "Dépenses comptées",
-        "generated_at": "Produit le", "definitions": "Définitions",
-        "def.budget": "Les allocations de la version du budget.",
-        "def.planned_to_date": "L'allocation de chaque année du projet répartie également sur ses mois (au centime, "
-                               "le dernier mois prenant le reste) ; le mois de la date d'arrêté compte pour ses "
-                               "jours écoulés.",
-        "def.actual": "Dépenses soumises et validées datées jusqu'à la date d'arrêté, à leur valeur en EUR "
-                      "enregistrée.",
-        "def.variance": "Budget - réalisé.", "def.variance_pct": "Écart / budget.",
-        "def.use_pct": "Réalisé / budget.", "def.variance_to_date": "Prévu à date - réalisé.",
-        "def.flag": "« dépassement » si réalisé > budget x (1 + tolérance) ; « sous-exécution » si réalisé "
-                    "< prévu à date x (1 - tolérance) ; sinon « ok ».",
-        "def.burn_rate": "Moyenne du réalisé des derniers mois complets ; autonomie = budget restant / rythme ; "
-                         "prévision = réalisé + rythme x mois restants.",
-        "def.pace": "En avance ou en retard quand le taux d'exécution et le temps écoulé diffèrent de plus de "
-                    "15 points.",
-        "title.digests": "Empreintes des états acceptés",
-        "digests.note": "L'empreinte SHA-256 de chaque trimestre accepté (l'état, ses lignes du registre et leurs "
-                        "conversions), chaînée au trimestre accepté précédent du partenaire. manage.py ledger_check "
-                        "et GET /api/v1/grants/{code}/check/ les recalculent : une empreinte qui n'est plus celle "
-                        "listée ici signifie que le registre a changé depuis ce classeur.",
-        "accepted_at": "Accepté le", "digest": "Empreinte", "previous_digest": "Empreinte précédente",
-        "reopenings": "Réouvertures (date, motif, empreinte d'alors)",
-    },
-}
+TEXT = Labels({
+    "key": pgettext_lazy("workbook", "Code"),
+    "label": pgettext_lazy("workbook", "Label"),
+    "budget": pgettext_lazy("workbook", "Budget"),
+    "planned_to_date": pgettext_lazy("workbook", "Planned to date"),
+    "actual": pgettext_lazy("workbook", "Actual"),
+    "variance": pgettext_lazy("workbook", "Variance"),
+    "variance_pct": pgettext_lazy("workbook", "Variance %"),
+    "use_pct": pgettext_lazy("workbook", "Use %"),
+    "variance_to_date": pgettext_lazy("workbook", "Variance to date"),
+    "flag": pgettext_lazy("workbook", "Flag"),
+    "title.summary": pgettext_lazy("workbook", "Budget monitoring"),
+    "title.heading_line": pgettext_lazy("workbook", "Variance by heading and line"),
+    "title.partner": pgettext_lazy("workbook", "Variance by partner"),
+    "title.location": pgettext_lazy("workbook", "Variance by location"),
+    "title.quarter": pgettext_lazy("workbook", "Variance by quarter"),
+    "title.burn": pgettext_lazy("workbook", "Burn rate"),
+    "title.fx": pgettext_lazy("workbook", "FX reconciliation"),
+    "title.detail": pgettext_lazy("workbook", "Expenditure detail"),
+    "title.about": pgettext_lazy("workbook", "About this workbook"),
+    "title.revision": pgettext_lazy("workbook", "Original and revised budget"),
+    "original": pgettext_lazy("workbook", "Original (version {number})"),
+    "revised": pgettext_lazy("workbook", "Revised (version {number})"),
+    "change": pgettext_lazy("workbook", "Change"),
+    "change_pct": pgettext_lazy("workbook", "Change %"),
+    "subtitle": pgettext_lazy(
+        "workbook",
+        "{grant} | as of {as_of} | budget version {version} | tolerance {tolerance} %{scope}",
+    ),
+    "scope": pgettext_lazy("workbook", " | partner {partner}"),
+    "no_version": pgettext_lazy("workbook", "none"),
+    "figures": pgettext_lazy("workbook", "Key figures"),
+    "figure": pgettext_lazy("workbook", "Figure"),
+    "value": pgettext_lazy("workbook", "Value"),
+    "by_heading": pgettext_lazy("workbook", "Budget and actual by heading"),
+    "beneficiaries": pgettext_lazy("workbook", "Cost per beneficiary"),
+    "target": pgettext_lazy("workbook", "Target"),
+    "unit": pgettext_lazy("workbook", "Unit"),
+    "cost_per_beneficiary": pgettext_lazy("workbook", "Cost per beneficiary"),
+    "chart.heading": pgettext_lazy("workbook", "Budget and actual by heading"),
+    "chart.burn": pgettext_lazy("workbook", "Cumulative spending, actual and planned"),
+    "month": pgettext_lazy("workbook", "Month"),
+    "month_name": pgettext_lazy("workbook", "Month name"),
+    "planned": pgettext_lazy("workbook", "Planned"),
+    "cumulative_actual": pgettext_lazy("workbook", "Cumulative actual"),
+    "cumulative_planned": pgettext_lazy("workbook", "Cumulative planned"),
+    "burn_rate": pgettext_lazy("workbook", "Burn rate (average of the last {window} full months)"),
+    "months_elapsed": pgettext_lazy("workbook", "Months elapsed"),
+    "months_remaining": pgettext_lazy("workbook", "Months remaining"),
+    "remaining_budget": pgettext_lazy("workbook", "Remaining budget"),
+    "runway_months": pgettext_lazy("workbook", "Runway (months)"),
+    "forecast_at_completion": pgettext_lazy("workbook", "Forecast at completion"),
+    "projected_variance": pgettext_lazy("workbook", "Projected variance"),
+    "exhaustion_month": pgettext_lazy("workbook", "Month the money runs out"),
+    "time_elapsed_pct": pgettext_lazy("workbook", "Time elapsed %"),
+    "pace_flag": pgettext_lazy("workbook", "Pace"),
+    "none": pgettext_lazy("workbook", "-"),
+    "partner": pgettext_lazy("workbook", "Partner"),
+    "eur_sent": pgettext_lazy("workbook", "EUR sent"),
+    "fees_eur": pgettext_lazy("workbook", "Fees (EUR)"),
+    "xof_received": pgettext_lazy("workbook", "XOF received"),
+    "effective_rate": pgettext_lazy("workbook", "Effective rate"),
+    "xof_spent": pgettext_lazy("workbook", "XOF spent"),
+    "xof_balance": pgettext_lazy("workbook", "XOF balance"),
+    "unfunded_xof": pgettext_lazy("workbook", "Unfunded XOF"),
+    "eur_spent": pgettext_lazy("workbook", "EUR spent (grant's method)"),
+    "eur_spent_at_parity": pgettext_lazy("workbook", "EUR spent at parity"),
+    "fx_difference_eur": pgettext_lazy("workbook", "FX difference (EUR)"),
+    "date": pgettext_lazy("workbook", "Date"),
+    "voucher": pgettext_lazy("workbook", "Voucher"),
+    "line": pgettext_lazy("workbook", "Line"),
+    "line_label": pgettext_lazy("workbook", "Line label"),
+    "location": pgettext_lazy("workbook", "Location"),
+    "description": pgettext_lazy("workbook", "Description"),
+    "amount": pgettext_lazy("workbook", "Amount"),
+    "currency": pgettext_lazy("workbook", "Currency"),
+    "rate": pgettext_lazy("workbook", "Rate"),
+    "method": pgettext_lazy("workbook", "Method"),
+    "amount_eur": pgettext_lazy("workbook", "Amount EUR"),
+    "status": pgettext_lazy("workbook", "Status"),
+    "grant": pgettext_lazy("workbook", "Grant"),
+    "title": pgettext_lazy("workbook", "Title"),
+    "donors": pgettext_lazy("workbook", "Donors"),
+    "period": pgettext_lazy("workbook", "Period"),
+    "version": pgettext_lazy("workbook", "Budget version"),
+    "as_of": pgettext_lazy("workbook", "As of"),
+    "scope_label": pgettext_lazy("workbook", "Restricted to partner"),
+    "fx_method": pgettext_lazy("workbook", "Conversion method"),
+    "tolerance": pgettext_lazy("workbook", "Variance tolerance"),
+    "statuses": pgettext_lazy("workbook", "Spending counted"),
+    "generated_at": pgettext_lazy("workbook", "Generated at"),
+    "definitions": pgettext_lazy("workbook", "Definitions"),
+    "def.budget": pgettext_lazy("workbook", "The allocations of the budget version."),
+    "def.planned_to_date": pgettext_lazy(
+        "workbook",
+        "Each project year's allocation spread evenly over its months (to the cent, the last month taking the rest); "
+        "the as-of month counts for its elapsed days.",
+    ),
+    "def.actual": pgettext_lazy(
+        "workbook",
+        "Submitted and validated spending dated up to the as-of date, at its stored EUR value.",
+    ),
+    "def.variance": pgettext_lazy("workbook", "Budget - actual."),
+    "def.variance_pct": pgettext_lazy("workbook", "Variance / budget."),
+    "def.use_pct": pgettext_lazy("workbook", "Actual / budget."),
+    "def.variance_to_date": pgettext_lazy("workbook", "Planned to date - actual."),
+    "def.flag": pgettext_lazy(
+        "workbook",
+        "'over' where actual > budget x (1 + tolerance); 'under' where actual < planned to date x (1 - tolerance); "
+        "else 'ok'.",
+    ),
+    "def.burn_rate": pgettext_lazy(
+        "workbook",
+        "Average actual of the last full months; runway = remaining budget / burn rate; forecast = actual + burn "
+        "rate x months remaining.",
+    ),
+    "def.pace": pgettext_lazy(
+        "workbook",
+        "Ahead or behind when use % and time elapsed % differ by more than 15 points.",
+    ),
+    "title.digests": pgettext_lazy("workbook", "Digests of the accepted statements"),
+    "digests.note": pgettext_lazy(
+        "workbook",
+        "The SHA-256 digest of each accepted quarter (the statement, its ledger rows and their conversions), chained "
+        "to the partner's previous accepted quarter. manage.py ledger_check and GET /api/v1/grants/{code}/check/ "
+        "recompute them: a digest that is no longer the one listed here means the ledger changed since this workbook "
+        "was made.",
+    ),
+    "accepted_at": pgettext_lazy("workbook", "Accepted at"),
+    "digest": pgettext_lazy("workbook", "Digest"),
+    "previous_digest": pgettext_lazy("workbook", "Previous digest"),
+    "reopenings": pgettext_lazy("workbook", "Reopenings (when, why, digest then)"),
+})
 
-STATUS_WORDS = {"fr": {"submitted": "soumise", "validated": "validée"}}
-METHOD_WORDS = {
-    "fr": {"parity": "parité fixe", "fifo": "taux des transferts (premier entré, premier sorti)",
-           "weighted_average": "taux moyen pondéré", "monthly_rate": "taux mensuel"},
-    "en": {"parity": "fixed parity", "fifo": "rate of the funding transfers (first in, first out)",
-           "weighted_average": "weighted average rate", "monthly_rate": "monthly rate"},
-}
+# The statuses read as words about an expenditure ("dépense", feminine in French).
+STATUS_WORDS = Labels({
+    "submitted": pgettext_lazy("expenditure status", "submitted"),
+    "validated": pgettext_lazy("expenditure status", "validated"),
+})
+METHOD_WORDS = Labels({
+    "parity": pgettext_lazy("fx method", "fixed parity"),
+    "fifo": pgettext_lazy("fx method", "rate of the funding transfers (first in, first out)"),
+    "weighted_average": pgettext_lazy("fx method", "weighted average rate"),
+    "monthly_rate": pgettext_lazy("fx method", "monthly rate"),
+})
 FX_COLUMNS = ("eur_sent", "fees_eur", "xof_received", "effective_rate", "xof_spent", "xof_balance",
               "unfunded_xof", "eur_spent", "eur_spent_at_parity", "fx_difference_eur")
 FX_FORMATS = {"eur_sent": "eur", "fees_eur": "eur", "xof_received": "xof", "effective_rate": "rate",
@@ -788,7 +811,7 @@ class _Writer:
                  "currency", "rate", "amount_eur", "status")
         self.header(ws, 0, [t[n] for n in names])
         label_key = "budget_line__label_fr" if self.lang == "fr" else "budget_line__label_en"
-        statuses = STATUS_WORDS.get(self.lang, {})
+        statuses = STATUS_WORDS[self.lang]
         date_f, eur_f, xof_f, rate_f = f["date"], f["eur"], f["xof"], f["rate"]
         write_row = ws.write_direct_row
         row = 0
@@ -834,7 +857,7 @@ class _Writer:
         c, t, f = self.c, self.t, self.f
         ws = self.sheet("about")
         ws.write_string(0, 0, t["title.about"], f["title"])
-        statuses = STATUS_WORDS.get(self.lang, {})
+        statuses = STATUS_WORDS[self.lang]
         items = [
             (t["grant"], c.grant_code),
             (t["title"], c.grant_title),
