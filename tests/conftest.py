@@ -32,6 +32,11 @@ def _reference_rows(request):
     transactional = (marker is not None and marker.kwargs.get("transaction")) or (
         "transactional_db" in request.fixturenames)
     request.getfixturevalue("transactional_db" if transactional else "db")
+    ensure_reference_rows()
+
+
+def ensure_reference_rows() -> None:
+    """The parity and the role groups, as the data migrations make them, if a flush took them."""
     from decimal import Decimal
 
     from django.contrib.contenttypes.models import ContentType

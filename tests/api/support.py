@@ -20,7 +20,7 @@ from expenditures import services as expenditure_services
 from expenditures.models import ExchangeRate, Expenditure, FundTransfer, QuarterlyStatement
 from grants import services as grant_services
 from grants.models import Donor, Grant, GrantDonor, Location, Partner, Role
-from tests.conftest import make_user
+from tests.conftest import ensure_reference_rows, make_user
 
 API = "/api/v1"
 SEED = "ML-ESEC-2015"
@@ -123,6 +123,7 @@ ROLES = ("finance", "bnce", "donor", "norole", "anonymous")
 @contextmanager
 def module_world(django_db_blocker, build):
     with django_db_blocker.unblock(), transaction.atomic():
+        ensure_reference_rows()  # inside the module's transaction, like every test's own
         built = build()
         yield built
         transaction.set_rollback(True)
