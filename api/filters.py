@@ -12,9 +12,9 @@ from django.utils import translation
 from django_filters.constants import EMPTY_VALUES
 from django_filters.rest_framework import DjangoFilterBackend
 
-from expenditures.models import Expenditure, ExpenditureStatus, FundTransfer
-from grants.models import Grant, Partner
-from grants.money import CURRENCY_CHOICES
+from expenditures.fields import FIELDS as EXPENDITURE_FIELDS
+from expenditures.fields import FilterKind
+from expenditures.models import Expenditure, FundTransfer
 
 
 def _id_of(model, code: str) -> RawSQL:
@@ -29,23 +29,37 @@ def _id_of(model, code: str) -> RawSQL:
     return RawSQL(f"SELECT id FROM {table} WHERE code = %s LIMIT 1", (code,), output_field=BigIntegerField())
 
 
-class ExpenditureFilter(django_filters.FilterSet):
-    grant = django_filters.CharFilter(method="filter_grant", help_text="A grant's code.")
-    partner = django_filters.CharFilter(method="filter_partner", help_text="A partner's code.")
-    budget_line = django_filters.CharFilter(
-        method="filter_budget_line", help_text="A line's code; a heading's code takes all its lines."
-    )
-    location = django_filters.CharFilter(field_name="location__code")
-    currency = django_filters.ChoiceFilter(field_name="amount_currency", choices=CURRENCY_CHOICES)
-    status = django_filters.ChoiceFilter(choices=ExpenditureStatus.choices)
-    date_after = django_filters.DateFilter(field_name="date", lookup_expr="gte", help_text="On or after.")
-    date_before = django_filters.DateFilter(field_name="date", lookup_expr="lte", help_text="On or before.")
-    statement = django_filters.NumberFilter(field_name="statement_id")
+def _expenditure_filters() -> dict[str, django_filters.Filter]:
+    """The expenditure list's filters, from expenditures.fields: {query parameter: filter}. A filter
+    with a ``method`` is answered by ``ExpenditureFilter.condition_<its kind>``."""
+    filters: dict[str, django_filters.Filter] = {}
+    for field in EXPENDITURE_FIELDS:
+        spec = field.filter
+        if spec is None:
+            continue
+        name, column = spec.name or field.name, field.column
+        extra = {"help_text": spec.help_text} if spec.help_text else {}
+        if spec.kind in (FilterKind.CODE_ID, FilterKind.CODE_OR_PARENT):
+            filters[name] = django_filters.CharFilter(field_name=column, method=f"condition_{spec.kind}", **extra)
+        elif spec.kind is FilterKind.CODE:
+            filters[name] = django_filters.CharFilter(field_name=f"{field.name}__code", **extra)
+        elif spec.kind is FilterKind.CHOICE:
+            choices = Expenditure._meta.get_field(column).choices
+            filters[name] = django_filters.ChoiceFilter(field_name=column, choices=choices, **extra)
+        elif spec.kind is FilterKind.RANGE:
+            filters[f"{name}_after"] = django_filters.DateFilter(field_name=column, lookup_expr="gte",
+                                                                 help_text="On or after.")
+            filters[f"{name}_before"] = django_filters.DateFilter(field_name=column, lookup_expr="lte",
+                                                                  help_text="On or before.")
+        elif spec.kind is FilterKind.NUMBER:
+            filters[name] = django_filters.NumberFilter(field_name=column, **extra)
+        else:
+            raise ValueError(f"no filter of kind {spec.kind!r}")
+    return filters
 
-    class Meta:
-        model = Expenditure
-        fields = ["grant", "partner", "budget_line", "location", "currency", "status", "date_after",
-                  "date_before", "statement"]
+
+class _ExpenditureFilterBase(django_filters.FilterSet):
+    """ExpenditureFilter's behaviour; its filters are declared on it below, from expenditures.fields."""
 
     _form_classes: dict = {}
 
@@ -73,23 +87,14 @@ class ExpenditureFilter(django_filters.FilterSet):
     # Each filter as a condition; ``filter_queryset`` ANDs those of the query string in one
     # ``filter()`` (django-filter's default makes one call per filter, each cloning the query: a
     # partner's quarter has four, and the list is the API's busiest read).
-    def condition_grant(self, value) -> Q:
-        return Q(grant_id=_id_of(Grant, value))
+    @staticmethod
+    def condition_code_id(column: str, value) -> Q:
+        return Q(**{column: _id_of(Expenditure._meta.get_field(column).related_model, value)})
 
-    def condition_partner(self, value) -> Q:
-        return Q(partner_id=_id_of(Partner, value))
-
-    def condition_budget_line(self, value) -> Q:
-        return Q(budget_line__code=value) | Q(budget_line__parent__code=value)
-
-    def filter_grant(self, queryset, name, value):
-        return queryset.filter(self.condition_grant(value))
-
-    def filter_partner(self, queryset, name, value):
-        return queryset.filter(self.condition_partner(value))
-
-    def filter_budget_line(self, queryset, name, value):
-        return queryset.filter(self.condition_budget_line(value))
+    @staticmethod
+    def condition_code_or_parent(column: str, value) -> Q:
+        relation = Expenditure._meta.get_field(column).name
+        return Q(**{f"{relation}__code": value}) | Q(**{f"{relation}__parent__code": value})
 
     def filter_queryset(self, queryset):
         # Kept by name: the list counts from day counts when only some filters are given.
@@ -99,10 +104,19 @@ class ExpenditureFilter(django_filters.FilterSet):
                 continue
             filter_ = self.filters[name]
             if filter_.method:
-                self.conditions[name] = getattr(self, f"condition_{name}")(value)
+                self.conditions[name] = getattr(self, filter_.method)(filter_.field_name, value)
             else:
                 self.conditions[name] = Q(**{f"{filter_.field_name}__{filter_.lookup_expr}": value})
         return queryset.filter(*self.conditions.values()) if self.conditions else queryset
+
+
+_FILTERS = _expenditure_filters()
+ExpenditureFilter = type("ExpenditureFilter", (_ExpenditureFilterBase,), {
+    "__module__": __name__,
+    "__doc__": "The expenditure list's filters (expenditures.fields).",
+    **_FILTERS,
+    "Meta": type("Meta", (), {"model": Expenditure, "fields": list(_FILTERS)}),
+})
 
 
 class FilterBackend(DjangoFilterBackend):

@@ -347,7 +347,7 @@ class _ListRows:
         return list(self.queryset.values(*EXPENDITURE_LIST_COLUMNS)[index])
 
 
-_CODE_TABLES = {"grant_id": Grant, "partner_id": Partner, "budget_line_id": BudgetLine, "location_id": Location}
+_CODE_TABLES = {column: Expenditure._meta.get_field(column).related_model for column in RELATED_CODE_COLUMNS}
 
 
 def _related_codes(rows: list[dict]) -> dict[str, dict[int, str]]:
