@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import connection, connections
-from django.db.models import DecimalField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import DecimalField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.deletion import ProtectedError
 from django.db.models.functions import Coalesce
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -20,7 +19,7 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
 from api.access import budget_line_or_400, grant_or_404, partner_scope
-from api.filters import ExpenditureFilter, FilterBackend, TransferFilter
+from api.filters import ExpenditureFilter, ExpenditureFilterBackend, TransferFilter
 from api.idempotency import IDEMPOTENCY_PARAMETER, IdempotentCreateMixin
 from api.permissions import FinanceOrPartnerWrites, FinanceWritesOthersRead
 from api.schema import ErrorResponse409Serializer
@@ -347,7 +346,7 @@ class _ListRows:
         return list(self.queryset.values(*EXPENDITURE_LIST_COLUMNS)[index])
 
 
-_CODE_TABLES = {"grant_id": Grant, "partner_id": Partner, "budget_line_id": BudgetLine, "location_id": Location}
+_CODE_TABLES = {column: Expenditure._meta.get_field(column).related_model for column in RELATED_CODE_COLUMNS}
 
 
 def _related_codes(rows: list[dict]) -> dict[str, dict[int, str]]:
@@ -425,7 +424,7 @@ class ExpenditureViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     serializer_class = ExpenditureSerializer
     permission_classes = [FinanceOrPartnerWrites]
     filterset_class = ExpenditureFilter
-    filter_backends = [FilterBackend, OrderingFilter]
+    filter_backends = [ExpenditureFilterBackend, OrderingFilter]
     ordering_fields = ["date", "amount_eur"]
     ordering = ["date", "id"]
 
@@ -465,33 +464,16 @@ class ExpenditureViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     def _count(self, queryset) -> int:
         """The list's count: from the day counts when the filters given are among those they
         answer (grant, partner, dates: a partner's period), else by counting the rows."""
-        conditions = getattr(getattr(self, "filterset", None), "conditions", None)
+        conditions = getattr(self, "filter_conditions", None)
         scope = self.scope()
         if (conditions is None or scope is None or not set(conditions) <= ExpenditureDayCount.FILTERS
                 or connections[queryset.db].vendor not in ExpenditureDayCount.VENDORS):
             return queryset.count()
-        # The list's own WHERE, compiled once by the ORM, applied to the day counts: its conditions
-        # name only the grant, the partner and the date (the filters above, the roles' scoping),
-        # which the day counts have under the same column names, so their table is read under
-        # the expenditures' name. The same sum as ExpenditureDayCount.objects.filter(...)
-        # .aggregate(Sum("count")), without building a second query (0.5 ms a request).
-        query = queryset.query
-        if sum(query.alias_refcount[alias] > 0 for alias in query.alias_map) > 1:  # a join: count the rows
-            return queryset.count()
-        compiler = query.get_compiler(queryset.db)
-        try:
-            where, params = compiler.compile(query.where)
-            where = f" WHERE {where}"
-        except FullResultSet:  # no condition at all
-            where, params = "", []
-        except EmptyResultSet:  # a condition nothing can meet
-            return 0
-        quote = compiler.connection.ops.quote_name
-        sql = (f"SELECT SUM({quote('count')}) FROM {quote(ExpenditureDayCount._meta.db_table)}"
-               f" {quote(Expenditure._meta.db_table)}{where}")
-        with compiler.connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return int(cursor.fetchone()[0] or 0)  # PostgreSQL sums bigints as numeric
+        # The same conditions (the filters above, the roles' scoping) on the day counts: they name
+        # only the grant, the partner and the date, which the day counts have under the same names.
+        total = (ExpenditureDayCount.objects.using(queryset.db).filter(*scope, *conditions.values())
+                 .aggregate(total=Sum("count"))["total"])
+        return int(total or 0)  # PostgreSQL sums bigints as numeric
 
     def _resolve(self, data: dict, instance: Expenditure | None = None) -> dict:
         """Codes to records; a partner member's expenditure is its own partner's unless it names

@@ -55,6 +55,7 @@ from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
 from budget.models import BudgetLine
+from expenditures.fields import DAY_COUNT_FILTERS
 from grants.models import FxMethod, Grant, Location, Partner
 from grants.money import CURRENCY_CHOICES, EUR, XOF
 
@@ -272,7 +273,7 @@ class ExpenditureDayCount(models.Model):
 
     # The expenditure list's filters a count by day can answer (and the roles' scoping, which
     # is by grant and partner).
-    FILTERS = frozenset({"grant", "partner", "date_after", "date_before"})
+    FILTERS = DAY_COUNT_FILTERS
     VENDORS = frozenset({"postgresql", "sqlite"})  # where migration 0005 puts the triggers
 
     grant = models.ForeignKey(Grant, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")

@@ -31,6 +31,7 @@ from budget.models import Allocation, BudgetLine, BudgetVersion
 from budget.selectors import lines_allocated_to
 from expenditures import fx, lifecycle
 from expenditures.audit import statement_seal
+from expenditures.fields import STATEMENT_FIELDS
 from expenditures.models import (
     COUNTED_STATUSES,
     Expenditure,
@@ -48,7 +49,7 @@ from grants.validation import as_application_error
 
 PERIOD = re.compile(r"^(\d{4})-Q([1-4])$")
 MONEY_FIELDS = ("opening_balance", "funds_received", "closing_balance", "cash_on_hand", "bank_balance")
-LINE_FIELDS = ("date", "budget_line", "location", "amount", "amount_currency", "voucher", "description")
+LINE_FIELDS = tuple(field.name for field in STATEMENT_FIELDS)  # a line's columns (expenditures.fields)
 GRACE_DAYS = 30
 
 

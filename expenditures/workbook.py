@@ -55,6 +55,7 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from budget.models import Allocation, BudgetLine, BudgetVersion
+from expenditures.fields import STATEMENT_FIELDS, Kind
 from expenditures.models import FundTransfer, QuarterlyStatement, StatementStatus
 from expenditures.statements import LINE_FIELDS, period_parse
 from grants.errors import ApplicationError, ErrorCode
@@ -249,19 +250,17 @@ def statement_template(*, grant: Grant, partner: Partner, period: str, lang: str
 
     # The expenditures sheet.
     last_row = FIRST_ROW + ROWS - 1
-    widths = {"date": 12, "budget_line": 42, "location": 20, "amount": 18, "amount_currency": 9,
-              "voucher": 18, "description": 50}
-    formats = {"date": book.add_format({"num_format": DATE_FORMATS[lang]}),
-               "budget_line": book.add_format({"num_format": "@"}), "location": book.add_format({"num_format": "@"}),
-               "amount": book.add_format({"num_format": money_format}),
-               "amount_currency": book.add_format({"num_format": "@"}),
-               "voucher": book.add_format({"num_format": "@"}), "description": book.add_format({"num_format": "@"})}
-    headings = {"date": words["date"], "budget_line": words["line"], "location": words["location"],
-                "amount": f"{words['amount']} ({currency})", "amount_currency": words["currency"],
-                "voucher": words["voucher"], "description": words["description"]}
-    for index, name in enumerate(LINE_FIELDS):
-        sheet.set_column(index, index, widths[name], formats[name])
-        sheet.write_string(HEADER_ROW - 1, index, headings[name], header)
+    # The columns, their widths and headers: expenditures.fields (a money amount's header names
+    # the statement's currency).
+    num_formats = {Kind.DATE: DATE_FORMATS[lang], Kind.MONEY: money_format}
+    formats = {}
+    for index, field in enumerate(STATEMENT_FIELDS):
+        formats[field.name] = book.add_format({"num_format": num_formats.get(field.kind, "@")})
+        heading = words[field.statement.label]
+        if field.kind is Kind.MONEY:
+            heading = f"{heading} ({currency})"
+        sheet.set_column(index, index, field.statement.width, formats[field.name])
+        sheet.write_string(HEADER_ROW - 1, index, heading, header)
     for row in range(FIRST_ROW - 1, last_row):
         sheet.write_string(row, LINE_FIELDS.index("amount_currency"), currency, formats["amount_currency"])
 

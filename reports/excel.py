@@ -48,6 +48,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from budget.models import BudgetVersion
 from expenditures.audit import accepted_digests
+from expenditures.fields import WORKBOOK_COLUMNS, Cell, workbook_sources
 from expenditures.models import COUNTED_STATUSES
 from expenditures.reconciliation import reconciliation_for
 from grants.i18n import Labels
@@ -806,50 +807,69 @@ class _Writer:
         t, f = self.t, self.f
         # Rows go straight to the sheet's XML (see _DirectRowWorksheet); the rest as on any sheet.
         ws = self.wb.add_worksheet(SHEETS[self.lang]["detail"], worksheet_class=_DirectRowWorksheet)
-        # The conversion method is the grant's, stated once on the about sheet, not on every row.
-        names = ("date", "voucher", "partner", "line", "line_label", "location", "description", "amount",
-                 "currency", "rate", "amount_eur", "status")
-        self.header(ws, 0, [t[n] for n in names])
-        label_key = "budget_line__label_fr" if self.lang == "fr" else "budget_line__label_en"
-        statuses = STATUS_WORDS[self.lang]
-        date_f, eur_f, xof_f, rate_f = f["date"], f["eur"], f["xof"], f["rate"]
+        # The columns, their headers and widths: expenditures.fields. The conversion method is the
+        # grant's, stated once on the about sheet, not on every row.
+        columns = [(column.cell, workbook_sources(column, field)) for column, field in WORKBOOK_COLUMNS]
+        self.header(ws, 0, [t[column.label] for column, _ in WORKBOOK_COLUMNS])
+        cells = [self.detail_cell(cell, sources) for cell, sources in columns]
+        eur_sources = [sources[0] for cell, sources in columns if cell is Cell.EUR]
         write_row = ws.write_direct_row
         row = 0
         total_eur = Decimal("0.00")
         for item in self.c.detail:
             row += 1
-            if item["amount_currency"] == "XOF":
-                # Whole francs (a CHECK guarantees it) go in as an int, exactly and faster.
-                amount, currency = (int(item["amount"]), xof_f), ("XOF", None)
-            else:
-                amount, currency = (item["amount"], eur_f), (item["amount_currency"], None)
-            write_row(row, (
-                # A date cell is its serial day number with a date format; computed here, it skips
-                # xlsxwriter's datetime conversion, the costliest cell of a long detail.
-                ((item["date"] - EXCEL_EPOCH).days, date_f),
-                (item["voucher"], None),
-                (item["partner__code"], None),
-                (item["budget_line__code"], None),
-                (item[label_key], None),
-                (item["location__code"], None),
-                (item["description"], None) if item["description"] else None,  # an empty one: no cell
-                amount,
-                currency,
-                (item["fx_rate"], rate_f),
-                (item["amount_eur"], eur_f),
-                (statuses.get(item["status"], item["status"]), None),
-            ))
-            total_eur += item["amount_eur"]
+            write_row(row, [cell(item) for cell in cells])
+            for source in eur_sources:
+                total_eur += item[source]
         last = row
         row += 2
-        ws.write_string(row, 9, word(self.lang, "total"), f["total.text"])
-        ws.write_formula(row, 10, f"=SUBTOTAL(9,K2:K{max(last + 1, 2)})", f["total.eur"],
+        eur_col = next(index for index, (cell, _) in enumerate(columns) if cell is Cell.EUR)
+        ws.write_string(row, eur_col - 1, word(self.lang, "total"), f["total.text"])
+        eur_name = xl_col_to_name(eur_col)
+        ws.write_formula(row, eur_col, f"=SUBTOTAL(9,{eur_name}2:{eur_name}{max(last + 1, 2)})", f["total.eur"],
                          total_eur.quantize(CENT))
-        ws.autofilter(0, 0, max(last, 1), len(names) - 1)
+        ws.autofilter(0, 0, max(last, 1), len(columns) - 1)
         ws.freeze_panes(1, 0)
-        for col, width in enumerate((12, 16, 11, 7, 40, 9, 36, 15, 8, 12, 15, 11)):
-            ws.set_column(col, col, width)
-        self.page_setup(ws, 0, len(names) - 1)
+        for col, (column, _) in enumerate(WORKBOOK_COLUMNS):
+            ws.set_column(col, col, column.width)
+        self.page_setup(ws, 0, len(columns) - 1)
+
+    def detail_cell(self, cell: Cell, sources: tuple[str, ...]):
+        """The function writing a detail row's ``(value, format)`` (None: no cell) for a column."""
+        f = self.f
+        source = sources[0]
+        if cell is Cell.DATE:
+            date_f = f["date"]
+            # A date cell is its serial day number with a date format; computed here, it skips
+            # xlsxwriter's datetime conversion, the costliest cell of a long detail.
+            return lambda item: ((item[source] - EXCEL_EPOCH).days, date_f)
+        if cell is Cell.TEXT:
+            return lambda item: (item[source], None)
+        if cell is Cell.TEXT_OR_NONE:
+            return lambda item: (item[source], None) if item[source] else None  # an empty one: no cell
+        if cell is Cell.LABEL:
+            label = sources[0] if self.lang == "fr" else sources[1]
+            return lambda item: (item[label], None)
+        if cell is Cell.AMOUNT:
+            currency_source = sources[1]
+            xof_f, eur_f = f["xof"], f["eur"]
+
+            def amount(item):
+                if item[currency_source] == "XOF":
+                    # Whole francs (a CHECK guarantees it) go in as an int, exactly and faster.
+                    return int(item[source]), xof_f
+                return item[source], eur_f
+            return amount
+        if cell is Cell.RATE:
+            rate_f = f["rate"]
+            return lambda item: (item[source], rate_f)
+        if cell is Cell.EUR:
+            eur_f = f["eur"]
+            return lambda item: (item[source], eur_f)
+        if cell is Cell.STATUS:
+            statuses = STATUS_WORDS[self.lang]
+            return lambda item: (statuses.get(item[source], item[source]), None)
+        raise ValueError(f"no detail cell {cell!r}")
 
     # -- about ----------------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from django.db.models import QuerySet, Sum
 from django.db.models.functions import TruncMonth
 
 from budget.models import Allocation, BudgetLine, BudgetVersion, VersionStatus
+from expenditures.fields import WORKBOOK_COLUMNS, workbook_sources
 from expenditures.models import COUNTED_STATUSES, Expenditure
 from grants.models import Grant, Location, Partner
 from grants.money import minor_units
@@ -213,11 +214,9 @@ def report_inputs(*, grant: Grant, as_of: date, version: BudgetVersion | None = 
     )
 
 
-DETAIL_FIELDS = (
-    "date", "voucher", "partner__code", "budget_line__code", "budget_line__label_fr",
-    "budget_line__label_en", "location__code", "description", "amount", "amount_currency",
-    "fx_rate", "amount_eur", "status",
-)
+# What the workbook's expenditure detail reads, from its columns (expenditures.fields).
+DETAIL_FIELDS = tuple(dict.fromkeys(
+    source for column, field in WORKBOOK_COLUMNS for source in workbook_sources(column, field)))
 
 
 def expenditure_detail(*, grant: Grant, as_of: date, partner: Partner | None = None,
