@@ -24,19 +24,7 @@ from expenditures.services import transfer_record
 from expenditures.statements import statement_accept, statement_create, statement_submit
 from grants.models import Location, Partner
 from reports.checks import ledger_check
-
-XOF = "XOF"
-
-
-def xof(amount) -> Money:
-    return Money(Decimal(amount), XOF)
-
-
-def line(**overrides) -> dict:
-    row = {"date": "2016-08-01", "budget_line": "2.1", "location": "SEG", "amount": "500000",
-           "amount_currency": XOF, "voucher": "B-1", "description": "Rent of the shelter"}
-    row.update(overrides)
-    return row
+from tests.expenditures.test_statements import XOF, line, xof
 
 
 def sql(statement: str, params: list) -> int:
