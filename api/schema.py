@@ -4,8 +4,10 @@ drf-standardized-errors documents the error responses (400 with each field's cod
 404, ...); our handler (``api.exceptions``) is its handler fed the services' errors too, so it
 is documented the same way, with the codes of the registry (``grants.errors.ErrorCode``):
 
-- 400: the codes the services give each field (``SERVICE_CODES``), so that a client may branch
-  on ``fractional_xof`` or ``duplicate_voucher`` as documented values;
+- 400: the codes the registry gives each field (``grants.errors.FIELD_CODES``), added by a
+  drf-spectacular postprocessing hook (``document_field_codes``) to the bodies the library
+  generated, so that a client may branch on ``fractional_xof`` or ``duplicate_voucher`` as
+  documented values;
 - 403, 404, 409, 422: every code the registry answers with that status (``codes_for``), in
   bodies given to the library through its ``ERROR_SCHEMAS`` setting;
 - which statuses an operation documents is decided here, from its method, its permissions and
@@ -19,10 +21,8 @@ from __future__ import annotations
 import re
 from http import HTTPStatus
 
-from drf_spectacular.utils import PolymorphicProxySerializer
 from drf_standardized_errors.openapi import AutoSchema as StandardizedAutoSchema
-from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ValidationErrorEnum
-from drf_standardized_errors.openapi_utils import get_error_serializer, get_validation_error_serializer
+from drf_standardized_errors.openapi_serializers import ClientErrorEnum
 from drf_standardized_errors.settings import package_settings
 from inflection import camelize
 from rest_framework import serializers
@@ -30,37 +30,10 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 
 from api.exceptions import exception_handler as ledger_exception_handler
 from api.idempotency import IdempotentCreateMixin
-from grants.errors import ErrorCode, codes_for
+from grants.errors import codes_for, codes_for_field
 
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
-# What the services refuse, by field, beyond what the serializer's own fields may say. The keys are
-# field names; a key applies to every request body with a field of that name.
-_MONEY = {ErrorCode.REQUIRED, ErrorCode.NEGATIVE_AMOUNT, ErrorCode.FRACTIONAL_XOF, ErrorCode.TOO_MANY_DECIMALS,
-          ErrorCode.CURRENCY_NOT_ALLOWED, ErrorCode.CURRENCY_MISSING, ErrorCode.INVALID}
-_CURRENCY = {ErrorCode.REQUIRED, ErrorCode.CURRENCY_MISSING, ErrorCode.CURRENCY_NOT_ALLOWED}
-SERVICE_CODES: dict[str, set[str]] = {
-    "amount": _MONEY, "amount_currency": _CURRENCY,
-    "amount_sent": _MONEY, "amount_sent_currency": _CURRENCY,
-    "amount_received": _MONEY, "amount_received_currency": _CURRENCY,
-    "fees": _MONEY, "fees_currency": _CURRENCY,
-    "total": _MONEY | {ErrorCode.TOTAL_MISMATCH}, "total_currency": _CURRENCY,
-    "date": {ErrorCode.DATE_OUTSIDE_GRANT, ErrorCode.INVALID},
-    "sent_on": {ErrorCode.DATE_OUTSIDE_GRANT, ErrorCode.INVALID},
-    "received_on": {ErrorCode.DATE_OUTSIDE_GRANT, ErrorCode.INVALID},
-    "start_date": {ErrorCode.INVALID}, "end_date": {ErrorCode.INVALID},
-    "grant": {ErrorCode.UNKNOWN_GRANT, ErrorCode.IMMUTABLE},
-    "partner": {ErrorCode.UNKNOWN_PARTNER, ErrorCode.PARTNER_NOT_ON_GRANT, ErrorCode.REQUIRED, ErrorCode.IMMUTABLE},
-    "partners": {ErrorCode.UNKNOWN_PARTNER},
-    "location": {ErrorCode.UNKNOWN_LOCATION},
-    "budget_line": {ErrorCode.UNKNOWN_BUDGET_LINE, ErrorCode.HEADING_NOT_A_LINE},
-    "parent": {ErrorCode.UNKNOWN_BUDGET_LINE, ErrorCode.INVALID},
-    "voucher": {ErrorCode.DUPLICATE_VOUCHER, ErrorCode.REQUIRED},
-    "year": {ErrorCode.INVALID},
-    "code": {ErrorCode.UNIQUE, ErrorCode.IMMUTABLE},
-    "month": {ErrorCode.UNIQUE},
-    "donors": {ErrorCode.SHARES_NOT_100, ErrorCode.INVALID},
-}
 
 def _error_serializers(name: str, codes: list[str]):
     # Component names end in drf-standardized-errors' suffix, so that its enum hook leaves their
@@ -84,37 +57,6 @@ ErrorResponse403Serializer = _error_serializers("Forbidden403", codes_for(HTTPSt
 ErrorResponse404Serializer = _error_serializers("NotFound404", codes_for(HTTPStatus.NOT_FOUND))
 ErrorResponse409Serializer = _error_serializers("Conflict409", codes_for(HTTPStatus.CONFLICT))
 ErrorResponse422Serializer = _error_serializers("IdempotencyKeyReused422", codes_for(HTTPStatus.UNPROCESSABLE_ENTITY))
-
-
-def _validation_error_serializer(operation_id: str, codes_by_field: dict):
-    """drf-standardized-errors' 400 body, except for the fields of a list of objects (a grant's
-    donors): the library names them ``donors.INDEX.share_pct`` in the schema while the body says
-    ``donors.0.share_pct``. Their ``attr`` is then a pattern (digits for INDEX) and the errors a
-    plain ``oneOf`` (a discriminator maps exact values only)."""
-    index = package_settings.LIST_INDEX_IN_API_SCHEMA
-    if not any(name and index in name.split(".") for name in codes_by_field):
-        return get_validation_error_serializer(operation_id, codes_by_field)
-
-    def error_serializer(attr, codes):
-        plain = get_error_serializer(operation_id, attr, codes)
-        if not attr or index not in attr.split("."):
-            return plain
-        pattern = r"\.".join(r"\d+" if part == index else re.escape(part) for part in attr.split("."))
-        return type("ErrorSerializer", (serializers.Serializer,), {
-            "attr": serializers.RegexField(f"^{pattern}$", help_text=f"{attr}, INDEX being the item's position."),
-            "code": serializers.ChoiceField(choices=sorted((code, code) for code in codes)),
-            "detail": serializers.CharField(),
-            "Meta": plain.Meta,
-        })
-
-    return type("ValidationErrorSerializer", (serializers.Serializer,), {
-        "type": serializers.ChoiceField(choices=ValidationErrorEnum.choices),
-        "errors": PolymorphicProxySerializer(
-            component_name=f"{camelize(operation_id)}Error", resource_type_field_name=None, many=True,
-            serializers=[error_serializer(attr, codes) for attr, codes in codes_by_field.items()],
-        ),
-        "Meta": type("Meta", (), {"ref_name": f"{camelize(operation_id)}ValidationError"}),
-    })
 
 
 class AutoSchema(StandardizedAutoSchema):
@@ -148,21 +90,85 @@ class AutoSchema(StandardizedAutoSchema):
         return not (len(permissions) == 1 and type(permissions[0]) is IsAuthenticated
                     and self.view.get_authenticators())
 
-    def _get_serializer_for_validation_error_response(self):
-        codes_by_field = self._get_validation_error_codes_by_field(self._determine_fields_with_error_codes())
-        return _validation_error_serializer(self.get_operation_id(), codes_by_field)
 
-    def _get_validation_error_codes_by_field(self, data_fields):
-        codes = super()._get_validation_error_codes_by_field(data_fields)
-        if self.method not in ("PUT", "PATCH", "POST") or not data_fields:
-            return codes
-        # a field the services name: its codes (a list field, such as donors, is named whole too)
-        top_level = {field.name for field in data_fields}
-        top_level |= {name.split(".", 1)[0] for name in top_level}
-        for name in top_level | set(codes):
-            service_codes = SERVICE_CODES.get(name.rsplit(".", 1)[-1])
-            if service_codes and (name in codes or name in top_level):
-                codes[name].update(str(code) for code in service_codes)
-        # and what concerns no one field (a constraint across fields, an Idempotency-Key): attr null
-        codes[None].update({ErrorCode.INVALID.value, ErrorCode.UNIQUE.value, "unique_together"})
-        return codes
+# --- 400: the registry's codes per field, added to the schema the libraries generated -----------
+
+def _enum(values: list) -> dict:
+    return {"enum": values, "description": "\n".join(f"* `{value}` - {value}" for value in values)}
+
+
+def _component_name(ref: str) -> str:
+    return ref.rsplit("/", 1)[-1]
+
+
+def _body_fields(operation: dict, schemas: dict) -> set[str]:
+    names = set()
+    for content in operation.get("requestBody", {}).get("content", {}).values():
+        ref = content.get("schema", {}).get("$ref")
+        if ref:
+            names |= set(schemas[_component_name(ref)].get("properties", {}))
+    return names
+
+
+def document_field_codes(result: dict, generator=None, request=None, public=None) -> dict:
+    """drf-spectacular's postprocessing hook (``SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]``): on
+    every write's 400 body generated by drf-standardized-errors, add to each field's ``code`` the
+    codes the registry gives it (``grants.errors.codes_for_field``), with a component for a body
+    field the library did not list (a list field, named whole: ``donors``) and one for errors of no
+    field (``attr`` null). The fields of a list of objects, which the library names
+    ``donors.INDEX.share_pct`` while the body says ``donors.0.share_pct``, get a pattern (digits for
+    INDEX), and their union a plain ``oneOf`` (a discriminator maps exact values only)."""
+    schemas = result.get("components", {}).get("schemas", {})
+    index = package_settings.LIST_INDEX_IN_API_SCHEMA
+    for operations in result.get("paths", {}).values():
+        for method, operation in operations.items():
+            if method not in ("post", "put", "patch") or not isinstance(operation, dict):
+                continue
+            body_400 = operation.get("responses", {}).get("400", {}).get("content", {}).get("application/json", {})
+            ref = body_400.get("schema", {}).get("$ref")
+            if not ref:
+                continue
+            refs = [item["$ref"] for item in schemas[_component_name(ref)].get("oneOf", ()) if "$ref" in item]
+            validation = next((schemas[_component_name(r)] for r in refs
+                               if _component_name(r).endswith("ValidationError")), None)
+            if validation is None:
+                continue
+            body_fields = _body_fields(operation, schemas)
+            if body_fields:  # a write without a body (approve, submit) has no field of its own
+                union_name = _component_name(validation["properties"]["errors"]["items"]["$ref"])
+                _document_union(union_name, schemas, body_fields, index)
+    return result
+
+
+def _document_union(union_name: str, schemas: dict, body_fields: set[str], index: str) -> None:
+    union = schemas[union_name]
+    by_attr = {}
+    for item in union.get("oneOf", ()):
+        component = schemas[_component_name(item["$ref"])]
+        attr = component["properties"]["attr"]
+        by_attr[(attr.get("enum") or [attr.get("description", "").split(",")[0]])[0]] = component
+    prefix = union_name[:-len("Error")]
+    wanted = {name for name in body_fields if codes_for_field(name)} | {None}
+    for name in sorted(wanted - set(by_attr), key=str):
+        component_name = f"{prefix}{camelize(name or '')}ErrorComponent"
+        attr = {"enum": [None], "description": "* `None` - None", "nullable": True} if name is None else \
+            {"type": "string", **_enum([name])}
+        schemas[component_name] = {"type": "object", "required": ["attr", "code", "detail"], "properties": {
+            "attr": attr, "code": {"type": "string", **_enum([])}, "detail": {"type": "string"}}}
+        union["oneOf"].append({"$ref": f"#/components/schemas/{component_name}"})
+        if "discriminator" in union:
+            union["discriminator"]["mapping"]["null" if name is None else name] = \
+                f"#/components/schemas/{component_name}"
+        by_attr[name] = schemas[component_name]
+    patterned = False
+    for name, component in by_attr.items():
+        code = component["properties"]["code"]
+        code.update(_enum(sorted(set(code.get("enum", [])) | set(codes_for_field(name)))))
+        parts = name.split(".") if isinstance(name, str) else []
+        if index in parts:
+            pattern = r"\.".join(r"\d+" if part == index else re.escape(part) for part in parts)
+            component["properties"]["attr"] = {"type": "string", "pattern": f"^{pattern}$",
+                                               "description": f"{name}, {index} being the item's position."}
+            patterned = True
+    if patterned:
+        union.pop("discriminator", None)

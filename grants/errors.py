@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     INVALID = "invalid", HTTPStatus.BAD_REQUEST
     REQUIRED = "required", HTTPStatus.BAD_REQUEST
     UNIQUE = "unique", HTTPStatus.BAD_REQUEST
+    UNIQUE_TOGETHER = "unique_together", HTTPStatus.BAD_REQUEST  # Django's model validation, passed on
     IMMUTABLE = "immutable", HTTPStatus.BAD_REQUEST
     # money (grants.money.parse_amount, validate_money): the same codes through the API and a statement
     CURRENCY_MISSING = "currency_missing", HTTPStatus.BAD_REQUEST
@@ -102,6 +103,58 @@ class ErrorCode(StrEnum):
 
     # --- 422 -----------------------------------------------------------------------------------
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", HTTPStatus.UNPROCESSABLE_ENTITY
+
+
+_MONEY = frozenset({ErrorCode.REQUIRED, ErrorCode.NEGATIVE_AMOUNT, ErrorCode.FRACTIONAL_XOF,
+                    ErrorCode.TOO_MANY_DECIMALS, ErrorCode.MAX_DIGITS, ErrorCode.MAX_WHOLE_DIGITS,
+                    ErrorCode.CURRENCY_NOT_ALLOWED, ErrorCode.CURRENCY_MISSING, ErrorCode.INVALID})
+_CURRENCY = frozenset({ErrorCode.REQUIRED, ErrorCode.CURRENCY_MISSING, ErrorCode.CURRENCY_NOT_ALLOWED})
+_DATE = frozenset({ErrorCode.DATE_OUTSIDE_GRANT, ErrorCode.INVALID})
+
+# The 400 codes a service, a policy or a view gives a field (``attr``), by the field's name (its
+# last part: ``donors.0.share_pct`` is ``share_pct``), beyond the checks of the request's own
+# fields. The OpenAPI schema documents them on every request body with a field of that name
+# (``api.schema.document_field_codes``); ``tests/api/test_error_codes.py`` fails when the source
+# raises a 400 code on a named field that is not listed here.
+FIELD_CODES: dict[str, frozenset[ErrorCode]] = {
+    "amount": _MONEY | {ErrorCode.INSUFFICIENT_ALLOCATION}, "amount_currency": _CURRENCY,
+    "amount_sent": _MONEY, "amount_sent_currency": _CURRENCY,
+    "amount_received": _MONEY, "amount_received_currency": _CURRENCY,
+    "fees": _MONEY, "fees_currency": _CURRENCY,
+    "total": _MONEY | {ErrorCode.TOTAL_MISMATCH}, "total_currency": _CURRENCY,
+    "date": _DATE, "sent_on": _DATE, "received_on": _DATE,
+    "start_date": frozenset({ErrorCode.INVALID}), "end_date": frozenset({ErrorCode.INVALID}),
+    "grant": frozenset({ErrorCode.UNKNOWN_GRANT, ErrorCode.IMMUTABLE}),
+    "partner": frozenset({ErrorCode.UNKNOWN_PARTNER, ErrorCode.PARTNER_NOT_ON_GRANT, ErrorCode.REQUIRED,
+                          ErrorCode.IMMUTABLE, ErrorCode.TRANSFER_TO_LEAD}),
+    "partners": frozenset({ErrorCode.UNKNOWN_PARTNER}),
+    "location": frozenset({ErrorCode.UNKNOWN_LOCATION}),
+    "budget_line": frozenset({ErrorCode.UNKNOWN_BUDGET_LINE, ErrorCode.HEADING_NOT_A_LINE}),
+    "parent": frozenset({ErrorCode.UNKNOWN_BUDGET_LINE, ErrorCode.INVALID}),
+    "voucher": frozenset({ErrorCode.DUPLICATE_VOUCHER, ErrorCode.REQUIRED}),
+    "year": frozenset({ErrorCode.INVALID}),
+    "code": frozenset({ErrorCode.UNIQUE, ErrorCode.IMMUTABLE}),
+    "month": frozenset({ErrorCode.UNIQUE}),
+    "donors": frozenset({ErrorCode.SHARES_NOT_100, ErrorCode.INVALID}),
+    "period": frozenset({ErrorCode.INVALID, ErrorCode.DATE_OUTSIDE_GRANT, ErrorCode.IMMUTABLE}),
+    "expenditures": frozenset({ErrorCode.INVALID}),
+    "file": frozenset({ErrorCode.NOT_A_WORKBOOK, ErrorCode.NOT_A_TEMPLATE, ErrorCode.TEMPLATE_VERSION,
+                       ErrorCode.TOO_MANY_ROWS}),
+    "method": frozenset({ErrorCode.UNKNOWN_FX_METHOD}),
+    "reason": frozenset({ErrorCode.REQUIRED}), "comment": frozenset({ErrorCode.REQUIRED}),
+    "decision": frozenset({ErrorCode.INVALID}),
+    "from": frozenset({ErrorCode.UNKNOWN_ALLOCATION}), "to": frozenset({ErrorCode.INVALID}),
+}
+# What concerns no one field (a constraint across fields, an ``Idempotency-Key``): ``attr`` null.
+NON_FIELD_CODES = frozenset({ErrorCode.INVALID, ErrorCode.UNIQUE, ErrorCode.UNIQUE_TOGETHER})
+
+
+def codes_for_field(name: str | None) -> list[str]:
+    """The registry's 400 codes for a field named ``name`` (a dotted path is read by its last part),
+    or for no field (``None``), sorted."""
+    if name is None:
+        return sorted(code.value for code in NON_FIELD_CODES)
+    return sorted(code.value for code in FIELD_CODES.get(name.rsplit(".", 1)[-1], ()))
 
 
 def codes_for(status: int) -> list[str]:

@@ -177,3 +177,56 @@ def test_every_write_documents_the_409_body_and_no_read_does(served_schema):
                 assert response["content"]["application/json"]["schema"]["$ref"] == conflict
             else:
                 assert response is None, (method, path)
+
+
+def _field_raises() -> list[tuple[str, str, str]]:
+    """(code, attr, where) of every 400 raised with a literal ``attr``: ``ApplicationError(...,
+    code=..., attr="...")`` and ``serializers.ValidationError({"field": ...}, code=...)``."""
+    found = []
+    for app in APPS:
+        for path in sorted((ROOT / app).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            tree = ast.parse(path.read_text(), filename=str(path))
+            constants = _constants(tree)
+            for node in ast.walk(tree):
+                if not isinstance(node, ast.Call) or _callee(node) not in ("ApplicationError", "ValidationError"):
+                    continue
+                keywords = {kw.arg: kw.value for kw in node.keywords}
+                code = _code_of(keywords["code"], constants) if "code" in keywords else None
+                attr = keywords.get("attr")
+                if attr is None and node.args and isinstance(node.args[0], ast.Dict) and len(node.args[0].keys) == 1:
+                    attr = node.args[0].keys[0]
+                if code is None or not (isinstance(attr, ast.Constant) and isinstance(attr.value, str)):
+                    continue
+                found.append((code, attr.value, f"{path.relative_to(ROOT)}:{node.lineno}"))
+    return found
+
+
+def test_the_field_scan_finds_the_raises_it_should():
+    raises = {(code, attr) for code, attr, _ in _field_raises()}
+    assert {("unknown_grant", "grant"), ("unknown_budget_line", "budget_line"), ("required", "partner")} <= raises
+
+
+def test_every_code_raised_on_a_field_is_in_the_registrys_codes_for_that_field():
+    from grants.errors import codes_for_field
+
+    missing = sorted(f"{code} on {attr} ({where})" for code, attr, where in _field_raises()
+                     if ErrorCode(code).statuses == {HTTPStatus.BAD_REQUEST} and code not in codes_for_field(attr))
+    assert missing == []
+
+
+def test_the_served_schema_documents_the_registrys_codes_of_a_field(served_schema):
+    from grants.errors import codes_for_field
+
+    schemas = served_schema["components"]["schemas"]
+    amount = set(schemas["V1ExpendituresCreateAmountErrorComponent"]["properties"]["code"]["enum"])
+    assert set(codes_for_field("amount")) <= amount
+    # a list field named whole, and the errors of no field
+    assert set(codes_for_field("donors")) <= set(
+        schemas["V1GrantsCreateDonorsErrorComponent"]["properties"]["code"]["enum"])
+    no_field = schemas["V1ExpendituresCreateErrorComponent"]["properties"]["code"]["enum"]
+    assert set(codes_for_field(None)) <= set(no_field)
+    # the fields of a list of objects: a pattern, as the body names them
+    share = schemas["V1GrantsCreateDonorsINDEXSharePctErrorComponent"]["properties"]["attr"]
+    assert share["pattern"] == r"^donors\.\d+\.share_pct$"
