@@ -3,7 +3,7 @@ each view's queryset, so a record that is not yours is 404, never 403."""
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from grants.roles import is_finance_officer, partner_of, role_of
+from grants.access import has_ledger_role, may_write
 
 
 class HasLedgerRole(BasePermission):
@@ -12,7 +12,7 @@ class HasLedgerRole(BasePermission):
     message = "Your account has no role in the ledger (finance officer, partner or donor member)."
 
     def has_permission(self, request, view):
-        return bool(request.user and request.user.is_authenticated and role_of(request.user))
+        return has_ledger_role(request.user)
 
 
 class FinanceWritesOthersRead(HasLedgerRole):
@@ -21,7 +21,7 @@ class FinanceWritesOthersRead(HasLedgerRole):
     def has_permission(self, request, view):
         if not super().has_permission(request, view):
             return False
-        return request.method in SAFE_METHODS or is_finance_officer(request.user)
+        return request.method in SAFE_METHODS or may_write(request.user)
 
 
 class FinanceOrPartnerWrites(HasLedgerRole):
@@ -34,4 +34,4 @@ class FinanceOrPartnerWrites(HasLedgerRole):
             return False
         if request.method in SAFE_METHODS:
             return True
-        return is_finance_officer(request.user) or partner_of(request.user) is not None
+        return may_write(request.user, partners=True)

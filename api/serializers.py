@@ -15,6 +15,7 @@ from budget.models import Allocation, BudgetLine, BudgetVersion
 from expenditures.fields import FIELDS as EXPENDITURE_FIELDS
 from expenditures.fields import Kind
 from expenditures.models import ExchangeRate, Expenditure, FundTransfer
+from expenditures.selectors import spending_of
 from grants.errors import ErrorCode
 from grants.models import Donor, FxMethod, Grant, Location, Partner
 from grants.money import CURRENCY_CHOICES, XOF, quantize_amount
@@ -153,29 +154,18 @@ class GrantSerializer(MoneyInputMixin, serializers.ModelSerializer):
     def get_current_version(self, grant) -> int | None:
         return getattr(grant, "current_version_number", None)
 
-    def _spent(self, grant) -> Decimal:
-        return (getattr(grant, "spent", None) or Decimal("0")).quantize(PCT)
-
     @extend_schema_field(decimal_string())
     def get_spent_eur(self, grant) -> str:
-        return str(self._spent(grant))
+        return str(spending_of(grant).spent)
 
     @extend_schema_field(decimal_string())
     def get_remaining_eur(self, grant) -> str:
-        return str((grant.total.amount - self._spent(grant)).quantize(PCT))
+        return str(spending_of(grant).remaining)
 
     @extend_schema_field(decimal_string(nullable=True))
     def get_use_pct(self, grant) -> str | None:
-        if not grant.total.amount:
-            return None
-        return str((self._spent(grant) * 100 / grant.total.amount).quantize(PCT))
-
-    def validate_code(self, value):
-        if self.instance is not None and value != self.instance.code:
-            raise serializers.ValidationError("A grant's code cannot change.", code=ErrorCode.IMMUTABLE)
-        if self.instance is None and Grant.objects.filter(code=value).exists():
-            raise serializers.ValidationError(f"Grant {value} exists already.", code=ErrorCode.UNIQUE)
-        return value
+        use = spending_of(grant).use_pct
+        return None if use is None else str(use)
 
 
 class GrantDetailSerializer(GrantSerializer):

@@ -8,15 +8,16 @@ from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from api.access import budget_line_or_400, grant_or_404, require_finance_officer
+from api.access import budget_line_or_400, grant_or_404
 from api.fields import EUR_ONLY, CodeRelatedField, MoneyAmountField, MoneyInputMixin, currency_field
 from api.permissions import HasLedgerRole
 from api.schema import ErrorResponse409Serializer
 from budget.models import BudgetVersion, Reallocation
 from budget.revisions import Cell, donor_approval_state, donor_decision_record, reallocate
+from grants.access import donor_deciding, sees_whole_grant
 from grants.errors import ErrorCode, PermissionRefused
-from grants.models import Donor, Location, Partner
-from grants.roles import donor_ids_of, is_finance_officer
+from grants.models import Location, Partner
+from grants.roles import require_finance
 
 CONFLICT = OpenApiResponse(response=ErrorResponse409Serializer, description="The version is not a draft.")
 
@@ -135,7 +136,7 @@ class ReallocationView(_VersionChildView):
     def get(self, request, grant_code: str, number: int):
         """The moves made in this version, oldest first (finance officers and donors)."""
         version = self.get_version()
-        if not (is_finance_officer(request.user) or donor_ids_of(request.user)):
+        if not sees_whole_grant(request.user):
             raise PermissionRefused("Partners see their own allocations, not the moves between them.")
         moves = (version.reallocations.select_related(
             "from_line", "from_partner", "from_location", "to_line", "to_partner", "to_location", "moved_by"))
@@ -144,7 +145,7 @@ class ReallocationView(_VersionChildView):
     @extend_schema(request=ReallocationRequestSerializer, responses={200: StandingSerializer, 409: CONFLICT})
     def post(self, request, grant_code: str, number: int):
         """Move money inside a draft (finance officer); answers the draft's standing by heading."""
-        require_finance_officer(request.user)
+        require_finance(request.user)
         version = self.get_version()
         body = ReallocationRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -169,11 +170,7 @@ class DonorApprovalView(_VersionChildView):
         version = self.get_version()
         body = DonorDecisionRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        donors = Donor.objects.filter(pk__in=donor_ids_of(request.user),
-                                      grant_shares__grant=version.grant).order_by("code")
-        if body.validated_data.get("donor"):
-            donors = donors.filter(code=body.validated_data["donor"])
-        donor = donors.first()
+        donor = donor_deciding(request.user, version.grant, body.validated_data.get("donor"))
         if donor is None:
             raise PermissionRefused("Only a member of a donor of this grant records its decision.")
         decision = donor_decision_record(version=version, donor=donor, decision=body.validated_data["decision"],

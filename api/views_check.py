@@ -10,7 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.access import grant_or_404, partner_scope
+from api.access import grant_or_404
+from grants.access import sees_whole_grant
 from reports.checks import ledger_check
 
 
@@ -52,7 +53,7 @@ class GrantCheckView(APIView):
     )
     def get(self, request: Request, code: str) -> Response:
         grant = grant_or_404(request.user, code)
-        if partner_scope(request.user) is not None:
+        if not sees_whole_grant(request.user):
             raise NotFound(f"No grant {code}.")
         report = ledger_check(grant=grant)
         return Response(CheckReportSerializer(report.as_dict()).data)

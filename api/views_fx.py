@@ -17,12 +17,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.access import grant_or_404, partner_scope, require_finance_officer
+from api.access import grant_or_404
 from api.schema import ErrorResponse409Serializer
 from expenditures.reconciliation import reconciliation_for
 from expenditures.revaluation import grant_revalue
+from grants.access import partner_scope
 from grants.errors import ErrorCode
 from grants.models import FxMethod, Partner
+from grants.roles import require_finance
 
 EUR_DIGITS = {"max_digits": 16, "decimal_places": 2}
 XOF_DIGITS = {"max_digits": 16, "decimal_places": 0}
@@ -77,7 +79,7 @@ class GrantRevalueView(APIView):
     )
     def post(self, request: Request, code: str) -> Response:
         grant = grant_or_404(request.user, code)
-        require_finance_officer(request.user)
+        require_finance(request.user)
         data = RevalueSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         result = grant_revalue(grant=grant, method=data.validated_data["method"],

@@ -16,8 +16,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.access import grant_or_404, partner_scope
+from api.access import grant_or_404
 from expenditures.models import COUNTED_STATUSES
+from grants.access import partner_scope
 from reports.beneficiaries import cost_per_beneficiary
 from reports.burn_rate import burn_rate
 from reports.excel import XLSX_MEDIA_TYPE, variance_workbook

@@ -13,7 +13,6 @@ from rest_framework.exceptions import NotFound
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from api.access import require_finance_officer
 from api.exceptions import serializer_errors_as_application_error
 from api.idempotency import IDEMPOTENCY_PARAMETER, IdempotentCreateMixin
 from api.permissions import FinanceOrPartnerWrites
@@ -28,13 +27,16 @@ from api.serializers_statements import (
     TemplateQuerySerializer,
     UploadSerializer,
 )
-from api.views import _scoped
 from expenditures import statements as statement_services
 from expenditures.models import QuarterlyStatement
-from grants.errors import ApplicationError, ErrorCode
-from grants.models import Partner
-from grants.roles import is_finance_officer, partner_of
-from grants.selectors import grant_get_for, grant_list_for
+from grants.access import (
+    acting_partner,
+    grant_visible_to,
+    partner_visible_on_grant,
+    require_grant_visible,
+    visible_records,
+)
+from grants.roles import require_finance
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PROBLEMS = OpenApiResponse(description="Every problem of the statement, each with its code and attr.")
@@ -66,22 +68,12 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
         partner = self.request.query_params.get("partner")
         if partner:
             queryset = queryset.filter(partner__code=partner)
-        return _scoped(queryset, self.request.user)
-
-    def _partner(self, data: dict):
-        user = self.request.user
-        own = None if is_finance_officer(user) else partner_of(user)
-        if own is not None and data.get("partner") is None:
-            return own
-        if data.get("partner") is None:
-            raise ApplicationError("The partner is required.", code=ErrorCode.REQUIRED, attr="partner")
-        return data["partner"]
+        return visible_records(queryset, self.request.user)
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
-        data["partner"] = self._partner(data)
-        if not grant_list_for(self.request.user).filter(pk=data["grant"].pk).exists():
-            raise ApplicationError(f"No grant {data['grant'].code}.", code=ErrorCode.UNKNOWN_GRANT, attr="grant")
+        data["partner"] = acting_partner(self.request.user, data.get("partner"))
+        require_grant_visible(self.request.user, data["grant"])
         serializer.instance = statement_services.statement_create(by=self.request.user, **data)
 
     def perform_update(self, serializer):
@@ -103,7 +95,7 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
         """Accept a submitted statement (finance officer): the partner's quarter is locked."""
-        require_finance_officer(request.user)
+        require_finance(request.user)
         body = ReviewSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         statement = statement_services.statement_accept(statement=self.get_object(), by=request.user,
@@ -114,7 +106,7 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["post"], url_path="return")
     def return_(self, request, pk=None):
         """Send a submitted statement back to the partner with a comment (finance officer)."""
-        require_finance_officer(request.user)
+        require_finance(request.user)
         body = ReturnSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         statement = statement_services.statement_return(statement=self.get_object(), by=request.user,
@@ -139,7 +131,7 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     def overdue(self, request):
         """Partners and ended quarters with no submitted or accepted statement once the grace
         period (default 30 days) has passed (finance officer)."""
-        require_finance_officer(request.user)
+        require_finance(request.user)
         query = OverdueQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         as_of = query.validated_data.get("as_of") or timezone.localdate()
@@ -160,15 +152,11 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
 
         query = TemplateQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        grant = grant_get_for(request.user, query.validated_data["grant"])
+        grant = grant_visible_to(request.user, query.validated_data["grant"])
         if grant is None:
             raise NotFound("No such grant.")
-        own = None if is_finance_officer(request.user) else partner_of(request.user)
-        code = query.validated_data.get("partner") or (own.code if own else None)
-        if code is None:
-            raise ApplicationError("The partner is required.", code=ErrorCode.REQUIRED, attr="partner")
-        partner = Partner.objects.filter(code=code).first()
-        if partner is None or (own is not None and partner != own) or not grant.partners.filter(pk=partner.pk).exists():
+        partner = partner_visible_on_grant(request.user, grant, query.validated_data.get("partner"))
+        if partner is None:
             raise NotFound("No such partner on this grant.")
         lang = query.validated_data.get("lang") or (get_language() or "en")[:2]
         content, filename = statement_template(grant=grant, partner=partner,

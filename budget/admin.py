@@ -90,6 +90,9 @@ class BudgetLineAdmin(ServiceWritesMixin, LedgerHistoryAdmin):
     search_fields = ("code", "label_en", "label_fr")
     ordering = ("grant", "position", "code")
 
+    def service_delete(self, request, obj):
+        budget_services.budget_line_delete(line=obj, by=request.user)
+
     def get_readonly_fields(self, request, obj=None):
         # A line keeps its grant: its allocations and expenditures belong to that grant.
         return ("grant",) if obj is not None else ()

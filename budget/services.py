@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import Max
+from django.db.models.deletion import ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from moneyed import Money
@@ -25,6 +26,8 @@ def budget_line_create(*, grant: Grant, code: str, label_fr: str, label_en: str,
                        beneficiary_unit: str = "", position: int | None = None, by=None) -> BudgetLine:
     """A heading (no parent) or a line under a heading of the same grant."""
     require_finance(by, what=_("change the budget lines"))
+    if BudgetLine.objects.filter(grant=grant, code=code).exists():
+        raise ApplicationError(_("Line %(code)s exists already.") % {"code": code}, code=ErrorCode.UNIQUE, attr="code")
     _check_parent(grant, parent)
     if position is None:
         position = (BudgetLine.objects.filter(grant=grant).aggregate(m=Max("position"))["m"] or 0) + 1
@@ -39,6 +42,8 @@ def budget_line_create(*, grant: Grant, code: str, label_fr: str, label_en: str,
 
 def budget_line_update(*, line: BudgetLine, by=None, **fields) -> BudgetLine:
     require_finance(by, what=_("change the budget lines"))
+    if "code" in fields and fields["code"] != line.code:
+        raise ApplicationError(_("A line's code cannot change."), code=ErrorCode.IMMUTABLE, attr="code")
     if "parent" in fields:
         _check_parent(line.grant, fields["parent"], line=line)
     for name, value in fields.items():
@@ -47,6 +52,17 @@ def budget_line_update(*, line: BudgetLine, by=None, **fields) -> BudgetLine:
         line.full_clean()
     line.save()
     return line
+
+
+@transaction.atomic
+def budget_line_delete(*, line: BudgetLine, by=None) -> None:
+    """Delete a line or heading nothing stands on (no allocation, expenditure or child line)."""
+    require_finance(by, what=_("change the budget lines"))
+    try:
+        with transaction.atomic():
+            line.delete()
+    except ProtectedError as exc:
+        raise Conflict(_("Other records depend on this one: it cannot be deleted."), code=ErrorCode.IN_USE) from exc
 
 
 def _check_parent(grant: Grant, parent: BudgetLine | None, line: BudgetLine | None = None) -> None:

@@ -17,16 +17,14 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 
 from budget.admin import HeadingFilter, LineOnlyFilter
+from expenditures import lifecycle, statements
 from expenditures import services as exp_services
-from expenditures import statements
 from expenditures.models import (
     ExchangeRate,
     Expenditure,
     FundTransfer,
     QuarterlyStatement,
-    StatementStatus,
 )
-from expenditures.selectors import quarter_is_locked
 from grants.admin import (
     LedgerHistoryAdmin,
     LockedWhenMixin,
@@ -74,7 +72,7 @@ class ExchangeRateAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin)
     readonly_fields = ("created_at",)
 
     def is_locked(self, obj) -> bool:
-        return obj.month is None
+        return lifecycle.is_standing_rate(obj)
 
     def service_delete(self, request, obj):
         exp_services.exchange_rate_delete(rate=obj, by=request.user)
@@ -216,7 +214,7 @@ class ExpenditureAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin):
         return self.fieldsets
 
     def is_locked(self, obj) -> bool:
-        return quarter_is_locked(grant_id=obj.grant_id, partner_id=obj.partner_id, day=obj.date)
+        return lifecycle.is_expenditure_locked(obj)
 
     def get_readonly_fields(self, request, obj=None):
         readonly = super().get_readonly_fields(request, obj)  # every field when the quarter is locked
@@ -313,8 +311,7 @@ class QuarterlyStatementAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistory
         return self.fieldsets[:3] if obj is None else self.fieldsets
 
     def is_locked(self, obj) -> bool:
-        # Accepted: the quarter is locked. Submitted: under review, it changes only once returned.
-        return obj.status in (StatementStatus.ACCEPTED, StatementStatus.SUBMITTED)
+        return not lifecycle.statement_is_editable(obj)
 
     def get_readonly_fields(self, request, obj=None):
         readonly = super().get_readonly_fields(request, obj)

@@ -60,6 +60,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from expenditures.models import (
+    ExchangeRate,
     Expenditure,
     ExpenditureFunding,
     ExpenditureStatus,
@@ -67,6 +68,7 @@ from expenditures.models import (
     QuarterlyStatement,
     StatementStatus,
 )
+from expenditures.selectors import quarter_is_locked
 from grants.errors import ApplicationError, Conflict, ErrorCode, PeriodLocked, PermissionRefused
 from grants.models import Grant, Partner, PartnerKind
 from grants.periods import quarter_label, quarter_of
@@ -253,3 +255,22 @@ def is_transfer_locked(transfer: FundTransfer) -> bool:
         condition |= Q(year=year, quarter=quarter)
     return QuarterlyStatement.objects.filter(condition, grant_id=transfer.grant_id, partner_id=transfer.partner_id,
                                              status=StatementStatus.ACCEPTED).exists()
+
+
+# --- states the admin shows as read-only, from the same rules ------------------------------------
+
+def statement_is_editable(statement: QuarterlyStatement) -> bool:
+    """A statement's content changes while it is a draft or returned; submitted, it waits for
+    review; accepted, its quarter is locked (``statements.statement_update`` refuses the rest)."""
+    return statement.status in (StatementStatus.DRAFT, StatementStatus.RETURNED)
+
+
+def is_standing_rate(rate: ExchangeRate) -> bool:
+    """The standing rate of a currency (the parity, no month): it changes, it is never deleted."""
+    return rate.month is None
+
+
+def is_expenditure_locked(expenditure: Expenditure) -> bool:
+    """Its quarter is locked (accepted): only an adjustment corrects it."""
+    return quarter_is_locked(grant_id=expenditure.grant_id, partner_id=expenditure.partner_id,
+                             day=expenditure.date)

@@ -333,7 +333,7 @@ def exchange_rate_update(*, rate, by=None, **fields):
 @transaction.atomic
 def exchange_rate_delete(*, rate, by=None) -> fx.Revaluation:
     lifecycle.require_finance(by, what=_("change the rate table"))
-    if rate.month is None:
+    if lifecycle.is_standing_rate(rate):
         raise Conflict("The standing rate (the parity) cannot be deleted.", code=ErrorCode.IN_USE, attr="month")
     month = rate.month
     rate.delete()

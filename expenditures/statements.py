@@ -121,7 +121,7 @@ def statement_create(*, grant: Grant, partner: Partner, period: str, lines=(), e
 def _check_editable(statement: QuarterlyStatement) -> None:
     if statement.status == StatementStatus.ACCEPTED:
         raise PeriodLocked(_("This statement is accepted: its quarter is locked."), attr="status")
-    if statement.status not in (StatementStatus.DRAFT, StatementStatus.RETURNED):
+    if not lifecycle.statement_is_editable(statement):
         raise Conflict(_("A submitted statement changes only once it is returned."),
                        code=ErrorCode.STATEMENT_NOT_EDITABLE, attr="status")
 

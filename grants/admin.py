@@ -266,10 +266,10 @@ class GrantForm(ServiceModelForm):
         fields = {name: data[name] for name in GRANT_FIELDS if name in self.fields}
         partners = list(data["partners"]) if "partners" in self.fields else None
         if self.instance.pk is None:
-            return grant_services.grant_create(partners=partners or [], **fields)
+            return grant_services.grant_create(partners=partners or [], by=by, **fields)
         grant = Grant.objects.get(pk=self.instance.pk)
         changed = {name: value for name, value in fields.items() if name in self.changed_data}
-        return grant_services.grant_update(grant=grant, partners=partners, **changed)
+        return grant_services.grant_update(grant=grant, partners=partners, by=by, **changed)
 
 
 class DonorShareFormSet(BaseInlineFormSet):
@@ -341,7 +341,7 @@ class GrantAdmin(ServiceWritesMixin, LedgerHistoryAdmin):
         return None
 
     def service_delete(self, request, obj):
-        grant_services.grant_delete(grant=obj)
+        grant_services.grant_delete(grant=obj, by=request.user)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import models, transaction
+from django.db.models.deletion import ProtectedError
+from django.utils.translation import gettext as _
 from moneyed import Money
 
-from grants.errors import ApplicationError, ErrorCode
+from grants.errors import ApplicationError, Conflict, ErrorCode
 from grants.models import Donor, Grant, GrantDonor, Partner
 from grants.money import EUR, validate_money
+from grants.roles import require_finance
 from grants.validation import as_application_error
 
 HUNDRED = Decimal("100")
@@ -19,7 +22,11 @@ HUNDRED = Decimal("100")
 def grant_create(*, code: str, title: str, total: Money, start_date, end_date,
                  fx_method: str = "parity", variance_tolerance_pct: Decimal = Decimal("10"),
                  reallocation_limit_pct: Decimal = Decimal("25"), partners: list[Partner] = (),
-                 donor_shares: list[tuple[Donor, Decimal]] = (), notes: str = "") -> Grant:
+                 donor_shares: list[tuple[Donor, Decimal]] = (), notes: str = "", by=None) -> Grant:
+    require_finance(by, what=_("create a grant"))
+    if Grant.objects.filter(code=code).exists():
+        raise ApplicationError(_("Grant %(code)s exists already.") % {"code": code}, code=ErrorCode.UNIQUE,
+                               attr="code")
     grant = Grant(
         code=code, title=title, total=total, start_date=start_date, end_date=end_date,
         fx_method=fx_method, variance_tolerance_pct=variance_tolerance_pct,
@@ -35,11 +42,14 @@ def grant_create(*, code: str, title: str, total: Money, start_date, end_date,
 
 @transaction.atomic
 def grant_update(*, grant: Grant, partners: list[Partner] | None = None,
-                 donor_shares: list[tuple[Donor, Decimal]] | None = None, **fields) -> Grant:
+                 donor_shares: list[tuple[Donor, Decimal]] | None = None, by=None, **fields) -> Grant:
     """Change a grant. What the ledger already stands on cannot move here (409): the total once
     a budget is approved (a revised total needs a new budget), the dates past recorded money,
     and the conversion method once money is converted (``grants/{code}/revalue/`` switches it
-    and revalues in the same transaction)."""
+    and revalues in the same transaction). Its code never changes: every URL names it."""
+    require_finance(by, what=_("change a grant"))
+    if "code" in fields and fields["code"] != grant.code:
+        raise ApplicationError(_("A grant's code cannot change."), code=ErrorCode.IMMUTABLE, attr="code")
     _check_settled_fields(grant, fields)
     for name, value in fields.items():
         setattr(grant, name, value)
@@ -55,8 +65,6 @@ def grant_update(*, grant: Grant, partners: list[Partner] | None = None,
 
 
 def _check_settled_fields(grant: Grant, fields: dict) -> None:
-    from grants.errors import Conflict
-
     if "total" in fields and fields["total"] != grant.total and grant.versions.exclude(status="draft").exists():
         raise Conflict("The grant has an approved budget: its total cannot change here.", code=ErrorCode.IN_USE,
                        attr="total")
@@ -94,8 +102,6 @@ def _check_partners_removable(grant: Grant, partners: list[Partner]) -> None:
     """A partner leaves a grant only if nothing of it is recorded there: no allocation in any
     version, no transfer, expenditure or statement (they would lose their partner). Reverse
     relations only: this module does not import the apps above it."""
-    from grants.errors import Conflict
-
     keep = {partner.pk for partner in partners}
     for partner in grant.partners.exclude(pk__in=keep):
         in_use = grant.versions.filter(allocations__partner=partner).exists() or any(
@@ -121,12 +127,9 @@ def _validate_grant(grant: Grant) -> None:
 
 
 @transaction.atomic
-def grant_delete(*, grant: Grant) -> None:
+def grant_delete(*, grant: Grant, by=None) -> None:
     """Delete a grant that nothing has happened on yet (no approved budget, no money moved)."""
-    from django.db.models.deletion import ProtectedError
-
-    from grants.errors import Conflict
-
+    require_finance(by, what=_("delete a grant"))
     in_use = any(
         getattr(grant, name).exists() for name in ("expenditures", "transfers", "statements")
         if hasattr(grant, name)
@@ -138,3 +141,36 @@ def grant_delete(*, grant: Grant) -> None:
         grant.delete()
     except ProtectedError as exc:
         raise Conflict("Other records depend on this grant.", code=ErrorCode.IN_USE) from exc
+
+
+# --- reference records: partners, locations, donors ---------------------------------------------
+
+def reference_create(*, model: type[models.Model], by=None, **fields) -> models.Model:
+    """A partner, a location or a donor (finance officers)."""
+    require_finance(by, what=_("change the reference records"))
+    record = model(**fields)
+    with as_application_error():
+        record.full_clean()
+    record.save()
+    return record
+
+
+def reference_update(*, record: models.Model, by=None, **fields) -> models.Model:
+    require_finance(by, what=_("change the reference records"))
+    for name, value in fields.items():
+        setattr(record, name, value)
+    with as_application_error():
+        record.full_clean()
+    record.save()
+    return record
+
+
+@transaction.atomic
+def reference_delete(*, record: models.Model, by=None) -> None:
+    """Delete a partner, a location or a donor that no record names (409 ``in_use`` otherwise)."""
+    require_finance(by, what=_("change the reference records"))
+    try:
+        with transaction.atomic():
+            record.delete()
+    except ProtectedError as exc:
+        raise Conflict(_("Other records depend on this one: it cannot be deleted."), code=ErrorCode.IN_USE) from exc
