@@ -12,7 +12,6 @@ from __future__ import annotations
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,9 +20,9 @@ from api.access import grant_or_404
 from api.schema import ErrorResponse409Serializer
 from expenditures.reconciliation import reconciliation_for
 from expenditures.revaluation import grant_revalue
-from grants.access import partner_scope
+from grants.access import partner_to_read
 from grants.errors import ErrorCode
-from grants.models import FxMethod, Partner
+from grants.models import FxMethod
 from grants.roles import require_finance
 
 EUR_DIGITS = {"max_digits": 16, "decimal_places": 2}
@@ -153,10 +152,5 @@ class GrantReconciliationView(APIView):
                     {"partner": [f"{query.validated_data['partner']} is not a partner of {grant.code}."]},
                     code=ErrorCode.UNKNOWN_PARTNER.value,
                 )
-        own: Partner | None = partner_scope(request.user)
-        if own is not None:
-            if partner is not None and partner != own:
-                raise PermissionDenied("A partner sees only its own reconciliation.")
-            partner = own
-        report = reconciliation_for(grant=grant, as_of=as_of, partner=partner)
+        report = reconciliation_for(grant=grant, as_of=as_of, partner=partner_to_read(request.user, partner))
         return Response(ReconciliationResponseSerializer(report).data)

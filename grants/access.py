@@ -20,7 +20,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
-from grants.errors import ApplicationError, ErrorCode
+from grants.errors import ApplicationError, ErrorCode, PermissionRefused
 from grants.models import Donor, Grant, Partner
 from grants.roles import donor_ids_of, is_finance_officer, partner_grant_ids_of, partner_of, role_of
 
@@ -97,6 +97,17 @@ def visible_records(queryset: QuerySet, user) -> QuerySet:
     """``queryset`` narrowed to what ``user`` may see (``record_scope``)."""
     conditions = record_scope(user)
     return queryset.none() if conditions is None else queryset.filter(*conditions)
+
+
+def partner_to_read(user, named: Partner | None) -> Partner | None:
+    """The partner a read is narrowed to: a partner member's own (naming another is refused, 403),
+    or the one named by a finance officer or a donor (None: the whole grant)."""
+    own = partner_scope(user)
+    if own is None:
+        return named
+    if named is not None and named != own:
+        raise PermissionRefused(_("A partner sees only its own figures."))
+    return own
 
 
 def acting_partner(user, named: Partner | None, *, attr: str = "partner") -> Partner:

@@ -184,3 +184,13 @@ def test_reference_records_are_written_by_finance_only_through_the_service(db, b
     grant_services.reference_delete(record=location, by=finance_user)
     assert not Location.objects.filter(code="GAO").exists()
     assert Expenditure.objects.count() == 0
+
+
+def test_a_partner_reads_its_own_figures_only(grant, finance_user, bnce_user, donor_user):
+    bnce, caritas = Partner.objects.get(code="BNCE"), Partner.objects.get(code="CARITAS")
+    assert access.partner_to_read(bnce_user, None) == bnce
+    assert access.partner_to_read(bnce_user, bnce) == bnce
+    with pytest.raises(PermissionRefused):
+        access.partner_to_read(bnce_user, caritas)
+    assert access.partner_to_read(finance_user, None) is None
+    assert access.partner_to_read(donor_user, caritas) == caritas
