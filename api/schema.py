@@ -10,6 +10,9 @@ is documented the same way, with the codes of the registry (``grants.errors.Erro
   documented values;
 - 403, 404, 409, 422: every code the registry answers with that status (``codes_for``), in
   bodies given to the library through its ``ERROR_SCHEMAS`` setting;
+- the 400 bodies whose problems the view names rather than the request's fields (a statement's
+  submission, a workbook's upload, a query), as serializers the views name, so that every error
+  body has a schema a generated client can read;
 - which statuses an operation documents is decided here, from its method, its permissions and
   its view (``AutoSchema._should_add_error_response``, the override the library documents for
   this), without the library's private ``_should_add_*`` helpers: 409 on writes only, 422 on
@@ -22,7 +25,7 @@ import re
 from http import HTTPStatus
 
 from drf_standardized_errors.openapi import AutoSchema as StandardizedAutoSchema
-from drf_standardized_errors.openapi_serializers import ClientErrorEnum
+from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ValidationErrorEnum
 from drf_standardized_errors.settings import package_settings
 from inflection import camelize
 from rest_framework import serializers
@@ -35,17 +38,22 @@ from grants.errors import codes_for, codes_for_field
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
-def _error_serializers(name: str, codes: list[str]):
+def _error_serializers(name: str, codes: list[str] | None, *, error_type=ClientErrorEnum,
+                       attr_help: str = "The field concerned, if one.", code_help: str = ""):
+    """An error body ``{"type", "errors": [{"code", "detail", "attr"}]}`` as a serializer: ``codes``
+    the documented values of ``code``, or None for any string (described by ``code_help``)."""
     # Component names end in drf-standardized-errors' suffix, so that its enum hook leaves their
     # ``code`` choices alone (each error response has its own).
+    code = serializers.ChoiceField(choices=sorted(codes)) if codes is not None else \
+        serializers.CharField(help_text=code_help)
     error = type(f"{name}Error", (serializers.Serializer,), {
-        "code": serializers.ChoiceField(choices=sorted(codes)),
+        "code": code,
         "detail": serializers.CharField(),
-        "attr": serializers.CharField(allow_null=True, help_text="The field concerned, if one."),
+        "attr": serializers.CharField(allow_null=True, help_text=attr_help),
         "Meta": type("Meta", (), {"ref_name": f"{name}ErrorComponent"}),
     })
     return type(f"{name}ErrorResponse", (serializers.Serializer,), {
-        "type": serializers.ChoiceField(choices=ClientErrorEnum.choices),
+        "type": serializers.ChoiceField(choices=error_type.choices),
         "errors": error(many=True),
         "Meta": type("Meta", (), {"ref_name": f"{name}ErrorResponse"}),
     })
@@ -57,6 +65,22 @@ ErrorResponse403Serializer = _error_serializers("Forbidden403", codes_for(HTTPSt
 ErrorResponse404Serializer = _error_serializers("NotFound404", codes_for(HTTPStatus.NOT_FOUND))
 ErrorResponse409Serializer = _error_serializers("Conflict409", codes_for(HTTPStatus.CONFLICT))
 ErrorResponse422Serializer = _error_serializers("IdempotencyKeyReused422", codes_for(HTTPStatus.UNPROCESSABLE_ENTITY))
+
+# 400 bodies whose problems the view names, not the request's fields (from which the library
+# documents a 400): a statement's checks at submission, by field and line; a workbook's, by cell;
+# a query's, by parameter. Named in the views' ``extend_schema``, so that a generated client
+# reads them as it reads any error.
+StatementProblemsSerializer = _error_serializers(
+    "StatementProblems400", codes_for(HTTPStatus.BAD_REQUEST), error_type=ValidationErrorEnum,
+    attr_help='The field or line concerned: "closing_balance", "expenditures.0.date", "explanations.2.3".')
+WorkbookProblemsSerializer = _error_serializers(
+    "WorkbookProblems400", None, error_type=ValidationErrorEnum,
+    attr_help='The cell concerned ("Dépenses!D14"), else the field ("file").',
+    code_help="A code of the registry (grants.errors.ErrorCode), or a field's own (required, blank, null...).")
+QueryProblemsSerializer = _error_serializers(
+    "QueryProblems400", None, error_type=ValidationErrorEnum,
+    attr_help="The query parameter concerned.",
+    code_help="The parameter's problem: required, invalid, invalid_choice, min_value, max_value...")
 
 
 class AutoSchema(StandardizedAutoSchema):

@@ -39,7 +39,11 @@ class ReopeningSerializer(serializers.Serializer):
     reopened_at = serializers.DateTimeField(read_only=True)
 
 
+# Its docstring is the schema's description of a statement (without one, the money mixin's would be).
 class StatementSerializer(MoneyInputMixin, serializers.ModelSerializer):
+    """A partner's quarterly statement: its balances, its expenditures as sent, and where it stands
+    (draft, submitted, returned, accepted)."""
+
     money_fields = MONEY_FIELDS
     grant = CodeRelatedField(queryset=Grant.objects.all(), unknown_code=ErrorCode.UNKNOWN_GRANT)
     partner = CodeRelatedField(queryset=Partner.objects.all(), unknown_code=ErrorCode.UNKNOWN_PARTNER, required=False,

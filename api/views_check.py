@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.access import grant_or_404
+from api.schema import ErrorResponse404Serializer
 from grants.access import sees_whole_grant
 from reports.checks import ledger_check
 
@@ -49,7 +50,8 @@ class GrantCheckView(APIView):
             "version's allocations against the grant's total. Finance officers and the grant's donors; a "
             "partner member gets 404."
         ),
-        responses={200: CheckReportSerializer, 404: OpenApiResponse(description="No such grant for this user.")},
+        responses={200: CheckReportSerializer, 404: OpenApiResponse(response=ErrorResponse404Serializer,
+                                                                  description="No such grant for this user.")},
     )
     def get(self, request: Request, code: str) -> Response:
         grant = grant_or_404(request.user, code)

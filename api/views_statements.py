@@ -16,7 +16,13 @@ from rest_framework.response import Response
 from api.exceptions import serializer_errors_as_application_error
 from api.idempotency import IDEMPOTENCY_PARAMETER, IdempotentCreateMixin
 from api.permissions import FinanceOrPartnerWrites
-from api.schema import ErrorResponse409Serializer
+from api.schema import (
+    ErrorResponse404Serializer,
+    ErrorResponse409Serializer,
+    QueryProblemsSerializer,
+    StatementProblemsSerializer,
+    WorkbookProblemsSerializer,
+)
 from api.serializers_statements import (
     OverdueQuerySerializer,
     OverdueSerializer,
@@ -39,9 +45,14 @@ from grants.access import (
 from grants.roles import require_finance
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-PROBLEMS = OpenApiResponse(description="Every problem of the statement, each with its code and attr.")
-BAD_QUERY = OpenApiResponse(description="A query parameter is missing or malformed; `attr` names it.")
-NOT_FOUND = OpenApiResponse(description="No such grant, or no such partner on it, for this user.")
+PROBLEMS = OpenApiResponse(response=StatementProblemsSerializer,
+                           description="Every problem of the statement, each with its code and attr.")
+CELL_PROBLEMS = OpenApiResponse(response=WorkbookProblemsSerializer,
+                                description="Every problem of the workbook, each with its code and cell.")
+BAD_QUERY = OpenApiResponse(response=QueryProblemsSerializer,
+                            description="A query parameter is missing or malformed; `attr` names it.")
+NOT_FOUND = OpenApiResponse(response=ErrorResponse404Serializer,
+                            description="No such grant, or no such partner on it, for this user.")
 CONFLICT = OpenApiResponse(response=ErrorResponse409Serializer,
                            description="The statement's state forbids it (locked quarter, not submitted).")
 
@@ -166,7 +177,7 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
         return response
 
     @extend_schema(request={"multipart/form-data": UploadSerializer},
-                   responses={201: StatementSerializer, 400: PROBLEMS, 409: CONFLICT})
+                   responses={201: StatementSerializer, 400: CELL_PROBLEMS, 409: CONFLICT})
     @action(detail=False, methods=["post"], parser_classes=[MultiPartParser])
     def upload(self, request):
         """Turn a filled template into a draft statement, or answer 400 with the problems by
