@@ -8,6 +8,7 @@ CONN_MAX_AGE   seconds to keep database connections open (default 60)
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -25,6 +26,14 @@ def env_bool(name: str, default: bool = False) -> bool:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_rate(name: str, default: str) -> str:
+    """A DRF rate, "<requests>/<s|min|hour|day>", checked at start rather than at the first request."""
+    value = os.environ.get(name, default).strip()
+    if not re.fullmatch(r"[0-9]+/(s|sec|m|min|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{name} must read like 60/min (per s, min, hour or day), not {value!r}.")
+    return value
 
 
 DEBUG = env_bool("DEBUG", False)
@@ -133,10 +142,24 @@ CURRENCY_DECIMAL_PLACES = 2
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # DRF's token authentication, answering 429 to an address that sent too many wrong tokens.
+        "api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Read at each request (api.throttling), so that a test may lower them.
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.AnonRateThrottle", "api.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_rate("THROTTLE_ANON", "60/min"),
+        # A partner's script posting a quarter's expenditures one by one, with retries.
+        "user": env_rate("THROTTLE_USER", "1200/min"),
+        # Wrong tokens sent from one address; past this, every token from it gets 429 until the
+        # period ends (api.authentication).
+        "failed_token": env_rate("THROTTLE_FAILED_TOKENS", "10/min"),
+    },
+    # The proxies in front of the app that append to X-Forwarded-For: the client's address is read
+    # there, behind them (throttles, failed tokens). 0: REMOTE_ADDR, the header ignored.
+    "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
     "DEFAULT_PARSER_CLASSES": [
         "api.parsers.DecimalJSONParser",
         "rest_framework.parsers.FormParser",
@@ -163,6 +186,7 @@ DRF_STANDARDIZED_ERRORS = {
         "404": "api.schema.ErrorResponse404Serializer",
         "409": "api.schema.ErrorResponse409Serializer",
         "422": "api.schema.ErrorResponse422Serializer",
+        "429": "api.schema.ErrorResponse429Serializer",
     },
 }
 
@@ -196,7 +220,7 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
     },
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
-                             "api.schema.document_field_codes"],
+                             "api.schema.document_field_codes", "api.schema.document_retry_after"],
 }
 
 SIMPLE_HISTORY_HISTORY_ID_USE_UUID = False
@@ -205,6 +229,17 @@ SIMPLE_HISTORY_HISTORY_ID_USE_UUID = False
 # in progress, and after how long a reservation is deemed left by a dead process.
 IDEMPOTENCY_WAIT_SECONDS = float(os.environ.get("IDEMPOTENCY_WAIT_SECONDS", "10"))
 IDEMPOTENCY_STALE_SECONDS = 300
+
+# --- security (issue 15) ----------------------------------------------------------------------
+
+# The throttles and the failed-token counts live in the cache. Django's default (local memory) is
+# per process: with several gunicorn workers or hosts each counts alone, so production sets a
+# shared one (Redis, which needs the `redis` package).
+cache_url = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL")
+if cache_url:
+    if not cache_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured("CACHE_URL (or REDIS_URL) must be a Redis URL: redis://, rediss:// or unix://.")
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": cache_url}}
 
 LOGGING = {
     "version": 1,
