@@ -1,7 +1,8 @@
 """The three roles, as DRF permissions. Object scoping (own partner, funded grants) is done by
 each view's queryset, so a record that is not yours is 404, never 403."""
 
-from rest_framework.permissions import SAFE_METHODS, BasePermission
+from django.conf import settings
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 
 from grants.access import has_ledger_role, may_write
 
@@ -35,3 +36,11 @@ class FinanceOrPartnerWrites(HasLedgerRole):
         if request.method in SAFE_METHODS:
             return True
         return may_write(request.user, partners=True)
+
+
+class DocsReadable(IsAuthenticated):
+    """The schema and the docs: for any authenticated user (a token, or the admin's session in a
+    browser), or for anyone when ``API_DOCS_PUBLIC`` is on (read at each request)."""
+
+    def has_permission(self, request, view):
+        return settings.API_DOCS_PUBLIC or super().has_permission(request, view)

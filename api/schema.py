@@ -8,7 +8,7 @@ is documented the same way, with the codes of the registry (``grants.errors.Erro
   drf-spectacular postprocessing hook (``document_field_codes``) to the bodies the library
   generated, so that a client may branch on ``fractional_xof`` or ``duplicate_voucher`` as
   documented values;
-- 403, 404, 409, 422: every code the registry answers with that status (``codes_for``), in
+- 403, 404, 409, 422, 429: every code the registry answers with that status (``codes_for``), in
   bodies given to the library through its ``ERROR_SCHEMAS`` setting;
 - the 400 bodies whose problems the view names rather than the request's fields (a statement's
   submission, a workbook's upload, a query), as serializers the views name, so that every error
@@ -59,12 +59,13 @@ def _error_serializers(name: str, codes: list[str] | None, *, error_type=ClientE
     })
 
 
-# The bodies of 403, 404, 409 and 422, their codes from the registry; named in the settings'
+# The bodies of 403, 404, 409, 422 and 429, their codes from the registry; named in the settings'
 # DRF_STANDARDIZED_ERRORS["ERROR_SCHEMAS"].
 ErrorResponse403Serializer = _error_serializers("Forbidden403", codes_for(HTTPStatus.FORBIDDEN))
 ErrorResponse404Serializer = _error_serializers("NotFound404", codes_for(HTTPStatus.NOT_FOUND))
 ErrorResponse409Serializer = _error_serializers("Conflict409", codes_for(HTTPStatus.CONFLICT))
 ErrorResponse422Serializer = _error_serializers("IdempotencyKeyReused422", codes_for(HTTPStatus.UNPROCESSABLE_ENTITY))
+ErrorResponse429Serializer = _error_serializers("TooManyRequests429", codes_for(HTTPStatus.TOO_MANY_REQUESTS))
 
 # 400 bodies whose problems the view names, not the request's fields (from which the library
 # documents a 400): a statement's checks at submission, by field and line; a workbook's, by cell;
@@ -113,6 +114,18 @@ class AutoSchema(StandardizedAutoSchema):
             return False
         return not (len(permissions) == 1 and type(permissions[0]) is IsAuthenticated
                     and self.view.get_authenticators())
+
+
+def document_retry_after(result: dict, generator=None, request=None, public=None) -> dict:
+    """drf-spectacular's postprocessing hook: every 429 answer carries ``Retry-After``, the seconds
+    to wait (DRF's throttles and ``api.authentication`` set it)."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            response = operation.get("responses", {}).get("429") if isinstance(operation, dict) else None
+            if response is not None:
+                response.setdefault("headers", {})["Retry-After"] = {
+                    "schema": {"type": "integer"}, "description": "Seconds to wait before sending the request again."}
+    return result
 
 
 # --- 400: the registry's codes per field, added to the schema the libraries generated -----------

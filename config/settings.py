@@ -5,9 +5,15 @@ SECRET_KEY     required unless DEBUG is on (a development key is used then)
 DEBUG          "1"/"true" to turn on; off by default
 ALLOWED_HOSTS  comma-separated; defaults to localhost when DEBUG is on
 CONN_MAX_AGE   seconds to keep database connections open (default 60)
+
+With DEBUG off the defaults are production's: HTTPS only (redirect, HSTS, secure cookies), a strong
+SECRET_KEY, JSON only, the API's schema and docs behind authentication. The README's
+"Configuration" and "Security" sections list every variable; the "security" block below reads them.
 """
 
 import os
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -27,13 +33,39 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_rate(name: str, default: str) -> str:
+    """A DRF rate, "<requests>/<s|min|hour|day>", checked at start rather than at the first request."""
+    value = os.environ.get(name, default).strip()
+    if not re.fullmatch(r"[0-9]+/(s|sec|m|min|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{name} must read like 60/min (per s, min, hour or day), not {value!r}.")
+    return value
+
+
 DEBUG = env_bool("DEBUG", False)
+
+# Django's own rule for a weak key (check security.W009), refused at start in production rather than
+# only warned about by `check --deploy`, which may never be run.
+SECRET_KEY_MIN_LENGTH = 50
+SECRET_KEY_MIN_UNIQUE_CHARACTERS = 5
+SECRET_KEY_INSECURE_PREFIX = "django-insecure-"
+
+
+def secret_key_is_weak(key: str) -> bool:
+    return (len(key) < SECRET_KEY_MIN_LENGTH or len(set(key)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+            or key.startswith(SECRET_KEY_INSECURE_PREFIX))
+
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "dev-only-insecure-key-never-use-in-production"  # noqa: S105
+elif not DEBUG and secret_key_is_weak(SECRET_KEY):
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is too weak: it needs at least {SECRET_KEY_MIN_LENGTH} characters, "
+        f"{SECRET_KEY_MIN_UNIQUE_CHARACTERS} of them distinct, and must not start with "
+        f"'{SECRET_KEY_INSECURE_PREFIX}'. Make one with: "
+        "python -c \"import secrets; print(secrets.token_urlsafe(50))\"")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver" if DEBUG else "")
 
@@ -52,6 +84,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "drf_standardized_errors",
+    "axes",
     "grants",
     "budget",
     "expenditures",
@@ -71,6 +104,14 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     # A deadlock or a locked database on a page outside the API: 409 "try again", not a 500.
     "api.middleware.RetryableConflictMiddleware",
+    # Last, as django-axes asks: it turns a login refused for a lockout into its 429 page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# django-axes' backend first: it refuses a locked-out client before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -131,12 +172,31 @@ CURRENCIES = ("XOF", "EUR")
 CURRENCY_CHOICES = [("XOF", "XOF (CFA franc BCEAO)"), ("EUR", "EUR (euro)")]
 CURRENCY_DECIMAL_PLACES = 2
 
+# The browsable HTML API: for development only, unless asked for.
+API_BROWSABLE = env_bool("API_BROWSABLE", DEBUG)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # DRF's token authentication, answering 429 to an address that sent too many wrong tokens.
+        "api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"] + (
+        ["rest_framework.renderers.BrowsableAPIRenderer"] if API_BROWSABLE else []),
+    # Read at each request (api.throttling), so that a test may lower them.
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.AnonRateThrottle", "api.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_rate("THROTTLE_ANON", "60/min"),
+        # A partner's script posting a quarter's expenditures one by one, with retries.
+        "user": env_rate("THROTTLE_USER", "1200/min"),
+        # Wrong tokens sent from one address; past this, every token from it gets 429 until the
+        # period ends (api.authentication).
+        "failed_token": env_rate("THROTTLE_FAILED_TOKENS", "10/min"),
+    },
+    # The proxies in front of the app that append to X-Forwarded-For: the client's address is read
+    # there, behind them (throttles, failed tokens, admin lockout). 0: REMOTE_ADDR, the header ignored.
+    "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
     "DEFAULT_PARSER_CLASSES": [
         "api.parsers.DecimalJSONParser",
         "rest_framework.parsers.FormParser",
@@ -163,6 +223,7 @@ DRF_STANDARDIZED_ERRORS = {
         "404": "api.schema.ErrorResponse404Serializer",
         "409": "api.schema.ErrorResponse409Serializer",
         "422": "api.schema.ErrorResponse422Serializer",
+        "429": "api.schema.ErrorResponse429Serializer",
     },
 }
 
@@ -174,6 +235,9 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and the docs: for authenticated users (token or admin session) unless
+    # API_DOCS_PUBLIC (read at each request).
+    "SERVE_PERMISSIONS": ["api.permissions.DocsReadable"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Request bodies are documented as JSON (the upload, as the multipart form it is): the form
     # encodings the parsers also read cannot carry a statement's lines, and a client generated
@@ -200,7 +264,7 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
     },
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
-                             "api.schema.document_field_codes"],
+                             "api.schema.document_field_codes", "api.schema.document_retry_after"],
 }
 
 SIMPLE_HISTORY_HISTORY_ID_USE_UUID = False
@@ -209,6 +273,45 @@ SIMPLE_HISTORY_HISTORY_ID_USE_UUID = False
 # in progress, and after how long a reservation is deemed left by a dead process.
 IDEMPOTENCY_WAIT_SECONDS = float(os.environ.get("IDEMPOTENCY_WAIT_SECONDS", "10"))
 IDEMPOTENCY_STALE_SECONDS = 300
+
+# --- security (issue 15): HTTPS, the docs, the admin's lockout, the cache the limits count in ----
+
+# Production serves HTTPS only: defaults are secure with DEBUG off, relaxed with it on (`make run`
+# serves plain http on 127.0.0.1).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+# Behind a proxy that ends TLS: the header it sets to "https" (X-Forwarded-Proto), so that Django
+# knows the request was secure; without it SECURE_SSL_REDIRECT would redirect forever. The proxy
+# must overwrite the header a client sends.
+if os.environ.get("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + os.environ["SECURE_PROXY_SSL_HEADER"].strip().upper().replace("-", "_"), "https")
+
+# The schema and docs (/api/schema/, /api/docs/, /api/redoc/) for anyone, or for authenticated
+# users only (api.permissions.DocsReadable).
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", DEBUG)
+
+# django-axes: the admin's login refused to an address after this many failures, for this long
+# (each failure during the lockout starts it again); a correct password then does not log in.
+# Attempts are kept in the database (axes' default handler), so every process sees them.
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("LOGIN_COOLOFF_MINUTES", "30")))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+# The client's address as the throttles read it (REST_FRAMEWORK["NUM_PROXIES"]).
+AXES_CLIENT_IP_CALLABLE = "api.throttling.client_ip"
+
+# The throttles and the failed-token counts live in the cache. Django's default (local memory) is
+# per process: with several gunicorn workers or hosts each counts alone, so production sets a
+# shared one (Redis, which needs the `redis` package).
+cache_url = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL")
+if cache_url:
+    if not cache_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured("CACHE_URL (or REDIS_URL) must be a Redis URL: redis://, rediss:// or unix://.")
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": cache_url}}
 
 LOGGING = {
     "version": 1,

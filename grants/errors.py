@@ -104,6 +104,11 @@ class ErrorCode(StrEnum):
     # --- 422 -----------------------------------------------------------------------------------
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", HTTPStatus.UNPROCESSABLE_ENTITY
 
+    # security (issue 15)
+    # --- 429: too many requests; Retry-After says when to try again ----------------------------
+    THROTTLED = "throttled", HTTPStatus.TOO_MANY_REQUESTS  # DRF's throttles (api.throttling)
+    TOO_MANY_FAILED_TOKENS = "too_many_failed_tokens", HTTPStatus.TOO_MANY_REQUESTS  # api.authentication
+
 
 _MONEY = frozenset({ErrorCode.REQUIRED, ErrorCode.NEGATIVE_AMOUNT, ErrorCode.FRACTIONAL_XOF,
                     ErrorCode.TOO_MANY_DECIMALS, ErrorCode.MAX_DIGITS, ErrorCode.MAX_WHOLE_DIGITS,

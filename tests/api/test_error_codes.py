@@ -29,7 +29,7 @@ STATUS_OF_RAISER = {
     "ErrorDetail": HTTPStatus.BAD_REQUEST, "CodeRelatedField": HTTPStatus.BAD_REQUEST,
     "_problem": HTTPStatus.BAD_REQUEST, "add": HTTPStatus.BAD_REQUEST, "_error": HTTPStatus.BAD_REQUEST,
     "Conflict": HTTPStatus.CONFLICT, "PeriodLocked": HTTPStatus.CONFLICT,
-    "PermissionRefused": HTTPStatus.FORBIDDEN,
+    "PermissionRefused": HTTPStatus.FORBIDDEN, "Throttled": HTTPStatus.TOO_MANY_REQUESTS,
 }
 
 
@@ -150,6 +150,7 @@ def served_schema(django_db_setup, django_db_blocker):
     (HTTPStatus.FORBIDDEN, "Forbidden403ErrorComponent"),
     (HTTPStatus.NOT_FOUND, "NotFound404ErrorComponent"),
     (HTTPStatus.UNPROCESSABLE_ENTITY, "IdempotencyKeyReused422ErrorComponent"),
+    (HTTPStatus.TOO_MANY_REQUESTS, "TooManyRequests429ErrorComponent"),
 ])
 def test_the_served_schema_lists_every_code_of_the_status(served_schema, status, component):
     documented = served_schema["components"]["schemas"][component]["properties"]["code"]["enum"]
