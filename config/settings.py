@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "expenditures",
     "reports",
     "api",
+    "portal",
 ]
 
 MIDDLEWARE = [
