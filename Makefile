@@ -10,7 +10,7 @@ EXPENDITURES ?= 5000
 # Local runs are development runs; production sets DEBUG=0 and a SECRET_KEY of its own.
 export DEBUG ?= 1
 
-.PHONY: install run test lint check-migrations schema bench clean
+.PHONY: install browser run test lint check-migrations schema bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,10 +28,15 @@ run: install
 	$(PY) manage.py generate_history --seed $(SEED) --expenditures $(EXPENDITURES) --if-empty
 	$(PY) manage.py create_demo_users
 	@echo "API: http://$(HOST):$(PORT)/api/v1/  docs: http://$(HOST):$(PORT)/api/docs/  admin: http://$(HOST):$(PORT)/admin/"
+	@echo "Partner's page: http://$(HOST):$(PORT)/portal/ (log in as bnce, password bnce)"
 	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
-test: install lint check-migrations schema
+test: install browser lint check-migrations schema
 	$(PY) -m pytest -n 2 --dist loadfile -q
+
+# Chromium and its driver for the browser test, when missing and installable (else it is skipped).
+browser:
+	bash bin/install-browser
 
 lint: install
 	$(VENV)/bin/ruff check .

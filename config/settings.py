@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "expenditures",
     "reports",
     "api",
+    "portal",
 ]
 
 MIDDLEWARE = [

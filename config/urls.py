@@ -4,4 +4,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("api.urls")),
     path("admin/", admin.site.urls),
+    path("portal/", include("portal.urls")),
 ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -22,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from moneyed import Money
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
@@ -41,6 +42,7 @@ from expenditures.models import (
     StatementReopening,
     StatementStatus,
 )
+from grants.access import require_grant_visible
 from grants.errors import ApplicationError, Conflict, ErrorCode, PeriodLocked
 from grants.models import Grant, Location, Partner
 from grants.money import CURRENCIES, XOF, divide_to_eur, money_sum, parse_amount, quantize_amount, validate_money
@@ -160,6 +162,55 @@ def statement_delete(*, statement: QuarterlyStatement, by=None) -> None:
         raise Conflict(_("Only a draft statement can be deleted."),
                        code=ErrorCode.STATEMENT_NOT_EDITABLE, attr="status")
     statement.delete()
+
+
+# provisional: replaced by the upload service of issue 13
+def statement_upload(*, file, by, lang: str | None = None) -> QuarterlyStatement:
+    """A filled statement template (``expenditures.workbook``) as its partner's statement of the
+    quarter: a new draft, or the new content of the quarter's draft or returned statement.
+
+    Raises ``ApplicationError`` (or its ``PermissionRefused``, ``Conflict``, ``PeriodLocked``)
+    listing every problem, each ``attr`` the cell it concerns ("Dépenses!D14"); nothing is saved
+    then. ``lang`` ("fr", "en") is the language of the messages (default: the active one)."""
+    from expenditures.workbook import problems_in_cells, statement_from_workbook  # it imports this module
+
+    with translation.override(lang) if lang else nullcontext():
+        body = statement_from_workbook(file)
+        with problems_in_cells(body):
+            return _statement_from_workbook_body(body, by=by)
+
+
+@transaction.atomic
+def _statement_from_workbook_body(body: dict, *, by) -> QuarterlyStatement:
+    grant = Grant.objects.filter(code=body["grant"]).first()
+    if grant is None:
+        raise ApplicationError(_("No grant %(code)s.") % {"code": body["grant"]}, code=ErrorCode.UNKNOWN_GRANT,
+                               attr="grant")
+    if by is not None:
+        require_grant_visible(by, grant)
+    partner = Partner.objects.filter(code=body["partner"]).first()
+    if partner is None:
+        raise ApplicationError(_("No partner %(code)s.") % {"code": body["partner"]},
+                               code=ErrorCode.UNKNOWN_PARTNER, attr="partner")
+    lifecycle.check_statement_actor(by=by, partner=partner)
+    year, quarter = period_parse(body["period"])
+    problems, money = [], {}
+    for name in MONEY_FIELDS:
+        currency = body.get(f"{name}_currency") or partner.reporting_currency
+        try:
+            money[name] = Money(parse_amount(body.get(name, "0"), currency), currency)
+        except ValidationError as exc:
+            problems.append(_problem(exc.code or ErrorCode.INVALID, exc.messages[0], name))
+    if problems:
+        raise ApplicationError(problems[0]["detail"], code=problems[0]["code"], attr=problems[0]["attr"],
+                               errors=problems)
+    # Two uploads of one new quarter meet here: the partner's locks, then the lookup.
+    lifecycle.lock_partner(grant_id=grant.pk, partner_id=partner.pk)
+    existing = QuarterlyStatement.objects.filter(grant=grant, partner=partner, year=year, quarter=quarter).first()
+    content = {"lines": body.get("expenditures", []), "explanations": body.get("explanations", {}), **money}
+    if existing is None:
+        return statement_create(grant=grant, partner=partner, period=f"{year}-Q{quarter}", by=by, **content)
+    return statement_update(statement=existing, by=by, **content)
 
 
 # --- the checks ----------------------------------------------------------------------------------
