@@ -13,6 +13,10 @@ timeout has passed (SQLite), answer 409 ``retry`` (with ``Retry-After``): the tr
 rolled back, nothing was written, and the same request may be sent again. ``is_retryable``
 recognises them; ``api.middleware.RetryableConflictMiddleware`` answers the same for the pages
 that are not the API (the admin).
+
+A body larger than Django reads (``DATA_UPLOAD_MAX_MEMORY_SIZE``: a JSON body, the fields of a
+form) raises ``RequestDataTooBig`` as it is read: 413 ``request_too_large``, not a 500. A statement
+workbook over its own limit answers 413 ``upload_too_large`` (``expenditures.upload_limits``).
 """
 
 from __future__ import annotations
@@ -21,9 +25,13 @@ import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http import HTTPStatus
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_standardized_errors.formatter import flatten_errors
 from drf_standardized_errors.handler import exception_handler as standardized_handler
@@ -31,6 +39,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from expenditures.upload_limits import megabytes
 from grants.errors import ApplicationError, ErrorCode
 from grants.validation import errors_of
 
@@ -99,7 +108,17 @@ def serializer_errors_as_application_error() -> Iterator[None]:
         raise ApplicationError(first["detail"], code=first["code"], attr=first["attr"], errors=errors) from exc
 
 
+def request_too_large_errors() -> list[dict]:
+    return [{"code": ErrorCode.REQUEST_TOO_LARGE.value,
+             "detail": _("This request's body is larger than the %(limit)s MB the API reads.") % {
+                 "limit": megabytes(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)}, "attr": None}]
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):
+        # Django's DATA_UPLOAD_MAX_MEMORY_SIZE, met as the body is read: 413, not a 500.
+        set_rollback()
+        return error_response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, request_too_large_errors())
     if isinstance(exc, ApplicationError):
         set_rollback()
         return error_response(exc.status, [_clean(e) for e in exc.errors])

@@ -8,7 +8,7 @@ is documented the same way, with the codes of the registry (``grants.errors.Erro
   drf-spectacular postprocessing hook (``document_field_codes``) to the bodies the library
   generated, so that a client may branch on ``fractional_xof`` or ``duplicate_voucher`` as
   documented values;
-- 403, 404, 409, 422, 429: every code the registry answers with that status (``codes_for``), in
+- 403, 404, 409, 413, 422, 429: every code the registry answers with that status (``codes_for``), in
   bodies given to the library through its ``ERROR_SCHEMAS`` setting;
 - the 400 bodies whose problems the view names rather than the request's fields (a statement's
   submission, a workbook's upload, a query), as serializers the views name, so that every error
@@ -59,12 +59,14 @@ def _error_serializers(name: str, codes: list[str] | None, *, error_type=ClientE
     })
 
 
-# The bodies of 403, 404, 409, 422 and 429, their codes from the registry; named in the settings'
+# The bodies of 403, 404, 409, 413, 422 and 429, their codes from the registry; named in the settings'
 # DRF_STANDARDIZED_ERRORS["ERROR_SCHEMAS"].
 ErrorResponse403Serializer = _error_serializers("Forbidden403", codes_for(HTTPStatus.FORBIDDEN))
 ErrorResponse404Serializer = _error_serializers("NotFound404", codes_for(HTTPStatus.NOT_FOUND))
 ErrorResponse409Serializer = _error_serializers("Conflict409", codes_for(HTTPStatus.CONFLICT))
 ErrorResponse422Serializer = _error_serializers("IdempotencyKeyReused422", codes_for(HTTPStatus.UNPROCESSABLE_ENTITY))
+# 413 (issue 15): a body over Django's limit, on any write; a statement workbook over its own.
+ErrorResponse413Serializer = _error_serializers("PayloadTooLarge413", codes_for(HTTPStatus.REQUEST_ENTITY_TOO_LARGE))
 ErrorResponse429Serializer = _error_serializers("TooManyRequests429", codes_for(HTTPStatus.TOO_MANY_REQUESTS))
 
 # 400 bodies whose problems the view names, not the request's fields (from which the library
@@ -100,6 +102,8 @@ class AutoSchema(StandardizedAutoSchema):
         if status_code == "422":
             return self.method == "POST" and isinstance(view, IdempotentCreateMixin) and \
                 getattr(view, "action", None) == "create"
+        if status_code == "413":
+            return self.method in ("POST", "PUT", "PATCH")  # a body that may be too large
         if status_code == "429":
             return bool(view.get_throttles())
         # Any operation: 400 (a body or a query the API cannot read; the JSON parser is on every

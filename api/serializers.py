@@ -12,8 +12,8 @@ from rest_framework import serializers
 
 from api.fields import EUR_ONLY, CodeRelatedField, MoneyAmountField, MoneyInputMixin, currency_field, decimal_string
 from budget.models import Allocation, BudgetLine, BudgetVersion
+from expenditures.fields import DESCRIPTION_MAX_LENGTH, Kind
 from expenditures.fields import FIELDS as EXPENDITURE_FIELDS
-from expenditures.fields import Kind
 from expenditures.models import ExchangeRate, Expenditure, FundTransfer
 from expenditures.selectors import spending_of
 from grants.errors import ErrorCode
@@ -321,7 +321,7 @@ class AdjustmentSerializer(MoneyInputMixin, serializers.Serializer):
     budget_line = serializers.CharField(required=False, help_text="The corrected line's code.")
     location = CodeRelatedField(queryset=Location.objects.all(), unknown_code=ErrorCode.UNKNOWN_LOCATION,
                                 required=False)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=DESCRIPTION_MAX_LENGTH)
 
 
 class AdjustmentResultSerializer(serializers.Serializer):

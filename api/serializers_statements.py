@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from api.fields import CodeRelatedField, MoneyAmountField, MoneyInputMixin, currency_field
+from expenditures.fields import DESCRIPTION_MAX_LENGTH
 from expenditures.models import QuarterlyStatement
 from expenditures.statements import MONEY_FIELDS, statement_total_spent
 from grants.errors import ErrorCode
@@ -21,7 +22,7 @@ class StatementLineSerializer(serializers.Serializer):
     amount = serializers.CharField(help_text='A decimal string: whole francs in XOF, e.g. "125000".')
     amount_currency = serializers.CharField(help_text="The partner's reporting currency (XOF in Mali).")
     voucher = serializers.CharField(allow_blank=True, help_text="Unique per partner.")
-    description = serializers.CharField(allow_blank=True, required=False, default="")
+    description = serializers.CharField(allow_blank=True, required=False, default="", max_length=DESCRIPTION_MAX_LENGTH)
 
 
 class ProblemSerializer(serializers.Serializer):

@@ -181,9 +181,12 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     @action(detail=False, methods=["post"], parser_classes=[MultiPartParser])
     def upload(self, request):
         """Turn a filled template into a draft statement, or answer 400 with the problems by
-        sheet, row and column (``attr`` such as ``"Dépenses!D14"``)."""
+        sheet, row and column (``attr`` such as ``"Dépenses!D14"``). A file over the upload limit
+        answers 413 ``upload_too_large``; one that unpacks to too much, 400 on ``file``."""
+        from expenditures.upload_limits import upload_check_length
         from expenditures.workbook import problems_in_cells, statement_from_workbook
 
+        upload_check_length(request.META.get("CONTENT_LENGTH"))  # before the body is read
         body = UploadSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = statement_from_workbook(body.validated_data["file"])

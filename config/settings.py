@@ -320,3 +320,26 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# --- uploads (issue 15) ---
+# What one request may make the server read (expenditures.upload_limits, api.exceptions). A
+# statement workbook is refused before openpyxl parses any of it: its size (413), then its zip
+# directory, then its shared strings and cells, streamed. A statement of 5,000 rows (the most the
+# reader takes) with 500-character descriptions unpacks to about 4 MB, with at most 10,000
+# different texts (its vouchers and descriptions).
+STATEMENT_UPLOAD_MAX_BYTES = int(os.environ.get("STATEMENT_UPLOAD_MAX_BYTES", 5 * 1024 * 1024))
+STATEMENT_UPLOAD_MAX_MEMBERS = int(os.environ.get("STATEMENT_UPLOAD_MAX_MEMBERS", 100))
+STATEMENT_UPLOAD_MAX_UNCOMPRESSED_BYTES = int(os.environ.get("STATEMENT_UPLOAD_MAX_UNCOMPRESSED_BYTES",
+                                                             20 * 1024 * 1024))
+# Any part that openpyxl reads whole (styles, the workbook part, properties...): all but the
+# worksheets, which it streams, and the shared strings, which have their own limits.
+STATEMENT_UPLOAD_MAX_PART_BYTES = int(os.environ.get("STATEMENT_UPLOAD_MAX_PART_BYTES", 2 * 1024 * 1024))
+STATEMENT_UPLOAD_MAX_SHARED_STRINGS = int(os.environ.get("STATEMENT_UPLOAD_MAX_SHARED_STRINGS", 100_000))
+STATEMENT_UPLOAD_MAX_SHARED_STRINGS_BYTES = int(os.environ.get("STATEMENT_UPLOAD_MAX_SHARED_STRINGS_BYTES",
+                                                               10 * 1024 * 1024))
+STATEMENT_UPLOAD_MAX_CELL_CHARS = int(os.environ.get("STATEMENT_UPLOAD_MAX_CELL_CHARS", 32_767))  # Excel's own
+# Django's limit on a body that is not a file (JSON, form fields): over it, 413 request_too_large.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440))  # Django's default
+# The 413 body is documented on every write (api.schema), its codes from the registry.
+DRF_STANDARDIZED_ERRORS["ALLOWED_ERROR_STATUS_CODES"].append("413")
+DRF_STANDARDIZED_ERRORS["ERROR_SCHEMAS"]["413"] = "api.schema.ErrorResponse413Serializer"

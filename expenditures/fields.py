@@ -18,6 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+# An expenditure's description: the model's column, a statement's line (JSON, the admin, the
+# workbook) and the API's serializers, one limit.
+DESCRIPTION_MAX_LENGTH = 500
+
 
 class Kind(StrEnum):
     """How a field's value is shown in JSON."""

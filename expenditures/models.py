@@ -55,7 +55,7 @@ from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
 from budget.models import BudgetLine
-from expenditures.fields import DAY_COUNT_FILTERS
+from expenditures.fields import DAY_COUNT_FILTERS, DESCRIPTION_MAX_LENGTH
 from grants.models import FxMethod, Grant, Location, Partner
 from grants.money import CURRENCY_CHOICES, EUR, XOF
 
@@ -199,7 +199,7 @@ class Expenditure(models.Model):
         help_text=_("XOF spent beyond the funds received (fifo only), converted at the parity."),
     )
     voucher = models.CharField(max_length=64)
-    description = models.CharField(max_length=500, blank=True)
+    description = models.CharField(max_length=DESCRIPTION_MAX_LENGTH, blank=True)
     status = models.CharField(
         max_length=10, choices=ExpenditureStatus.choices, default=ExpenditureStatus.VALIDATED
     )

@@ -14,6 +14,7 @@ from moneyed import Money
 
 from budget.models import BudgetLine
 from expenditures import fx, lifecycle
+from expenditures.fields import DESCRIPTION_MAX_LENGTH
 from expenditures.models import Expenditure, ExpenditureStatus, FundTransfer
 from grants.errors import ApplicationError, Conflict, ErrorCode
 from grants.models import Grant, Location, Partner
@@ -192,7 +193,7 @@ def expenditure_adjust(*, expenditure: Expenditure, date: date, reason: str, by=
         amount=Money(-original.amount.amount, original.amount.currency), amount_eur=-original.amount_eur,
         fx_rate=original.fx_rate, fx_method=original.fx_method, rate_missing=original.rate_missing,
         voucher=_adjustment_voucher(original, "R", number),
-        description=(_("Reversal of %(voucher)s") % {"voucher": original.voucher})[:500],
+        description=(_("Reversal of %(voucher)s") % {"voucher": original.voucher})[:DESCRIPTION_MAX_LENGTH],
         status=ExpenditureStatus.VALIDATED, adjusts=original, adjustment_reason=str(reason)[:300], entered_by=by)
     _save(reversal)
     replacement = None

@@ -32,7 +32,7 @@ from budget.models import Allocation, BudgetLine, BudgetVersion
 from budget.selectors import lines_allocated_to
 from expenditures import fx, lifecycle
 from expenditures.audit import statement_seal
-from expenditures.fields import STATEMENT_FIELDS
+from expenditures.fields import DESCRIPTION_MAX_LENGTH, STATEMENT_FIELDS
 from expenditures.models import (
     COUNTED_STATUSES,
     Expenditure,
@@ -85,8 +85,21 @@ def _check_header(grant: Grant, partner: Partner, year: int, quarter: int, money
             validate_money(value, name)
 
 
+def line_description_problems(lines) -> list[dict]:
+    """A problem (``max_length``, attr ``expenditures.<i>.description``) for each line whose
+    description is longer than an expenditure's (``expenditures.fields.DESCRIPTION_MAX_LENGTH``):
+    the one check of a line's description, for a draft's lines, at submission and in the workbook."""
+    return [_problem(ErrorCode.MAX_LENGTH,
+                     _("A description holds at most %(limit)s characters; this one has %(length)s.") % {
+                         "limit": DESCRIPTION_MAX_LENGTH, "length": len(line["description"])},
+                     f"expenditures.{index}.description")
+            for index, line in enumerate(lines)
+            if isinstance(line.get("description"), str) and len(line["description"]) > DESCRIPTION_MAX_LENGTH]
+
+
 def _clean_lines(lines) -> list[dict]:
-    """Keep what was sent, as strings, so that a draft can hold anything to correct later."""
+    """Keep what was sent, as strings, so that a draft can hold anything to correct later; but no
+    description longer than an expenditure's (every such line is listed at once)."""
     if not isinstance(lines, list):
         raise ApplicationError(_("A list of expenditures is expected."), code=ErrorCode.INVALID, attr="expenditures")
     clean = []
@@ -95,6 +108,10 @@ def _clean_lines(lines) -> list[dict]:
             raise ApplicationError(_("Each expenditure is an object."), code=ErrorCode.INVALID,
                                    attr=f"expenditures.{index}")
         clean.append({name: "" if line.get(name) is None else str(line.get(name)) for name in LINE_FIELDS})
+    problems = line_description_problems(clean)
+    if problems:
+        raise ApplicationError(problems[0]["detail"], code=problems[0]["code"], attr=problems[0]["attr"],
+                               errors=problems)
     return clean
 
 
@@ -313,6 +330,7 @@ def statement_check(statement: QuarterlyStatement, *, today: date | None = None)
         else:
             vouchers_seen[line.voucher] = index
         parsed.append(line)
+    problems += line_description_problems(statement.lines)  # a draft kept from before the limit
 
     in_ledger = set(Expenditure.objects.filter(partner=partner, voucher__in=list(vouchers_seen))
                     .exclude(statement=statement).values_list("voucher", flat=True))
@@ -447,7 +465,7 @@ def _submit(*, statement: QuarterlyStatement, by, today: date | None) -> tuple[Q
     for line in parsed:
         exp = Expenditure(grant=statement.grant, partner=statement.partner, budget_line=line.budget_line,
                           location=line.location, date=line.date, amount=Money(line.amount, line.currency),
-                          voucher=line.voucher, description=line.description[:500],
+                          voucher=line.voucher, description=line.description,
                           status=ExpenditureStatus.SUBMITTED, statement=statement, entered_by=by)
         fx.apply_conversion(exp, rates=rates)
         rows.append(exp)

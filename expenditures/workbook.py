@@ -18,11 +18,15 @@
 
 ``statement_from_workbook`` reads (openpyxl, values only) our template or a workbook in the same
 layout saved by another tool, and returns the JSON body a client would POST to
-/api/v1/statements/. It reads inputs only: formulas may carry no cached value (openpyxl and some
-tools save none), so no formula result is ever read. What makes the file unreadable is raised at
-once as one ``ApplicationError`` listing every such problem with its cell (``"Dépenses!D14"``); the
-business checks (balance, vouchers, lines...) run when the statement is submitted, and
-``cell_of`` maps the ``attr`` of their problems ("expenditures.12.amount") back to the cell.
+/api/v1/statements/. Before openpyxl reads anything, ``expenditures.upload_limits`` bounds what the
+file may make it read (its size, what it unpacks to, its shared strings, a cell's length). It
+reads inputs only: formulas may carry no cached value (openpyxl and some tools save none), so no
+computed cell's result is ever read; an input cell (the cash on hand...) holding a formula saved
+without its result is a problem on its cell (``formula_without_value``), never 0. What makes the
+file unreadable is raised at once as one ``ApplicationError`` listing every such problem with its
+cell (``"Dépenses!D14"``), a description too long included; the business checks (balance,
+vouchers, lines...) run when the statement is submitted, and ``cell_of`` maps the ``attr`` of
+their problems ("expenditures.12.amount") back to the cell.
 
 Money: XOF amounts go into cells as ``int`` and EUR amounts as ``Decimal`` (xlsxwriter writes
 the decimal text itself, ``{:.16G}``), so the file holds the exact ledger amount. openpyxl reads
@@ -53,11 +57,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.cell import coordinate_to_tuple
 
 from budget.models import Allocation, BudgetLine, BudgetVersion
 from expenditures.fields import STATEMENT_FIELDS, Kind
 from expenditures.models import FundTransfer, QuarterlyStatement, StatementStatus
-from expenditures.statements import LINE_FIELDS, period_parse
+from expenditures.statements import LINE_FIELDS, line_description_problems, period_parse
+from expenditures.upload_limits import workbook_check_limits
 from grants.errors import ApplicationError, ErrorCode
 from grants.i18n import Labels
 from grants.models import Grant, Location, Partner
@@ -439,12 +445,23 @@ class _Problems:
             raise ApplicationError(first["detail"], code=first["code"], attr=first["attr"], errors=self.items)
 
 
-def _grid(worksheet, max_row: int, max_col: int) -> dict[tuple[int, int], object]:
-    """The non-empty values of a sheet up to (max_row, max_col), by (row, column), 1-based.
-    ``reset_dimensions``: another tool may write a wrong <dimension>, which would cut rows."""
+def _rows(worksheet, **bounds) -> Iterator[tuple]:
+    """The rows of a sheet (``iter_rows``' bounds). openpyxl parses a sheet as its rows are read:
+    a damaged one (a cell naming a shared string past the end of the table, a number that is no
+    number) is not a workbook, not a server error. ``reset_dimensions``: another tool may write a
+    wrong <dimension>, which would cut rows."""
     worksheet.reset_dimensions()
+    try:
+        yield from worksheet.iter_rows(**bounds)
+    except Exception as exc:  # raised inside openpyxl's parser, never by the caller's loop
+        raise ApplicationError(_("This file is not an Excel workbook (.xlsx)."), code=ErrorCode.NOT_A_WORKBOOK,
+                               attr="file") from exc
+
+
+def _grid(worksheet, max_row: int, max_col: int) -> dict[tuple[int, int], object]:
+    """The non-empty values of a sheet up to (max_row, max_col), by (row, column), 1-based."""
     values = {}
-    for row in worksheet.iter_rows(min_row=1, max_row=max_row, max_col=max_col):
+    for row in _rows(worksheet, min_row=1, max_row=max_row, max_col=max_col):
         for cell in row:
             value = getattr(cell, "value", None)
             if value is not None and getattr(cell, "row", None) is not None:
@@ -464,16 +481,42 @@ def _sheet(book, key: str, lang: str, problems: _Problems):
 
 def statement_from_workbook(file) -> WorkbookStatement:
     """The statement body a client would POST, read from a filled template (or a workbook in its
-    layout). Raises ``ApplicationError`` listing every unreadable cell at once."""
+    layout). Raises ``ApplicationError`` listing every unreadable cell at once; before openpyxl
+    reads anything, the limits of ``expenditures.upload_limits`` (``PayloadTooLarge``, 413, for a
+    file too large; ``ApplicationError`` on ``file`` for an archive that unpacks too much)."""
+    workbook_check_limits(file)
+    book = _open(file, data_only=True)
+    try:
+        return _read(book, formulas_in=lambda sheet, cells: _formula_cells(file, sheet, cells))
+    finally:
+        book.close()
+
+
+def _open(file, *, data_only: bool):
     try:
         if hasattr(file, "seek"):
             file.seek(0)
-        book = load_workbook(file, read_only=True, data_only=True)
+        return load_workbook(file, read_only=True, data_only=data_only)
     except Exception as exc:  # a damaged or foreign file fails in many ways inside openpyxl
         raise ApplicationError(_("This file is not an Excel workbook (.xlsx)."), code=ErrorCode.NOT_A_WORKBOOK,
                                attr="file") from exc
+
+
+def _formula_cells(file, sheet_name: str, cells: list[str]) -> set[str]:
+    """Which of ``cells`` ("B13") of the sheet hold a formula. Read for its values only, a formula
+    saved without its result (openpyxl and some tools save none) looks like an empty cell: the
+    workbook is opened once more, with formulas, for these few cells."""
+    book = _open(file, data_only=False)
     try:
-        return _read(book)
+        wanted = {coordinate_to_tuple(cell): cell for cell in cells}
+        found = set()
+        for row in _rows(book[sheet_name], min_row=min(r for r, _ in wanted), max_row=max(r for r, _ in wanted),
+                         max_col=max(c for _, c in wanted)):
+            for cell in row:
+                where = (getattr(cell, "row", None), getattr(cell, "column", None))
+                if where in wanted and getattr(cell, "data_type", None) == "f":
+                    found.add(wanted[where])
+        return found
     finally:
         book.close()
 
@@ -504,7 +547,7 @@ def _read_keys(book, problems: _Problems) -> dict[str, str]:
     return keys
 
 
-def _read(book) -> WorkbookStatement:
+def _read(book, formulas_in=lambda sheet, cells: set()) -> WorkbookStatement:
     problems = _Problems([])
     keys = _read_keys(book, problems)
     lang = _lang(keys.get("lang"))
@@ -519,13 +562,20 @@ def _read(book) -> WorkbookStatement:
     body = WorkbookStatement({"grant": keys["grant"], "partner": keys["partner"], "period": keys["period"]},
                              lang=lang, cells=cells)
 
-    # Header amounts: inputs only. An empty cell is 0.
+    # Header amounts: inputs only. An empty cell is 0; a formula saved without its result is a
+    # problem on its cell, never read as 0.
     head = _grid(summary, EXPLANATION_LAST_ROW, 3)
     amounts: dict[str, Decimal] = {}
+    blank = [cell for cell in INPUT_CELLS.values() if head.get(coordinate_to_tuple(cell)) is None]
+    formulas = formulas_in(summary_name, blank) if blank else set()
     for name, cell in INPUT_CELLS.items():
-        row, column = int(cell[1:]), 2
-        value = head.get((row, column))
+        value = head.get(coordinate_to_tuple(cell))
         cells[name] = cells[f"{name}_currency"] = f"{summary_name}!{cell}"
+        if cell in formulas:
+            problems.add(ErrorCode.FORMULA_WITHOUT_VALUE,
+                         _("This cell holds a formula saved without its result: type the amount, or open the file "
+                           "in Excel or LibreOffice and save it again."), f"{summary_name}!{cell}")
+            continue
         try:
             text = "0" if _empty(value) else decimal_text(value)
         except ValueError:
@@ -579,6 +629,8 @@ def _read(book) -> WorkbookStatement:
             spent += Decimal(line["amount"])
         lines.append(line)
     body["expenditures"] = lines
+    for problem in line_description_problems(lines):
+        problems.add(problem["code"], problem["detail"], cells[problem["attr"]])
 
     # Explanations: a line code in A, its explanation in B.
     explanations: dict[str, str] = {}

@@ -104,6 +104,15 @@ class ErrorCode(StrEnum):
     # --- 422 -----------------------------------------------------------------------------------
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", HTTPStatus.UNPROCESSABLE_ENTITY
 
+    # uploads (issue 15): what bounds the work a request or a statement workbook may ask for
+    # (expenditures.upload_limits, api.exceptions), and the statement line's description
+    UPLOAD_TOO_LARGE = "upload_too_large", HTTPStatus.REQUEST_ENTITY_TOO_LARGE  # attr "file"
+    REQUEST_TOO_LARGE = "request_too_large", HTTPStatus.REQUEST_ENTITY_TOO_LARGE  # DATA_UPLOAD_MAX_MEMORY_SIZE
+    WORKBOOK_TOO_LARGE = "workbook_too_large", HTTPStatus.BAD_REQUEST  # uncompressed, parts, one part
+    TOO_MANY_STRINGS = "too_many_strings", HTTPStatus.BAD_REQUEST  # the workbook's shared strings
+    CELL_TOO_LONG = "cell_too_long", HTTPStatus.BAD_REQUEST
+    FORMULA_WITHOUT_VALUE = "formula_without_value", HTTPStatus.BAD_REQUEST  # an input cell, saved uncomputed
+    MAX_LENGTH = "max_length", HTTPStatus.BAD_REQUEST  # a text longer than its field (DRF's code too)
     # security (issue 15)
     # --- 429: too many requests; Retry-After says when to try again ----------------------------
     THROTTLED = "throttled", HTTPStatus.TOO_MANY_REQUESTS  # DRF's throttles (api.throttling)
@@ -144,7 +153,9 @@ FIELD_CODES: dict[str, frozenset[ErrorCode]] = {
     "period": frozenset({ErrorCode.INVALID, ErrorCode.DATE_OUTSIDE_GRANT, ErrorCode.IMMUTABLE}),
     "expenditures": frozenset({ErrorCode.INVALID}),
     "file": frozenset({ErrorCode.NOT_A_WORKBOOK, ErrorCode.NOT_A_TEMPLATE, ErrorCode.TEMPLATE_VERSION,
-                       ErrorCode.TOO_MANY_ROWS}),
+                       ErrorCode.TOO_MANY_ROWS, ErrorCode.WORKBOOK_TOO_LARGE, ErrorCode.TOO_MANY_STRINGS,
+                       ErrorCode.CELL_TOO_LONG}),
+    "description": frozenset({ErrorCode.MAX_LENGTH}),
     "method": frozenset({ErrorCode.UNKNOWN_FX_METHOD}),
     "reason": frozenset({ErrorCode.REQUIRED}), "comment": frozenset({ErrorCode.REQUIRED}),
     "decision": frozenset({ErrorCode.INVALID}),
@@ -197,3 +208,10 @@ class PeriodLocked(Conflict):
 class PermissionRefused(ApplicationError):
     status = HTTPStatus.FORBIDDEN
     default_code = ErrorCode.FORBIDDEN
+
+
+class PayloadTooLarge(ApplicationError):
+    """More bytes than the API reads for this request (an upload over its limit): 413."""
+
+    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    default_code = ErrorCode.UPLOAD_TOO_LARGE
