@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import DecimalField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import DecimalField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from budget.models import BudgetVersion
-from expenditures.models import COUNTED_STATUSES, Expenditure, QuarterlyStatement, StatementStatus
+from expenditures.models import COUNTED_STATUSES, Expenditure, FundTransfer, QuarterlyStatement, StatementStatus
 from grants.models import Grant, Partner
 from grants.money import MoneyValue, money_sum
-from grants.periods import quarter_of
+from grants.periods import quarter_bounds, quarter_label, quarter_of
 
 CENT = Decimal("0.01")
 ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=14, decimal_places=2))
@@ -58,3 +58,49 @@ def spending_of(grant: Grant) -> Spending:
     total = grant.total.amount
     return Spending(spent=spent, remaining=(total - spent).quantize(CENT),
                     use_pct=(spent * 100 / total).quantize(CENT) if total else None)
+
+
+@dataclass(frozen=True)
+class LedgerFigures:
+    """What the ledger says a partner's statement for a quarter should carry, in the partner's
+    reporting currency: ``opening_balance``, the money still unspent when the quarter starts, and
+    ``funds_received``, the transfers received in the quarter. ``since`` is the period of the
+    accepted statement the opening balance counts from (None: the grant's start)."""
+
+    opening_balance: Decimal
+    funds_received: Decimal
+    since: str | None
+
+
+def statement_ledger_figures(*, grant: Grant, partner: Partner, year: int, quarter: int) -> LedgerFigures:
+    """The one computation of a statement's ledger figures: the template prefills them, a statement
+    created without them gets them, and the checks at submission and acceptance compare with them.
+
+    The opening balance is the closing balance of the partner's latest accepted statement before the
+    quarter (0 with none), plus the transfers received and less the counted spending (expenditures
+    submitted or validated) dated after that statement's quarter (after nothing: since the grant's
+    start) and before this one: a quarter with no accepted statement still moves the money. Sums
+    in the partner's currency only; four queries."""
+    currency = partner.reporting_currency
+    start, end = quarter_bounds(year, quarter)
+    earlier = Q(year__lt=year) | Q(year=year, quarter__lt=quarter)
+    previous = (QuarterlyStatement.objects.filter(earlier, grant=grant, partner=partner,
+                                                  status=StatementStatus.ACCEPTED)
+                .order_by("-year", "-quarter").first())
+    transfers = FundTransfer.objects.filter(grant=grant, partner=partner, amount_received_currency=currency)
+    spending = Expenditure.objects.filter(grant=grant, partner=partner, status__in=COUNTED_STATUSES,
+                                          amount_currency=currency, date__lt=start)
+    opening, since = Decimal("0"), None
+    transfers_before = transfers.filter(received_on__lt=start)
+    if previous is not None:
+        after = quarter_bounds(previous.year, previous.quarter)[1]
+        opening, since = previous.closing_balance.amount, quarter_label(previous.year, previous.quarter)
+        transfers_before = transfers_before.filter(received_on__gt=after)
+        spending = spending.filter(date__gt=after)
+
+    def total(rows, field: str) -> Decimal:
+        return rows.aggregate(total=money_sum(field))["total"] or Decimal("0")
+
+    opening += total(transfers_before, "amount_received") - total(spending, "amount")
+    received = total(transfers.filter(received_on__gte=start, received_on__lte=end), "amount_received")
+    return LedgerFigures(opening_balance=opening, funds_received=received, since=since)
