@@ -10,6 +10,9 @@ is documented the same way, with the codes of the registry (``grants.errors.Erro
   documented values;
 - 403, 404, 409, 422: every code the registry answers with that status (``codes_for``), in
   bodies given to the library through its ``ERROR_SCHEMAS`` setting;
+- a statement's problems (400 of its submission, acceptance and upload): every 400 code, each
+  item with the optional ``row`` and ``cell`` that say where it is (also on the 403, 404, 409
+  and 422 items: a refused upload names its cell);
 - which statuses an operation documents is decided here, from its method, its permissions and
   its view (``AutoSchema._should_add_error_response``, the override the library documents for
   this), without the library's private ``_should_add_*`` helpers: 409 on writes only, 422 on
@@ -22,7 +25,7 @@ import re
 from http import HTTPStatus
 
 from drf_standardized_errors.openapi import AutoSchema as StandardizedAutoSchema
-from drf_standardized_errors.openapi_serializers import ClientErrorEnum
+from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ValidationErrorEnum
 from drf_standardized_errors.settings import package_settings
 from inflection import camelize
 from rest_framework import serializers
@@ -35,17 +38,29 @@ from grants.errors import codes_for, codes_for_field
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
-def _error_serializers(name: str, codes: list[str]):
+def _place_fields() -> dict:
+    """Where a statement's problem is, besides ``attr``: present only when they apply."""
+    return {
+        "row": serializers.IntegerField(required=False, min_value=1, help_text=(
+            "The expenditure's line number in the statement, from 1, as the partner counts them.")),
+        "cell": serializers.CharField(required=False, help_text=(
+            'The workbook cell it was typed in, e.g. "Dépenses!D5", for a statement read from a workbook.')),
+    }
+
+
+def _error_serializers(name: str, codes: list[str], *, type_choices=ClientErrorEnum.choices):
     # Component names end in drf-standardized-errors' suffix, so that its enum hook leaves their
     # ``code`` choices alone (each error response has its own).
     error = type(f"{name}Error", (serializers.Serializer,), {
         "code": serializers.ChoiceField(choices=sorted(codes)),
         "detail": serializers.CharField(),
-        "attr": serializers.CharField(allow_null=True, help_text="The field concerned, if one."),
+        "attr": serializers.CharField(allow_null=True, help_text=(
+            "The field concerned, if one; for a workbook's problem found at upload, its cell.")),
+        **_place_fields(),
         "Meta": type("Meta", (), {"ref_name": f"{name}ErrorComponent"}),
     })
     return type(f"{name}ErrorResponse", (serializers.Serializer,), {
-        "type": serializers.ChoiceField(choices=ClientErrorEnum.choices),
+        "type": serializers.ChoiceField(choices=type_choices),
         "errors": error(many=True),
         "Meta": type("Meta", (), {"ref_name": f"{name}ErrorResponse"}),
     })
@@ -57,6 +72,10 @@ ErrorResponse403Serializer = _error_serializers("Forbidden403", codes_for(HTTPSt
 ErrorResponse404Serializer = _error_serializers("NotFound404", codes_for(HTTPStatus.NOT_FOUND))
 ErrorResponse409Serializer = _error_serializers("Conflict409", codes_for(HTTPStatus.CONFLICT))
 ErrorResponse422Serializer = _error_serializers("IdempotencyKeyReused422", codes_for(HTTPStatus.UNPROCESSABLE_ENTITY))
+# A statement's problems, all at once (submission, acceptance, a workbook's upload): any 400 code,
+# each problem with its row and cell when they apply.
+StatementProblemsResponseSerializer = _error_serializers("StatementProblems400", codes_for(HTTPStatus.BAD_REQUEST),
+                                                         type_choices=ValidationErrorEnum.choices)
 
 
 class AutoSchema(StandardizedAutoSchema):
