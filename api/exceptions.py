@@ -3,6 +3,9 @@
     {"type": "validation_error" | "client_error" | "server_error",
      "errors": [{"code": "...", "detail": "...", "attr": "field" | null}]}
 
+A statement's problems say where they are besides ``attr``: ``row``, the expenditure's line
+number (1-based), and ``cell``, the workbook cell it was typed in ("Dépenses!D5"), when they apply.
+
 The services raise ``grants.errors.ApplicationError`` (400), ``Conflict`` (409),
 ``PermissionRefused`` (403) and Django's ``ValidationError``; without this handler those would be
 500s. Every ``code`` is stable and listed in ``grants.errors.ErrorCode``.
@@ -23,8 +26,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from http import HTTPStatus
 
 from django.conf import settings
@@ -33,9 +34,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from drf_standardized_errors.formatter import flatten_errors
 from drf_standardized_errors.handler import exception_handler as standardized_handler
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -94,20 +93,6 @@ def log_retryable(exc: BaseException, where: str) -> None:
     logger.warning("409 retry on %s: %s: %s", where, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
 
 
-@contextmanager
-def serializer_errors_as_application_error() -> Iterator[None]:
-    """DRF's ``ValidationError`` (a serializer's) raised again as one ``ApplicationError`` of status
-    400 with the same problems (code, detail, attr), for code below the API that reads the
-    services' errors only (``expenditures.workbook.problems_in_cells``). The body the handler
-    answers is the same either way."""
-    try:
-        yield
-    except ValidationError as exc:
-        errors = [{"code": e.code, "detail": e.detail, "attr": e.attr} for e in flatten_errors(exc.detail)]
-        first = errors[0]
-        raise ApplicationError(first["detail"], code=first["code"], attr=first["attr"], errors=errors) from exc
-
-
 def request_too_large_errors() -> list[dict]:
     return [{"code": ErrorCode.REQUEST_TOO_LARGE.value,
              "detail": _("This request's body is larger than the %(limit)s MB the API reads.") % {
@@ -138,5 +123,10 @@ def exception_handler(exc, context):
 
 
 def _clean(error: dict) -> dict:
-    return {"code": str(error.get("code") or "invalid"), "detail": str(error.get("detail", "")),
-            "attr": error.get("attr")}
+    clean = {"code": str(error.get("code") or "invalid"), "detail": str(error.get("detail", "")),
+             "attr": error.get("attr")}
+    # Where a statement's problem is, besides its attr: the line number and the workbook's cell.
+    for key in ("row", "cell"):
+        if error.get(key) is not None:
+            clean[key] = error[key]
+    return clean

@@ -13,6 +13,9 @@ is documented the same way, with the codes of the registry (``grants.errors.Erro
 - the 400 bodies whose problems the view names rather than the request's fields (a statement's
   submission, a workbook's upload, a query), as serializers the views name, so that every error
   body has a schema a generated client can read;
+- a statement's problems (400 of its submission, acceptance and upload): every 400 code, each
+  item with the optional ``row`` and ``cell`` that say where it is (also on the 403, 404, 409
+  and 422 items: a refused upload names its cell);
 - which statuses an operation documents is decided here, from its method, its permissions and
   its view (``AutoSchema._should_add_error_response``, the override the library documents for
   this), without the library's private ``_should_add_*`` helpers: 409 on writes only, 422 on
@@ -38,6 +41,16 @@ from grants.errors import codes_for, codes_for_field
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
+def _place_fields() -> dict:
+    """Where a statement's problem is, besides ``attr``: present only when they apply."""
+    return {
+        "row": serializers.IntegerField(required=False, min_value=1, help_text=(
+            "The expenditure's line number in the statement, from 1, as the partner counts them.")),
+        "cell": serializers.CharField(required=False, help_text=(
+            'The workbook cell it was typed in, e.g. "Dépenses!D5", for a statement read from a workbook.')),
+    }
+
+
 def _error_serializers(name: str, codes: list[str] | None, *, error_type=ClientErrorEnum,
                        attr_help: str = "The field concerned, if one.", code_help: str = ""):
     """An error body ``{"type", "errors": [{"code", "detail", "attr"}]}`` as a serializer: ``codes``
@@ -50,6 +63,7 @@ def _error_serializers(name: str, codes: list[str] | None, *, error_type=ClientE
         "code": code,
         "detail": serializers.CharField(),
         "attr": serializers.CharField(allow_null=True, help_text=attr_help),
+        **_place_fields(),
         "Meta": type("Meta", (), {"ref_name": f"{name}ErrorComponent"}),
     })
     return type(f"{name}ErrorResponse", (serializers.Serializer,), {
@@ -84,6 +98,9 @@ QueryProblemsSerializer = _error_serializers(
     "QueryProblems400", None, error_type=ValidationErrorEnum,
     attr_help="The query parameter concerned.",
     code_help="The parameter's problem: required, invalid, invalid_choice, min_value, max_value...")
+# A statement's problems, all at once (submission, acceptance, a workbook's upload): any 400 code,
+# each problem with its row and cell when they apply (every error item may carry them).
+StatementProblemsResponseSerializer = StatementProblemsSerializer
 
 
 class AutoSchema(StandardizedAutoSchema):

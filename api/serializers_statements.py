@@ -29,6 +29,19 @@ class ProblemSerializer(serializers.Serializer):
     code = serializers.CharField()
     detail = serializers.CharField()
     attr = serializers.CharField(allow_null=True)
+    row = serializers.IntegerField(required=False, help_text="The expenditure's line number, from 1.")
+    cell = serializers.CharField(required=False, help_text=(
+        'The workbook cell, e.g. "Dépenses!D5", for a statement read from a workbook.'))
+
+
+class ReviewCommentSerializer(serializers.Serializer):
+    """Finance's comment on one row or one balance when it returned the statement."""
+
+    row = serializers.IntegerField(required=False, help_text="The expenditure's line number, from 1.")
+    field = serializers.CharField(required=False, help_text='A balance, e.g. "cash_on_hand".')
+    comment = serializers.CharField()
+    attr = serializers.CharField(help_text='What it concerns, as problems name it: "expenditures.2", "cash_on_hand".')
+    cell = serializers.CharField(required=False, help_text="Its workbook cell, for a statement read from a workbook.")
 
 
 class ReopeningSerializer(serializers.Serializer):
@@ -72,6 +85,8 @@ class StatementSerializer(MoneyInputMixin, serializers.ModelSerializer):
     previous_digest = serializers.CharField(read_only=True, help_text=(
         "The digest of the partner's previous accepted quarter, which this one is chained to."))
     reopenings = ReopeningSerializer(many=True, read_only=True)
+    review_comments = ReviewCommentSerializer(many=True, read_only=True, help_text=(
+        "Finance's comments on single rows and balances when it last returned the statement."))
 
     class Meta:
         model = QuarterlyStatement
@@ -81,7 +96,7 @@ class StatementSerializer(MoneyInputMixin, serializers.ModelSerializer):
             "closing_balance", "closing_balance_currency", "cash_on_hand", "cash_on_hand_currency",
             "bank_balance", "bank_balance_currency", "expenditures", "explanations",
             "status", "total_spent", "total_spent_currency", "submitted_at", "reviewed_by", "review_comment",
-            "problems", "digest", "previous_digest", "reopenings",
+            "review_comments", "problems", "digest", "previous_digest", "reopenings",
         ]
         read_only_fields = ["id", "status", "submitted_at", "review_comment", "digest", "previous_digest"]
         validators = []  # one statement per quarter: the service answers 409 with its own code
@@ -97,8 +112,23 @@ class ReviewSerializer(serializers.Serializer):
     comment = serializers.CharField(allow_blank=True, required=False, default="")
 
 
+class ReturnCommentSerializer(serializers.Serializer):
+    row = serializers.IntegerField(required=False, min_value=1, help_text=(
+        "The expenditure's line number in the statement, from 1, as the partner counts them."))
+    field = serializers.ChoiceField(choices=list(MONEY_FIELDS), required=False, help_text="A balance.")
+    comment = serializers.CharField()
+
+    def validate(self, attrs):
+        if ("row" in attrs) == ("field" in attrs):
+            raise serializers.ValidationError("A comment names either a row or a field.", code=ErrorCode.INVALID)
+        return attrs
+
+
 class ReturnSerializer(serializers.Serializer):
     comment = serializers.CharField(help_text="Why the statement goes back to the partner.")
+    comments = ReturnCommentSerializer(many=True, required=False, default=list, help_text=(
+        'Comments on single rows and balances: [{"row": 3, "comment": "..."}, '
+        '{"field": "cash_on_hand", "comment": "..."}].'))
 
 
 class ReopenSerializer(serializers.Serializer):
@@ -127,3 +157,25 @@ class TemplateQuerySerializer(serializers.Serializer):
 
 class UploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="A filled statement template (.xlsx).")
+
+
+class LangQuerySerializer(serializers.Serializer):
+    lang = serializers.ChoiceField(choices=["en", "fr"], required=False, help_text=(
+        "The language of the messages; by default the workbook's own, else the request's."))
+
+
+class StatementVersionSerializer(serializers.Serializer):
+    """One content the statement was sent with: a workbook uploaded or a body through the API."""
+
+    number = serializers.IntegerField()
+    source = serializers.CharField(help_text='"workbook" or "api".')
+    sent_by = serializers.CharField(source="sent_by.username", allow_null=True, default=None)
+    sent_at = serializers.DateTimeField()
+    file_name = serializers.CharField(help_text="The uploaded file's name (empty for the API).")
+    lang = serializers.CharField(help_text="The workbook's language.")
+
+
+class StatementVersionDetailSerializer(StatementVersionSerializer):
+    body = serializers.JSONField(help_text="The statement as sent, in the API's body shape.")
+    cells = serializers.DictField(child=serializers.CharField(), help_text=(
+        'For a workbook: the cell each field and row was read from ("expenditures.0.amount": "Dépenses!D2").'))

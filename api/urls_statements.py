@@ -8,14 +8,17 @@ router = SimpleRouter()
 router.register("statements", StatementViewSet, basename="statement")
 
 
-@extend_schema_view(template=extend_schema(exclude=True))
-class _TemplateWithoutSlash(StatementViewSet):
-    """``statements/template.xlsx`` as the issue writes it, without the router's trailing slash
-    (a file name reads better without one). Documented once, under the router's path."""
+@extend_schema_view(template=extend_schema(exclude=True), problems=extend_schema(exclude=True))
+class _FileWithoutSlash(StatementViewSet):
+    """``statements/template.xlsx`` and ``statements/{id}/problems.xlsx`` as the issues write them,
+    without the router's trailing slash (a file name reads better without one). Documented once,
+    under the router's paths."""
 
 
 urlpatterns = [
-    path("statements/template.xlsx", _TemplateWithoutSlash.as_view({"get": "template"}),
+    path("statements/template.xlsx", _FileWithoutSlash.as_view({"get": "template"}),
          name="statement-template-file"),
+    path("statements/<int:pk>/problems.xlsx", _FileWithoutSlash.as_view({"get": "problems"}),
+         name="statement-problems-file"),
     *router.urls,
 ]

@@ -1,35 +1,39 @@
-"""Quarterly statements over the API: draft, submit (all problems at once), accept, return,
-the XLSX template and its upload, and the overdue list."""
+"""Quarterly statements over the API: draft, submit (all problems at once), accept, return (with
+comments on rows and balances), the XLSX template, its upload (``statements.statement_upload``:
+created, or sent again), the versions sent, the problems handed back in the workbook, and the
+overdue list."""
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import get_language
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from api.exceptions import serializer_errors_as_application_error
 from api.idempotency import IDEMPOTENCY_PARAMETER, IdempotentCreateMixin
 from api.permissions import FinanceOrPartnerWrites
 from api.schema import (
     ErrorResponse404Serializer,
     ErrorResponse409Serializer,
     QueryProblemsSerializer,
-    StatementProblemsSerializer,
-    WorkbookProblemsSerializer,
+    StatementProblemsResponseSerializer,
 )
 from api.serializers_statements import (
+    LangQuerySerializer,
     OverdueQuerySerializer,
     OverdueSerializer,
     ReopenSerializer,
     ReturnSerializer,
     ReviewSerializer,
     StatementSerializer,
+    StatementVersionDetailSerializer,
+    StatementVersionSerializer,
     TemplateQuerySerializer,
     UploadSerializer,
 )
@@ -45,10 +49,14 @@ from grants.access import (
 from grants.roles import require_finance
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-PROBLEMS = OpenApiResponse(response=StatementProblemsSerializer,
-                           description="Every problem of the statement, each with its code and attr.")
-CELL_PROBLEMS = OpenApiResponse(response=WorkbookProblemsSerializer,
-                                description="Every problem of the workbook, each with its code and cell.")
+PROBLEMS = OpenApiResponse(response=StatementProblemsResponseSerializer, description=(
+    "Every problem of the statement at once, each with its code, attr and, where they apply, its row (the "
+    "expenditure's line number, from 1) and its workbook cell."))
+UPLOAD_PROBLEMS = OpenApiResponse(response=StatementProblemsResponseSerializer, description=(
+    "Every problem of the workbook at once, each on its cell (attr and cell, e.g. \"Dépenses!D5\"; row for an "
+    "expenditure), in the request's language (Accept-Language or ?lang), else the workbook's."))
+VERSION_NUMBER = OpenApiParameter("number", OpenApiTypes.INT, OpenApiParameter.PATH,
+                                  description="The version's number, from 1.")
 BAD_QUERY = OpenApiResponse(response=QueryProblemsSerializer,
                             description="A query parameter is missing or malformed; `attr` names it.")
 NOT_FOUND = OpenApiResponse(response=ErrorResponse404Serializer,
@@ -102,10 +110,11 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
         statement = statement_services.statement_submit(statement=self.get_object(), by=request.user)
         return Response(self.get_serializer(statement).data)
 
-    @extend_schema(request=ReviewSerializer, responses={200: StatementSerializer, 409: CONFLICT})
+    @extend_schema(request=ReviewSerializer, responses={200: StatementSerializer, 400: PROBLEMS, 409: CONFLICT})
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
-        """Accept a submitted statement (finance officer): the partner's quarter is locked."""
+        """Accept a submitted statement (finance officer): the partner's quarter is locked. 400
+        ``opening_balance_mismatch`` when its opening balance is not what the ledger shows."""
         require_finance(request.user)
         body = ReviewSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -116,12 +125,16 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     @extend_schema(request=ReturnSerializer, responses={200: StatementSerializer, 409: CONFLICT})
     @action(detail=True, methods=["post"], url_path="return")
     def return_(self, request, pk=None):
-        """Send a submitted statement back to the partner with a comment (finance officer)."""
+        """Send a submitted statement back to the partner with a comment (finance officer), and
+        comments on single rows (numbered from 1) and balances, which the partner sees beside them
+        (``review_comments``, and in ``problems.xlsx``)."""
         require_finance(request.user)
         body = ReturnSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         statement = statement_services.statement_return(statement=self.get_object(), by=request.user,
-                                                        comment=body.validated_data["comment"])
+                                                        comment=body.validated_data["comment"],
+                                                        comments=[dict(item) for item in
+                                                                  body.validated_data["comments"]])
         return Response(self.get_serializer(statement).data)
 
     @extend_schema(request=ReopenSerializer, responses={200: StatementSerializer, 409: CONFLICT})
@@ -157,8 +170,6 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     def template(self, request):
         """The statement workbook for a partner and quarter, in the user's language, with the
         opening balance and funds received filled from the ledger."""
-        from django.http import HttpResponse
-
         from expenditures.workbook import statement_template
 
         query = TemplateQuerySerializer(data=request.query_params)
@@ -172,31 +183,89 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
         lang = query.validated_data.get("lang") or (get_language() or "en")[:2]
         content, filename = statement_template(grant=grant, partner=partner,
                                                period=query.validated_data["period"], lang=lang)
-        response = HttpResponse(content, content_type=XLSX)
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return _xlsx(content, filename)
 
-    @extend_schema(request={"multipart/form-data": UploadSerializer},
-                   responses={201: StatementSerializer, 400: CELL_PROBLEMS, 409: CONFLICT})
+    @extend_schema(parameters=[LangQuerySerializer], request={"multipart/form-data": UploadSerializer},
+                   responses={201: StatementSerializer, 200: StatementSerializer, 400: UPLOAD_PROBLEMS,
+                              409: CONFLICT})
     @action(detail=False, methods=["post"], parser_classes=[MultiPartParser])
     def upload(self, request):
-        """Turn a filled template into a draft statement, or answer 400 with the problems by
-        sheet, row and column (``attr`` such as ``"Dépenses!D14"``). A file over the upload limit
-        answers 413 ``upload_too_large``; one that unpacks to too much, 400 on ``file``."""
+        """Turn a filled template into a draft statement (201), or send it again: a draft or
+        returned statement of the quarter gets the workbook's content (200, the same statement).
+        400 lists every problem of the workbook at once, on its cell (``"Dépenses!D5"``); a
+        statement saved carries in ``problems`` what submission would still refuse. 409 for a
+        quarter whose statement is submitted or accepted, saying what to do. A file over the upload
+        limit answers 413 ``upload_too_large``; one that unpacks to too much, 400 on ``file``."""
         from expenditures.upload_limits import upload_check_length
-        from expenditures.workbook import problems_in_cells, statement_from_workbook
 
         upload_check_length(request.META.get("CONTENT_LENGTH"))  # before the body is read
         body = UploadSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        data = statement_from_workbook(body.validated_data["file"])
-        serializer = self.get_serializer(data=data)
-        # Outer: attrs become cells ("cash_on_hand" -> "Relevé!B13"); inner: the serializer's
-        # errors become the services' ApplicationError, the one kind the workbook reads.
-        with problems_in_cells(data), serializer_errors_as_application_error():
-            serializer.is_valid(raise_exception=True)
-            self.perform_create(serializer)
-        return Response(serializer.data, status=status.HTTP_201_CREATED)
+        statement = statement_services.statement_upload(file=body.validated_data["file"], by=request.user,
+                                                        lang=_requested_language(request))
+        created = statement.versions.count() == 1
+        return Response(self.get_serializer(statement).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(responses={200: StatementVersionSerializer(many=True)})
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def versions(self, request, pk=None):
+        """Every content the statement was sent with, oldest first: each workbook uploaded, each
+        body written through the API, who sent it and when."""
+        versions = statement_services.statement_version_list(statement=self.get_object())
+        return Response(StatementVersionSerializer(versions, many=True).data)
+
+    @extend_schema(parameters=[VERSION_NUMBER], responses={200: StatementVersionDetailSerializer})
+    @action(detail=True, methods=["get"], url_path=r"versions/(?P<number>[0-9]+)", pagination_class=None)
+    def version(self, request, pk=None, number=None):
+        """One version as it was sent: the body read (or written), and a workbook's cells."""
+        version = self._version(number)
+        return Response(StatementVersionDetailSerializer(version).data)
+
+    @extend_schema(parameters=[VERSION_NUMBER], responses={(200, XLSX): OpenApiTypes.BINARY, 404: NOT_FOUND})
+    @action(detail=True, methods=["get"], url_path=r"versions/(?P<number>[0-9]+)/file.xlsx", pagination_class=None)
+    def version_file(self, request, pk=None, number=None):
+        """The workbook of a version, byte for byte as it was uploaded (404 for a body sent
+        through the API)."""
+        version = self._version(number)
+        if version.file is None:
+            raise NotFound("This version was sent through the API: it has no file.")
+        return _xlsx(bytes(version.file), version.file_name or f"version-{version.number}.xlsx")
+
+    def _version(self, number):
+        version = statement_services.statement_version_get(statement=self.get_object(), number=int(number))
+        if version is None:
+            raise NotFound("No such version.")
+        return version
+
+    @extend_schema(parameters=[LangQuerySerializer], responses={(200, XLSX): OpenApiTypes.BINARY, 400: BAD_QUERY})
+    @action(detail=True, methods=["get"], url_path="problems.xlsx", pagination_class=None)
+    def problems(self, request, pk=None):
+        """The partner's own workbook (the last uploaded, else the template filled with the
+        statement) with each problem's cell filled and commented, and finance's comments beside
+        the rows and balances, in ?lang, else the workbook's language, else the request's."""
+        from expenditures.workbook import statement_problems_workbook
+
+        query = LangQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        content, filename = statement_problems_workbook(statement=self.get_object(),
+                                                        lang=query.validated_data.get("lang"))
+        return _xlsx(content, filename)
 
 
+def _xlsx(content: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=XLSX)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
+
+def _requested_language(request) -> str | None:
+    """The language a request asks for: ``?lang``, else its Accept-Language; None when it names
+    none (the workbook's own language is then used)."""
+    query = LangQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    if query.validated_data.get("lang"):
+        return query.validated_data["lang"]
+    if request.META.get("HTTP_ACCEPT_LANGUAGE"):
+        return (get_language() or "en")[:2]
+    return None

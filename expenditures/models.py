@@ -17,6 +17,8 @@ Records
   Its workflow (checks, submission, review, acceptance, reopening) lives in
   ``expenditures.statements``; the lock an accepted statement puts on its quarter holds for every
   write through ``expenditures.lifecycle``.
+- StatementVersion: each content a statement was sent with (a workbook uploaded, with the file and
+  the cell of each field, or a body through the API), numbered per statement, never changed.
 
 Invariants, and where each holds
 - amounts are XOF or EUR, never negative; XOF amounts are whole francs; EUR amounts have
@@ -35,6 +37,8 @@ Invariants, and where each holds
 - a funding piece has a positive XOF amount and a non-negative EUR value (CheckConstraint); the
   pieces of an expenditure add up to it in XOF and EUR, and no tranche gives more EUR than was
   sent for it (``expenditures.fx``, which writes them all at once).
+- a statement's versions are numbered once each (UniqueConstraint), written only by
+  ``expenditures.statements`` under the partner's lock, and never changed;
 - every change to these records made through the services, statements and revaluation is kept
   by django-simple-history (who, when, before, after); funding pieces are derived from them and
   carry no history of their own, nor do the demo-data generator's rows
@@ -370,6 +374,11 @@ class QuarterlyStatement(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     review_comment = models.TextField(blank=True)
+    review_comments = models.JSONField(
+        default=list, blank=True,
+        help_text=_("Finance's comments on single rows and balances when it last returned the statement: "
+                    '[{"row": 3, "comment": ...}, {"field": "cash_on_hand", "comment": ...}].'),
+    )
     digest = models.CharField(
         max_length=64, blank=True,
         help_text=_("SHA-256 of the quarter's ledger rows, their conversions and the statement, taken at "
@@ -425,3 +434,41 @@ class StatementReopening(models.Model):
 
     def __str__(self) -> str:
         return f"{self.statement} reopened on {self.reopened_at:%Y-%m-%d}"
+
+
+class StatementVersionSource(models.TextChoices):
+    WORKBOOK = "workbook", _("Workbook")
+    API = "api", _("API")
+
+
+class StatementVersion(models.Model):
+    """One content of a statement as it was sent: a workbook uploaded (the file itself, the body
+    read from it, the cell each field and row came from, its language) or a body written through
+    the API (created or changed), with who sent it and when. Numbered 1, 2, ... per statement and
+    never changed; the statement's own history (django-simple-history) keeps its other changes."""
+
+    statement = models.ForeignKey(QuarterlyStatement, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    source = models.CharField(max_length=10, choices=StatementVersionSource.choices)
+    body = models.JSONField(default=dict, help_text=_("The statement as sent, in the API's body shape."))
+    cells = models.JSONField(
+        default=dict, blank=True,
+        help_text=_('For a workbook: the cell each field and row was read from ("expenditures.0.amount": '
+                    '"Dépenses!D2").'),
+    )
+    lang = models.CharField(max_length=2, blank=True)
+    file = models.BinaryField(null=True, blank=True, editable=False)
+    file_name = models.CharField(max_length=255, blank=True)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["statement", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["statement", "number"], name="statement_version_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.statement} version {self.number}"

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import DecimalField, OuterRef, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce, ExtractQuarter, ExtractYear
+from django.db.models import DecimalField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from budget.models import BudgetVersion
-from expenditures.models import COUNTED_STATUSES, Expenditure, QuarterlyStatement, StatementStatus
+from expenditures.models import COUNTED_STATUSES, Expenditure, FundTransfer, QuarterlyStatement, StatementStatus
 from grants.models import Grant, Partner
 from grants.money import MoneyValue, money_sum, quantize_amount
 from grants.periods import next_quarter, quarter_bounds, quarter_label, quarter_of
@@ -60,6 +60,52 @@ def spending_of(grant: Grant) -> Spending:
                     use_pct=(spent * 100 / total).quantize(CENT) if total else None)
 
 
+@dataclass(frozen=True)
+class LedgerFigures:
+    """What the ledger says a partner's statement for a quarter should carry, in the partner's
+    reporting currency: ``opening_balance``, the money still unspent when the quarter starts, and
+    ``funds_received``, the transfers received in the quarter. ``since`` is the period of the
+    accepted statement the opening balance counts from (None: the grant's start)."""
+
+    opening_balance: Decimal
+    funds_received: Decimal
+    since: str | None
+
+
+def statement_ledger_figures(*, grant: Grant, partner: Partner, year: int, quarter: int) -> LedgerFigures:
+    """The one computation of a statement's ledger figures: the template prefills them, a statement
+    created without them gets them, and the checks at submission and acceptance compare with them.
+
+    The opening balance is the closing balance of the partner's latest accepted statement before the
+    quarter (0 with none), plus the transfers received and less the counted spending (expenditures
+    submitted or validated) dated after that statement's quarter (after nothing: since the grant's
+    start) and before this one: a quarter with no accepted statement still moves the money. Sums
+    in the partner's currency only; four queries."""
+    currency = partner.reporting_currency
+    start, end = quarter_bounds(year, quarter)
+    earlier = Q(year__lt=year) | Q(year=year, quarter__lt=quarter)
+    previous = (QuarterlyStatement.objects.filter(earlier, grant=grant, partner=partner,
+                                                  status=StatementStatus.ACCEPTED)
+                .order_by("-year", "-quarter").first())
+    transfers = FundTransfer.objects.filter(grant=grant, partner=partner, amount_received_currency=currency)
+    spending = Expenditure.objects.filter(grant=grant, partner=partner, status__in=COUNTED_STATUSES,
+                                          amount_currency=currency, date__lt=start)
+    opening, since = Decimal("0"), None
+    transfers_before = transfers.filter(received_on__lt=start)
+    if previous is not None:
+        after = quarter_bounds(previous.year, previous.quarter)[1]
+        opening, since = previous.closing_balance.amount, quarter_label(previous.year, previous.quarter)
+        transfers_before = transfers_before.filter(received_on__gt=after)
+        spending = spending.filter(date__gt=after)
+
+    def total(rows, field: str) -> Decimal:
+        return rows.aggregate(total=money_sum(field))["total"] or Decimal("0")
+
+    opening += total(transfers_before, "amount_received") - total(spending, "amount")
+    received = total(transfers.filter(received_on__gte=start, received_on__lte=end), "amount_received")
+    return LedgerFigures(opening_balance=opening, funds_received=received, since=since)
+
+
 # --- a partner's quarters, as its web page lists them ------------------------------------------------
 
 @dataclass(frozen=True)
@@ -68,9 +114,8 @@ class PartnerQuarter:
     in the partner's reporting currency.
 
     With a statement, the statement's own figures (``spent``: its lines that parse). Without one,
-    what its template is prefilled with and what the checks expect: the opening balance is the
-    closing balance of the previous accepted statement (0 before any), the funds received are the
-    transfers received in the quarter; nothing is spent or closed yet (None)."""
+    what its template is prefilled with and what the checks expect (``statement_ledger_figures``);
+    nothing is spent or closed yet (None)."""
 
     grant: Grant
     year: int
@@ -108,38 +153,29 @@ class PartnerQuarter:
 
 def partner_quarters(*, grant: Grant, partner: Partner, today: date) -> list[PartnerQuarter]:
     """Each quarter of ``grant`` from its first to the quarter of ``today`` (to its last at most),
-    oldest first, for ``partner``. Two queries: the statements, the transfers by quarter."""
-    from expenditures.models import FundTransfer
+    oldest first, for ``partner``. A quarter without a statement shows what its template is
+    filled with (``statement_ledger_figures``, the one computation)."""
     from expenditures.statements import statement_total_spent
 
     currency = partner.reporting_currency
     statements = {(s.year, s.quarter): s for s in QuarterlyStatement.objects.filter(grant=grant, partner=partner)
                   .select_related("partner")}
-    received = {
-        (row["year"], row["quarter"]): row["total"]
-        for row in FundTransfer.objects.filter(grant=grant, partner=partner, received_on__isnull=False,
-                                               amount_received_currency=currency)
-        .annotate(year=ExtractYear("received_on"), quarter=ExtractQuarter("received_on"))
-        .values("year", "quarter").annotate(total=money_sum("amount_received")).order_by()
-    }
     last = min(quarter_of(today), quarter_of(grant.end_date))
     year, quarter = quarter_of(grant.start_date)
-    opening = Decimal("0")  # the closing balance of the latest accepted statement so far
     rows = []
     while (year, quarter) <= last:
         start, end = quarter_bounds(year, quarter)
         statement = statements.get((year, quarter))
         if statement is None:
-            rows.append(PartnerQuarter(grant, year, quarter, start, end, currency, None, quantize_amount(
-                opening, currency), quantize_amount(received.get((year, quarter)) or Decimal("0"), currency),
-                None, None))
+            figures = statement_ledger_figures(grant=grant, partner=partner, year=year, quarter=quarter)
+            rows.append(PartnerQuarter(grant, year, quarter, start, end, currency, None,
+                                       quantize_amount(figures.opening_balance, currency),
+                                       quantize_amount(figures.funds_received, currency), None, None))
         else:
             rows.append(PartnerQuarter(
                 grant, year, quarter, start, end, currency, statement, statement.opening_balance.amount,
                 statement.funds_received.amount, quantize_amount(statement_total_spent(statement), currency),
                 statement.closing_balance.amount))
-            if statement.status == StatementStatus.ACCEPTED:
-                opening = statement.closing_balance.amount
         year, quarter = next_quarter(year, quarter)
     return rows
 

@@ -7,15 +7,25 @@ and the statement goes back to the partner, who changes it and submits again).
 
 While a statement is a draft or returned, its expenditures are kept as sent (``lines``): the
 ledger holds only what passed the checks. ``statement_check`` returns every problem at once, each
-with a stable code (``grants.errors.ErrorCode``) and the ``attr`` it concerns. A line's amount is
-read by ``grants.money.parse_amount``, as the API reads one: the same input, the same answer.
+with a stable code (``grants.errors.ErrorCode``), the ``attr`` it concerns, the ``row`` (the
+expenditure's line number, 1-based, as the partner counts them) and, for a statement read from a
+workbook, the ``cell`` it was typed in. A line's amount is read by ``grants.money.parse_amount``,
+as the API reads one: the same input, the same answer. The opening balance and the funds received
+are what the ledger says (``expenditures.selectors.statement_ledger_figures``): a statement
+created without them carries them, and submission and acceptance compare with them.
+
+Sent again: ``statement_upload`` (the API's upload and the partner's pages) reads a workbook and
+creates the quarter's statement, or replaces the content of its draft or returned one (same id;
+its history keeps the former). Every content sent is kept as a ``StatementVersion`` (the file,
+the body, the cells, who and when).
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -24,6 +34,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone, translation
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from moneyed import Money
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
@@ -37,12 +48,14 @@ from expenditures.models import (
     COUNTED_STATUSES,
     Expenditure,
     ExpenditureStatus,
-    FundTransfer,
     QuarterlyStatement,
     StatementReopening,
     StatementStatus,
+    StatementVersion,
+    StatementVersionSource,
 )
-from grants.access import require_grant_visible
+from expenditures.selectors import LedgerFigures, statement_ledger_figures
+from grants.access import grants_visible_to
 from grants.errors import ApplicationError, Conflict, ErrorCode, PeriodLocked
 from grants.models import Grant, Location, Partner
 from grants.money import CURRENCIES, XOF, divide_to_eur, money_sum, parse_amount, quantize_amount, validate_money
@@ -50,7 +63,10 @@ from grants.periods import next_quarter, quarter_bounds, quarter_of
 from grants.validation import as_application_error
 
 PERIOD = re.compile(r"^(\d{4})-Q([1-4])$")
+ROW_ATTR = re.compile(r"^expenditures\.(\d+)(?:\.|$)")
 MONEY_FIELDS = ("opening_balance", "funds_received", "closing_balance", "cash_on_hand", "bank_balance")
+# Balances carried from the ledger may be below zero: spending recorded beyond the funds received.
+SIGNED_FIELDS = ("opening_balance", "closing_balance")
 LINE_FIELDS = tuple(field.name for field in STATEMENT_FIELDS)  # a line's columns (expenditures.fields)
 GRACE_DAYS = 30
 
@@ -72,6 +88,71 @@ def _problem(code: str, detail: str, attr: str | None) -> dict:
     return {"code": str(code), "detail": str(detail), "attr": attr}
 
 
+def _figure(amount: Decimal, currency: str) -> str:
+    """An amount as an accountant reads it in the active language: "11 260 421 XOF", "1,500.50 EUR"."""
+    return f"{number_format(quantize_amount(amount, currency), force_grouping=True)} {currency}"
+
+
+def problem_place(attr: str | None, cells: dict[str, str] | None = None) -> dict:
+    """Where a problem is, besides its ``attr``: ``row``, the line number (1-based) of the
+    expenditure it concerns, and, given a workbook's cells (``StatementVersion.cells``), the
+    ``cell`` it was typed in. Only the keys that apply."""
+    place: dict = {}
+    match = ROW_ATTR.match(attr or "")
+    if match:
+        place["row"] = int(match.group(1)) + 1
+    if cells and attr:
+        area = attr.split(".")[0]
+        cell = cells.get(attr) or (cells.get(area) if area in ("expenditures", "explanations") else None)
+        if cell:
+            place["cell"] = cell
+    return place
+
+
+def problems_placed(problems: list[dict], cells: dict[str, str] | None = None) -> list[dict]:
+    """``problems`` with their ``row`` and ``cell`` (``problem_place``)."""
+    return [{**problem, **problem_place(problem.get("attr"), cells)} for problem in problems]
+
+
+def statement_workbook_version(statement: QuarterlyStatement) -> StatementVersion | None:
+    """The workbook the statement's content came from: its latest version, when that is an upload
+    (a change through the API since makes the workbook stale), else None."""
+    latest = statement.versions.defer("file", "body").order_by("-number").first()
+    return latest if latest is not None and latest.source == StatementVersionSource.WORKBOOK else None
+
+
+def statement_cells(statement: QuarterlyStatement) -> dict[str, str] | None:
+    version = statement_workbook_version(statement)
+    return version.cells if version is not None else None
+
+
+def statement_body(statement: QuarterlyStatement) -> dict:
+    """The statement's content in the API's body shape (what a version keeps of a JSON write)."""
+    body = {"grant": statement.grant.code, "partner": statement.partner.code, "period": statement.period}
+    for name in MONEY_FIELDS:
+        money = getattr(statement, name)
+        body[name] = str(quantize_amount(money.amount, str(money.currency)))
+        body[f"{name}_currency"] = str(money.currency)
+    body["expenditures"] = list(statement.lines)
+    body["explanations"] = dict(statement.explanations)
+    return body
+
+
+def _record_version(statement: QuarterlyStatement, *, by, source: str, body: dict | None = None,
+                    cells: dict | None = None, lang: str = "", file: bytes | None = None,
+                    file_name: str = "") -> StatementVersion:
+    """The statement's next version (called under the partner's lock, which numbers it alone)."""
+    last = statement.versions.order_by("-number").values_list("number", flat=True).first() or 0
+    return StatementVersion.objects.create(
+        statement=statement, number=last + 1, source=source,
+        body=body if body is not None else statement_body(statement), cells=cells or {}, lang=lang, file=file,
+        file_name=file_name[:255], sent_by=by if _is_user(by) else None)
+
+
+def _is_user(by) -> bool:
+    return getattr(by, "pk", None) is not None
+
+
 def _check_header(grant: Grant, partner: Partner, year: int, quarter: int, money: dict) -> None:
     if not grant.partners.filter(pk=partner.pk).exists():
         raise ApplicationError(_("%(partner)s is not a partner of %(grant)s.") % {
@@ -82,6 +163,8 @@ def _check_header(grant: Grant, partner: Partner, year: int, quarter: int, money
                                attr="period")
     with as_application_error():
         for name, value in money.items():
+            if name in SIGNED_FIELDS and isinstance(value, Money) and value.amount < 0:
+                value = -value  # its sign aside, a balance is an amount like any other
             validate_money(value, name)
 
 
@@ -97,9 +180,10 @@ def line_description_problems(lines) -> list[dict]:
             if isinstance(line.get("description"), str) and len(line["description"]) > DESCRIPTION_MAX_LENGTH]
 
 
-def _clean_lines(lines) -> list[dict]:
+def _clean_lines(lines, *, check_descriptions: bool = True) -> list[dict]:
     """Keep what was sent, as strings, so that a draft can hold anything to correct later; but no
-    description longer than an expenditure's (every such line is listed at once)."""
+    description longer than an expenditure's (every such line is listed at once; a workbook's
+    upload lists them with its other cells' problems)."""
     if not isinstance(lines, list):
         raise ApplicationError(_("A list of expenditures is expected."), code=ErrorCode.INVALID, attr="expenditures")
     clean = []
@@ -108,7 +192,7 @@ def _clean_lines(lines) -> list[dict]:
             raise ApplicationError(_("Each expenditure is an object."), code=ErrorCode.INVALID,
                                    attr=f"expenditures.{index}")
         clean.append({name: "" if line.get(name) is None else str(line.get(name)) for name in LINE_FIELDS})
-    problems = line_description_problems(clean)
+    problems = line_description_problems(clean) if check_descriptions else []
     if problems:
         raise ApplicationError(problems[0]["detail"], code=problems[0]["code"], attr=problems[0]["attr"],
                                errors=problems)
@@ -118,23 +202,33 @@ def _clean_lines(lines) -> list[dict]:
 @transaction.atomic
 def statement_create(*, grant: Grant, partner: Partner, period: str, lines=(), explanations=None, by=None,
                      **money: Money) -> QuarterlyStatement:
-    """A draft statement. One per grant, partner and quarter (409 ``statement_exists``)."""
+    """A draft statement. One per grant, partner and quarter (409 ``statement_exists``, saying
+    what to do). Without an opening balance or funds received, it carries the ledger's, as the
+    template does (``statement_ledger_figures``); the other amounts are 0 until given."""
     lifecycle.check_statement_actor(by=by, partner=partner)
     year, quarter = period_parse(period)
-    defaults = {name: Money(0, partner.reporting_currency) for name in MONEY_FIELDS}
+    currency = partner.reporting_currency
+    defaults = {name: Money(0, currency) for name in MONEY_FIELDS}
+    if money.get("opening_balance") is None or money.get("funds_received") is None:
+        figures = statement_ledger_figures(grant=grant, partner=partner, year=year, quarter=quarter)
+        defaults["opening_balance"] = Money(figures.opening_balance, currency)
+        defaults["funds_received"] = Money(figures.funds_received, currency)
     defaults.update({k: v for k, v in money.items() if v is not None})
     _check_header(grant, partner, year, quarter, defaults)
     existing = QuarterlyStatement.objects.filter(grant=grant, partner=partner, year=year, quarter=quarter).first()
     if existing is not None:
         if existing.status == StatementStatus.ACCEPTED:
             raise PeriodLocked(_("This quarter is already accepted."), attr="period")
-        raise Conflict(_("%(partner)s already has a statement for %(period)s (id %(id)s).") % {
+        raise Conflict(_("%(partner)s already has a statement for %(period)s (id %(id)s): change that one, or "
+                         "upload its workbook again, which replaces a draft or returned statement.") % {
             "partner": partner.code, "period": period, "id": existing.pk},
                        code=ErrorCode.STATEMENT_EXISTS, attr="period")
-    return QuarterlyStatement.objects.create(
+    statement = QuarterlyStatement.objects.create(
         grant=grant, partner=partner, year=year, quarter=quarter, lines=_clean_lines(list(lines)),
         explanations=dict(explanations or {}), **defaults,
     )
+    _record_version(statement, by=by, source=StatementVersionSource.API)
+    return statement
 
 
 def _check_editable(statement: QuarterlyStatement) -> None:
@@ -168,6 +262,7 @@ def statement_update(*, statement: QuarterlyStatement, by=None, **changes) -> Qu
         statement.explanations = dict(changes["explanations"])
     statement.problems = []
     statement.save()
+    _record_version(statement, by=by, source=StatementVersionSource.API)
     return statement
 
 
@@ -181,53 +276,145 @@ def statement_delete(*, statement: QuarterlyStatement, by=None) -> None:
     statement.delete()
 
 
-# provisional: replaced by the upload service of issue 13
+# --- a workbook sent -----------------------------------------------------------------------------
+
+# The template's language when the request names none and before the workbook's own is read:
+# the partners who fill it write French.
+TEMPLATE_LANG = "fr"
+
+
 def statement_upload(*, file, by, lang: str | None = None) -> QuarterlyStatement:
-    """A filled statement template (``expenditures.workbook``) as its partner's statement of the
-    quarter: a new draft, or the new content of the quarter's draft or returned statement.
+    """The quarter's statement from a filled template (``expenditures.workbook``), for the API's
+    upload and the partner's pages alike: created as a draft, or, when the quarter's statement is
+    a draft or returned, its content replaced (the same statement; its history keeps the former
+    content, and finance's comments stay until its next review). Each upload is kept as a
+    ``StatementVersion``: the file, the body read, the cell of each field and row, the language,
+    who and when.
 
-    Raises ``ApplicationError`` (or its ``PermissionRefused``, ``Conflict``, ``PeriodLocked``)
-    listing every problem, each ``attr`` the cell it concerns ("Dépenses!D14"); nothing is saved
-    then. ``lang`` ("fr", "en") is the language of the messages (default: the active one)."""
-    from expenditures.workbook import problems_in_cells, statement_from_workbook  # it imports this module
+    Every problem comes at once, in ``lang`` (else the workbook's own language; French until it
+    is read), each where it was typed (``cell``, e.g. "Dépenses!D5", and ``row``, the line number,
+    for an expenditure):
 
-    with translation.override(lang) if lang else nullcontext():
-        body = statement_from_workbook(file)
-        with problems_in_cells(body):
-            return _statement_from_workbook_body(body, by=by)
+    - a cell that cannot be read or that the ledger refuses (a date, an amount, an XOF fraction, a
+      required cell) refuses the upload: ``ApplicationError`` (400) listing those, with ``attr``
+      the cell, and every problem submission would find in the rest;
+    - otherwise the statement is saved, and what submission would refuse is kept on it
+      (``problems``, each with ``attr``, ``row`` and ``cell``), for the partner to see at once.
+
+    Refused whole, on the cell concerned: a file that is not the template (400), a grant or
+    partner the user may not write for (400 ``unknown_grant``/``unknown_partner``, 403), a quarter
+    whose statement is submitted (409 ``statement_not_editable``: send it again once finance
+    returns it) or accepted (409 ``period_locked``)."""
+    from expenditures.workbook import statement_from_workbook  # which imports this module
+
+    lang = _language(lang)
+    reading: list[dict] = []
+    with translation.override(lang or TEMPLATE_LANG):
+        body = statement_from_workbook(file, problems=reading, lang=lang)
+    with translation.override(lang or body.lang):
+        return _upload(body=body, reading=reading, file=file, by=by)
+
+
+def _language(lang: str | None) -> str | None:
+    if not lang:
+        return None
+    return "fr" if str(lang).lower().startswith("fr") else "en"
 
 
 @transaction.atomic
-def _statement_from_workbook_body(body: dict, *, by) -> QuarterlyStatement:
-    grant = Grant.objects.filter(code=body["grant"]).first()
+def _upload(*, body, reading: list[dict], file, by) -> QuarterlyStatement:
+    cells = body.cells
+    with _on_cells(cells, reading):
+        grant, partner, year, quarter = _upload_target(body, by)
+        lifecycle.lock_partner(grant_id=grant.pk, partner_id=partner.pk)
+        statement = QuarterlyStatement.objects.filter(grant=grant, partner=partner, year=year,
+                                                      quarter=quarter).first()
+        if statement is not None:
+            _check_resendable(statement)
+    currency = body["closing_balance_currency"]
+    if currency not in CURRENCIES:  # every amount was refused with it: nothing to check them against
+        _raise_all(reading)
+    if statement is None:
+        statement = QuarterlyStatement(grant=grant, partner=partner, year=year, quarter=quarter)
+    for name in MONEY_FIELDS:  # an amount refused (a problem of its own) is 0 for the checks
+        setattr(statement, name, Money(Decimal(body.get(name) or "0"), currency))
+    statement.lines = _clean_lines(body["expenditures"], check_descriptions=False)  # in ``reading``
+    statement.explanations = dict(body["explanations"])
+    checks = problems_placed(statement_check(statement)[0], cells)
+    if reading:
+        _raise_all(reading + _beside(checks, reading, cells))
+    statement.problems = checks
+    statement.save()
+    _record_version(statement, by=by, source=StatementVersionSource.WORKBOOK, body=dict(body), cells=cells,
+                    lang=body.lang, file=_file_bytes(file), file_name=str(getattr(file, "name", "") or ""))
+    return statement
+
+
+def _upload_target(body, by) -> tuple[Grant, Partner, int, int]:
+    """The grant, partner and quarter a workbook is for, and whether ``by`` may write it."""
+    grants = Grant.objects.all() if by is None else grants_visible_to(by)
+    grant = grants.filter(code=body["grant"]).first()
     if grant is None:
         raise ApplicationError(_("No grant %(code)s.") % {"code": body["grant"]}, code=ErrorCode.UNKNOWN_GRANT,
                                attr="grant")
-    if by is not None:
-        require_grant_visible(by, grant)
     partner = Partner.objects.filter(code=body["partner"]).first()
     if partner is None:
         raise ApplicationError(_("No partner %(code)s.") % {"code": body["partner"]},
                                code=ErrorCode.UNKNOWN_PARTNER, attr="partner")
     lifecycle.check_statement_actor(by=by, partner=partner)
     year, quarter = period_parse(body["period"])
-    problems, money = [], {}
-    for name in MONEY_FIELDS:
-        currency = body.get(f"{name}_currency") or partner.reporting_currency
-        try:
-            money[name] = Money(parse_amount(body.get(name, "0"), currency), currency)
-        except ValidationError as exc:
-            problems.append(_problem(exc.code or ErrorCode.INVALID, exc.messages[0], name))
-    if problems:
-        raise ApplicationError(problems[0]["detail"], code=problems[0]["code"], attr=problems[0]["attr"],
-                               errors=problems)
-    # Two uploads of one new quarter meet here: the partner's locks, then the lookup.
-    lifecycle.lock_partner(grant_id=grant.pk, partner_id=partner.pk)
-    existing = QuarterlyStatement.objects.filter(grant=grant, partner=partner, year=year, quarter=quarter).first()
-    content = {"lines": body.get("expenditures", []), "explanations": body.get("explanations", {}), **money}
-    if existing is None:
-        return statement_create(grant=grant, partner=partner, period=f"{year}-Q{quarter}", by=by, **content)
-    return statement_update(statement=existing, by=by, **content)
+    _check_header(grant, partner, year, quarter, {})
+    return grant, partner, year, quarter
+
+
+def _check_resendable(statement: QuarterlyStatement) -> None:
+    """A statement's content is sent again while it is a draft or returned; else 409, saying what to do."""
+    values = {"partner": statement.partner.code, "period": statement.period}
+    if statement.status == StatementStatus.ACCEPTED:
+        raise PeriodLocked(_("%(partner)s's statement for %(period)s is accepted: its quarter is locked. Record a "
+                             "correction in an open quarter, or ask a finance officer to reopen the quarter.") % values,
+                           attr="period")
+    if not lifecycle.statement_is_editable(statement):
+        raise Conflict(_("%(partner)s's statement for %(period)s is submitted and waits for finance's review: send "
+                         "it again once finance returns it.") % values,
+                       code=ErrorCode.STATEMENT_NOT_EDITABLE, attr="period")
+
+
+@contextmanager
+def _on_cells(cells: dict[str, str], reading: list[dict]) -> Iterator[None]:
+    """A refusal of the whole upload named at its cell ("partner" -> "Relevé!B4"); a 400 lists the
+    problems of the cells too, so that all come at once."""
+    try:
+        yield
+    except ApplicationError as exc:
+        errors = []
+        for error in exc.errors:
+            place = problem_place(error.get("attr"), cells)
+            errors.append({**error, **place, "attr": place.get("cell") or error.get("attr")})
+        exc.errors = errors + (reading if exc.status == 400 else [])
+        exc.attr = exc.errors[0]["attr"]
+        raise
+
+
+def _beside(checks: list[dict], reading: list[dict], cells: dict[str, str]) -> list[dict]:
+    """The checks' problems worth adding to those of the cells, each named by its cell: not on a
+    cell already refused, and no balance when an amount was refused (the balances would only
+    repeat it)."""
+    refused = {problem.get("cell") for problem in reading}
+    amounts = {cells.get(name) for name in ("opening_balance", "funds_received", "cash_on_hand", "bank_balance")}
+    amounts |= {cell for attr, cell in cells.items() if attr.endswith(".amount")}
+    derived = {ErrorCode.BALANCE_MISMATCH.value, ErrorCode.CASH_MISMATCH.value} if refused & amounts else set()
+    return [{**problem, "attr": problem.get("cell") or problem["attr"]} for problem in checks
+            if problem.get("cell") not in refused and problem["code"] not in derived]
+
+
+def _file_bytes(file) -> bytes:
+    if hasattr(file, "read"):
+        if hasattr(file, "seek"):
+            file.seek(0)
+        return file.read()
+    with open(file, "rb") as handle:  # a path
+        return handle.read()
 
 
 # --- the checks ----------------------------------------------------------------------------------
@@ -245,7 +432,8 @@ class ParsedLine:
 
 
 def statement_check(statement: QuarterlyStatement, *, today: date | None = None) -> tuple[list[dict], list[ParsedLine]]:
-    """Every problem of the statement at once, and its lines parsed. A fixed number of queries."""
+    """Every problem of the statement at once, and its lines parsed. A fixed number of queries;
+    nothing written (the statement may be one not yet saved, read from a workbook)."""
     grant, partner = statement.grant, statement.partner
     today = today or timezone.localdate()
     start, end = quarter_bounds(statement.year, statement.quarter)
@@ -325,15 +513,15 @@ def statement_check(statement: QuarterlyStatement, *, today: date | None = None)
         elif line.voucher in vouchers_seen:
             problems.append(_problem(ErrorCode.DUPLICATE_VOUCHER,
                                      _("Voucher %(voucher)s appears twice in this statement (also row %(other)s).") % {
-                                         "voucher": line.voucher, "other": vouchers_seen[line.voucher]},
+                                         "voucher": line.voucher, "other": vouchers_seen[line.voucher] + 1},
                                      f"{prefix}.voucher"))
         else:
             vouchers_seen[line.voucher] = index
         parsed.append(line)
     problems += line_description_problems(statement.lines)  # a draft kept from before the limit
 
-    in_ledger = set(Expenditure.objects.filter(partner=partner, voucher__in=list(vouchers_seen))
-                    .exclude(statement=statement).values_list("voucher", flat=True))
+    in_ledger = set(_not_its_own(Expenditure.objects.filter(partner=partner, voucher__in=list(vouchers_seen)),
+                                 statement).values_list("voucher", flat=True))
     for voucher in sorted(in_ledger):
         problems.append(_problem(ErrorCode.DUPLICATE_VOUCHER,
                                  _("%(partner)s already used voucher %(voucher)s.") % {
@@ -362,21 +550,9 @@ def statement_check(statement: QuarterlyStatement, *, today: date | None = None)
                                  _("The closing balance %(closing)s is not cash %(cash)s + bank %(bank)s = "
                                    "%(counted)s.") % {"closing": closing, "cash": cash, "bank": bank,
                                                       "counted": counted}, "cash_on_hand"))
-    earlier = Q(year__lt=statement.year) | Q(year=statement.year, quarter__lt=statement.quarter)
-    previous = (QuarterlyStatement.objects.filter(earlier, grant=grant, partner=partner,
-                                                  status=StatementStatus.ACCEPTED)
-                .order_by("-year", "-quarter").first())
-    expected_opening = shown(previous.closing_balance.amount if previous else Decimal("0"))
-    if opening != expected_opening:
-        problems.append(_problem(ErrorCode.OPENING_BALANCE_MISMATCH,
-                                 _("The opening balance %(opening)s is not the closing balance of the previous "
-                                   "accepted statement, %(expected)s.") % {"opening": opening,
-                                                                            "expected": expected_opening},
-                                 "opening_balance"))
-    transfers = (FundTransfer.objects.filter(grant=grant, partner=partner, received_on__gte=start, received_on__lte=end,
-                                             amount_received_currency=currency)
-                 .aggregate(total=money_sum("amount_received"))["total"] or Decimal("0"))
-    transfers = shown(transfers)
+    figures = statement_ledger_figures(grant=grant, partner=partner, year=statement.year, quarter=statement.quarter)
+    problems += _opening_problems(statement, figures)
+    transfers = shown(figures.funds_received)
     if received != transfers:
         problems.append(_problem(ErrorCode.FUNDS_RECEIVED_MISMATCH,
                                  _("Funds received %(received)s are not the %(transfers)s recorded as received in "
@@ -384,6 +560,31 @@ def statement_check(statement: QuarterlyStatement, *, today: date | None = None)
                                  "funds_received"))
     problems += _explanations_missing(statement, parsed, budget_by_line, end)
     return problems, parsed
+
+
+def _opening_problems(statement: QuarterlyStatement, figures: LedgerFigures) -> list[dict]:
+    """The opening balance against what the ledger shows unspent when the quarter starts: a
+    problem naming both figures, or none."""
+    currency = statement.partner.reporting_currency
+    opening = quantize_amount(statement.opening_balance.amount, currency)
+    expected = quantize_amount(figures.opening_balance, currency)
+    if opening == expected:
+        return []
+    values = {"opening": _figure(opening, currency), "expected": _figure(expected, currency),
+              "period": statement.period, "since": figures.since}
+    if figures.since:
+        detail = _("The opening balance %(opening)s is not the %(expected)s the ledger shows unspent at the start "
+                   "of %(period)s: the closing balance of the statement accepted for %(since)s, plus the funds "
+                   "received less the spending recorded since.") % values
+    else:
+        detail = _("The opening balance %(opening)s is not the %(expected)s the ledger shows unspent at the start "
+                   "of %(period)s: the funds received less the spending recorded since the grant's start.") % values
+    return [_problem(ErrorCode.OPENING_BALANCE_MISMATCH, detail, "opening_balance")]
+
+
+def _not_its_own(expenditures, statement: QuarterlyStatement):
+    """The ledger's rows but the statement's own (a statement not yet saved, being uploaded, has none)."""
+    return expenditures.exclude(statement=statement) if statement.pk is not None else expenditures
 
 
 def _explanations_missing(statement, parsed: list[ParsedLine], budget_by_line: dict[int, Decimal],
@@ -405,9 +606,9 @@ def _explanations_missing(statement, parsed: list[ParsedLine], budget_by_line: d
     if not new_by_line:
         return []
     ledger = dict(
-        Expenditure.objects.filter(grant=grant, partner=partner, budget_line_id__in=list(new_by_line),
-                                   status__in=COUNTED_STATUSES, date__lte=end)
-        .exclude(statement=statement).values("budget_line_id").annotate(total=money_sum("amount_eur"))
+        _not_its_own(Expenditure.objects.filter(grant=grant, partner=partner, budget_line_id__in=list(new_by_line),
+                                                status__in=COUNTED_STATUSES, date__lte=end), statement)
+        .values("budget_line_id").annotate(total=money_sum("amount_eur"))
         .values_list("budget_line_id", "total").order_by()
     )
     tolerance = grant.variance_tolerance_pct / Decimal("100")
@@ -435,15 +636,21 @@ def _lock_statement(statement: QuarterlyStatement) -> QuarterlyStatement:
     return QuarterlyStatement.objects.select_related("grant", "partner").get(pk=statement.pk)
 
 
+def _raise_all(problems: list[dict]) -> None:
+    """One ``ApplicationError`` (400) listing every problem, the first named as the error's own."""
+    if problems:
+        first = problems[0]
+        raise ApplicationError(first["detail"], code=first["code"], attr=first["attr"], errors=problems)
+
+
 def statement_submit(*, statement: QuarterlyStatement, by=None, today: date | None = None) -> QuarterlyStatement:
     """Run every check; on success the statement is ``submitted`` and its lines become ledger
     expenditures (status ``submitted``). Raises ``ApplicationError`` listing all problems (400),
-    which are also kept on the statement; ``PeriodLocked`` for an accepted quarter and
-    ``Conflict`` for a statement already submitted."""
+    each with its ``row`` and, for a statement read from a workbook, its ``cell``; they are also
+    kept on the statement. ``PeriodLocked`` for an accepted quarter and ``Conflict`` for a
+    statement already submitted."""
     statement, problems = _submit(statement=statement, by=by, today=today)
-    if problems:
-        raise ApplicationError(problems[0]["detail"], code=problems[0]["code"], attr=problems[0]["attr"],
-                               errors=problems)
+    _raise_all(problems)
     return statement
 
 
@@ -456,6 +663,7 @@ def _submit(*, statement: QuarterlyStatement, by, today: date | None) -> tuple[Q
     _check_editable(statement)
     problems, parsed = statement_check(statement, today=today)
     if problems:
+        problems = problems_placed(problems, statement_cells(statement))
         # Kept on the statement (committed) so that the partner sees them whatever its client shows.
         statement.problems = problems
         statement.save(update_fields=["problems"])
@@ -487,14 +695,29 @@ def _check_submitted(statement: QuarterlyStatement) -> None:
                        code=ErrorCode.STATEMENT_NOT_SUBMITTED, attr="status")
 
 
-@transaction.atomic
 def statement_accept(*, statement: QuarterlyStatement, by=None, comment: str = "") -> QuarterlyStatement:
     """Accept a submitted statement: its expenditures are ``validated`` and the partner's quarter
     is locked. The row lock makes two reviewers, or a reviewer and a partner's change, leave
-    exactly one outcome."""
+    exactly one outcome. Its opening balance is compared with the ledger's once more (the ledger
+    may have moved since it was submitted): a difference is refused (400
+    ``opening_balance_mismatch``, naming both figures, kept on the statement), and finance
+    returns the statement to be corrected."""
+    statement, problems = _accept(statement=statement, by=by, comment=comment)
+    _raise_all(problems)
+    return statement
+
+
+@transaction.atomic
+def _accept(*, statement: QuarterlyStatement, by, comment: str) -> tuple[QuarterlyStatement, list[dict]]:
     lifecycle.require_finance(by, what=_("accept a statement"))
     statement = _lock_statement(statement)
     _check_submitted(statement)
+    problems = _opening_problems(statement, statement_ledger_figures(
+        grant=statement.grant, partner=statement.partner, year=statement.year, quarter=statement.quarter))
+    if problems:
+        statement.problems = problems_placed(problems, statement_cells(statement))
+        statement.save(update_fields=["problems"])
+        return statement, statement.problems
     expenditures = list(statement.expenditures.all())
     for exp in expenditures:
         exp.status = ExpenditureStatus.VALIDATED
@@ -503,20 +726,27 @@ def statement_accept(*, statement: QuarterlyStatement, by=None, comment: str = "
     statement.reviewed_by = by
     statement.reviewed_at = timezone.now()
     statement.review_comment = comment
+    statement.review_comments = []  # those of a former return: answered by this review
+    statement.problems = []
     statement_seal(statement)  # the digest of the quarter as accepted, chained to the previous one
     statement.save()
-    return statement
+    return statement, []
 
 
 @transaction.atomic
-def statement_return(*, statement: QuarterlyStatement, by=None, comment: str) -> QuarterlyStatement:
-    """Send a submitted statement back to the partner with a comment; its expenditures leave the
-    ledger (their history keeps them) until it is submitted again."""
+def statement_return(*, statement: QuarterlyStatement, by=None, comment: str, comments=()) -> QuarterlyStatement:
+    """Send a submitted statement back to the partner with a comment, and comments on single rows
+    and balances (``[{"row": 3, "comment": ...}, {"field": "cash_on_hand", "comment": ...}]``, rows
+    numbered from 1 as the partner counts them), kept with their row's or balance's cell
+    (``review_comments``); its expenditures leave the ledger (their history keeps them) until it
+    is submitted again. Raises ``ApplicationError`` listing every comment that names no row or
+    balance of the statement (``unknown_row``, ``invalid``) or says nothing (``required``)."""
     lifecycle.require_finance(by, what=_("return a statement"))
     if not comment or not comment.strip():
         raise ApplicationError(_("Say why the statement is returned."), code=ErrorCode.REQUIRED, attr="comment")
     statement = _lock_statement(statement)
     _check_submitted(statement)
+    notes = _review_comments(statement, comments)
     for exp in statement.expenditures.all():
         exp.delete()
     fx.after_partner_change(grant=statement.grant, partner=statement.partner)
@@ -524,8 +754,49 @@ def statement_return(*, statement: QuarterlyStatement, by=None, comment: str) ->
     statement.reviewed_by = by
     statement.reviewed_at = timezone.now()
     statement.review_comment = comment
+    statement.review_comments = notes
     statement.save()
     return statement
+
+
+COMMENTED_FIELDS = MONEY_FIELDS  # the balances finance may comment on
+
+
+def _review_comments(statement: QuarterlyStatement, comments) -> list[dict]:
+    """Finance's comments on rows and balances, checked all at once, each kept with its ``attr``
+    and, for a statement read from a workbook, its ``cell``."""
+    if not isinstance(comments, list | tuple):
+        raise ApplicationError(_("A list of comments is expected."), code=ErrorCode.INVALID, attr="comments")
+    problems, notes = [], []
+    cells = statement_cells(statement) if comments else None
+    count = len(statement.lines)
+    for index, item in enumerate(comments):
+        prefix = f"comments.{index}"
+        if not isinstance(item, dict):
+            problems.append(_problem(ErrorCode.INVALID, _("A comment names a row or a balance, and says something."),
+                                     prefix))
+            continue
+        row, field, text = item.get("row"), item.get("field"), str(item.get("comment") or "").strip()
+        found = len(problems)
+        if (row is None) == (field is None):
+            problems.append(_problem(ErrorCode.INVALID, _("A comment names either a row or a balance, not both."),
+                                     prefix))
+        elif row is not None and (isinstance(row, bool) or not isinstance(row, int) or not 1 <= row <= count):
+            problems.append(_problem(ErrorCode.UNKNOWN_ROW,
+                                     _("The statement has no row %(row)s: its rows are numbered 1 to %(count)s.")
+                                     % {"row": row, "count": count}, f"{prefix}.row"))
+        elif field is not None and field not in COMMENTED_FIELDS:
+            problems.append(_problem(ErrorCode.INVALID, _("%(field)s is not a balance of the statement (%(fields)s).")
+                                     % {"field": field, "fields": ", ".join(COMMENTED_FIELDS)}, f"{prefix}.field"))
+        if not text:
+            problems.append(_problem(ErrorCode.REQUIRED, _("The comment is empty."), f"{prefix}.comment"))
+        if len(problems) > found:
+            continue
+        attr = f"expenditures.{row - 1}" if row is not None else field
+        note = {"row": row, "comment": text} if row is not None else {"field": field, "comment": text}
+        notes.append({**note, "attr": attr, **{k: v for k, v in problem_place(attr, cells).items() if k == "cell"}})
+    _raise_all(problems)
+    return notes
 
 
 @transaction.atomic
@@ -594,3 +865,12 @@ def statements_overdue(*, as_of: date, grace_days: int = GRACE_DAYS, grants=None
                                  "due_on": due_on, "days_overdue": (as_of - due_on).days})
             year, quarter = next_quarter(year, quarter)
     return rows
+
+
+def statement_version_list(*, statement: QuarterlyStatement) -> list[StatementVersion]:
+    """The contents the statement was sent with, oldest first (without their files and bodies)."""
+    return list(statement.versions.select_related("sent_by").defer("file", "body", "cells").order_by("number"))
+
+
+def statement_version_get(*, statement: QuarterlyStatement, number: int) -> StatementVersion | None:
+    return statement.versions.select_related("sent_by").filter(number=number).first()

@@ -3,11 +3,11 @@
 ``statement_template`` writes (xlsxwriter) a workbook in French or English:
 
 - the summary sheet ("Relevé" / "Statement"): grant, partner, period and currency; the opening
-  balance (closing balance of the partner's previous accepted statement of the grant, or 0) and the
-  funds received (transfers received in the quarter, in the partner's reporting currency) filled
-  from the ledger and locked; formulas for the total spent, the closing balance (opening +
-  received - spent), cash + bank and the difference, which should be 0; the cash on hand and bank
-  balance to fill; an explanations area (budget line, explanation);
+  balance and the funds received, filled from the ledger (``expenditures.selectors.
+  statement_ledger_figures``, which the checks compare them with) and locked; formulas for the
+  total spent, the closing balance (opening + received - spent), cash + bank and the difference,
+  which should be 0; the cash on hand and bank balance to fill; an explanations area (budget
+  line, explanation);
 - the expenditures sheet ("Dépenses" / "Expenditures"): a header and ``ROWS`` empty rows (date,
   budget line, location, amount, currency, voucher, description) with drop-down lists of the lines
   allocated to the partner in the grant's current version and of its locations, a date validation
@@ -22,11 +22,16 @@ layout saved by another tool, and returns the JSON body a client would POST to
 file may make it read (its size, what it unpacks to, its shared strings, a cell's length). It
 reads inputs only: formulas may carry no cached value (openpyxl and some tools save none), so no
 computed cell's result is ever read; an input cell (the cash on hand...) holding a formula saved
-without its result is a problem on its cell (``formula_without_value``), never 0. What makes the
-file unreadable is raised at once as one ``ApplicationError`` listing every such problem with its
-cell (``"Dépenses!D14"``), a description too long included; the business checks (balance,
-vouchers, lines...) run when the statement is submitted, and ``cell_of`` maps the ``attr`` of
+without its result is a problem on its cell (``formula_without_value``), never 0. Dates are read as people type them
+(``grants.periods.parse_day``: real dates, day-first or ISO text); amounts as the API reads them
+(``grants.money.parse_amount``), each refused on its own cell. Every problem of the cells comes
+at once, each with its cell (``"Dépenses!D14"``); ``expenditures.statements.statement_upload``
+adds the business checks (balance, vouchers, lines...), and ``cell_of`` maps the ``attr`` of
 their problems ("expenditures.12.amount") back to the cell.
+
+``statement_problems_workbook`` hands the problems back in the partner's own workbook: each
+problem's cell, and each row or balance finance commented on when returning the statement, is
+filled and carries a comment.
 
 Money: XOF amounts go into cells as ``int`` and EUR amounts as ``Decimal`` (xlsxwriter writes
 the decimal text itself, ``{:.16G}``), so the file holds the exact ledger amount. openpyxl reads
@@ -45,31 +50,40 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 import xlsxwriter
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Q
+from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import pgettext, pgettext_lazy
 from openpyxl import load_workbook
+from openpyxl.comments import Comment
+from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.cell import coordinate_to_tuple
 
 from budget.models import Allocation, BudgetLine, BudgetVersion
+from expenditures import lifecycle
 from expenditures.fields import STATEMENT_FIELDS, Kind
-from expenditures.models import FundTransfer, QuarterlyStatement, StatementStatus
-from expenditures.statements import LINE_FIELDS, line_description_problems, period_parse
+from expenditures.models import QuarterlyStatement, StatementVersion
+from expenditures.selectors import statement_ledger_figures
+from expenditures.statements import (
+    LINE_FIELDS,
+    SIGNED_FIELDS,
+    line_description_problems,
+    period_parse,
+    statement_check,
+    statement_workbook_version,
+)
 from expenditures.upload_limits import workbook_check_limits
 from grants.errors import ApplicationError, ErrorCode
 from grants.i18n import Labels
 from grants.models import Grant, Location, Partner
-from grants.money import EUR, XOF, money_sum
-from grants.periods import quarter_bounds
-from grants.validation import errors_of
+from grants.money import CURRENCIES, EUR, XOF, parse_amount
+from grants.periods import parse_day, quarter_bounds
 
 TEMPLATE_VERSION = "statement-1"
 KEYS_SHEET = "keys"
@@ -153,23 +167,6 @@ def _quoted(sheet: str) -> str:
 
 # --- the template ------------------------------------------------------------------------------
 
-def opening_balance_of(grant: Grant, partner: Partner, year: int, quarter: int) -> Decimal:
-    """The closing balance of the partner's previous accepted statement of the grant, or 0
-    (what ``statement_check`` expects)."""
-    earlier = Q(year__lt=year) | Q(year=year, quarter__lt=quarter)
-    previous = (QuarterlyStatement.objects.filter(earlier, grant=grant, partner=partner,
-                                                  status=StatementStatus.ACCEPTED)
-                .order_by("-year", "-quarter").first())
-    return previous.closing_balance.amount if previous else Decimal("0")
-
-
-def funds_received_of(grant: Grant, partner: Partner, start: date, end: date) -> Decimal:
-    """The partner's transfers on the grant received in [start, end], in its reporting currency."""
-    return (FundTransfer.objects.filter(grant=grant, partner=partner, received_on__gte=start, received_on__lte=end,
-                                        amount_received_currency=partner.reporting_currency)
-            .aggregate(total=money_sum("amount_received"))["total"] or Decimal("0"))
-
-
 def allowed_lines(grant: Grant, partner: Partner) -> list[BudgetLine]:
     """The lines allocated to the partner in the grant's current version, in the budget's order."""
     current = BudgetVersion.objects.filter(grant=grant, is_current=True).first()
@@ -203,8 +200,8 @@ def statement_template(*, grant: Grant, partner: Partner, period: str, lang: str
         raise ApplicationError(_("This quarter is outside the grant."), code=ErrorCode.DATE_OUTSIDE_GRANT,
                                attr="period")
     currency = partner.reporting_currency
-    opening = opening_balance_of(grant, partner, year, quarter)
-    received = funds_received_of(grant, partner, start, end)
+    figures = statement_ledger_figures(grant=grant, partner=partner, year=year, quarter=quarter)
+    opening, received = figures.opening_balance, figures.funds_received
     lines = allowed_lines(grant, partner)
     locations = allowed_locations(partner)
     date_text = {"en": lambda d: d.isoformat(), "fr": lambda d: d.strftime("%d/%m/%Y")}[lang]
@@ -436,8 +433,15 @@ def _empty(value) -> bool:
 class _Problems:
     items: list
 
-    def add(self, code: ErrorCode, detail: str, attr: str) -> None:
-        self.items.append({"code": str(code), "detail": str(detail), "attr": attr})
+    def add(self, code: ErrorCode, detail: str, attr: str, *, row: int | None = None) -> None:
+        """A problem at ``attr``, a cell ("Dépenses!D5") or "file"; ``row``: the expenditure's
+        line number in the statement (1-based), when it concerns one."""
+        problem = {"code": str(code), "detail": str(detail), "attr": attr}
+        if "!" in attr:
+            problem["cell"] = attr
+        if row is not None:
+            problem["row"] = row
+        self.items.append(problem)
 
     def raise_if_any(self) -> None:
         if self.items:
@@ -479,15 +483,22 @@ def _sheet(book, key: str, lang: str, problems: _Problems):
     return None, SHEETS[lang][key]
 
 
-def statement_from_workbook(file) -> WorkbookStatement:
+def statement_from_workbook(file, *, problems: list | None = None, lang: str | None = None) -> WorkbookStatement:
     """The statement body a client would POST, read from a filled template (or a workbook in its
-    layout). Raises ``ApplicationError`` listing every unreadable cell at once; before openpyxl
-    reads anything, the limits of ``expenditures.upload_limits`` (``PayloadTooLarge``, 413, for a
-    file too large; ``ApplicationError`` on ``file`` for an archive that unpacks too much)."""
+    layout). What keeps the file from being read as a template (not a workbook, not our template,
+    another version, a sheet or key missing) is raised at once. The problems of its cells, each
+    with its cell as ``attr`` and ``cell`` (and ``row``, the line number, for an expenditure), are
+    raised together as one ``ApplicationError``; or, given a ``problems`` list, added to it, and the
+    body returned with what could be read (a refused amount left out of the closing balance).
+
+    Messages are in ``lang``; without one, in the workbook's own language (its ``lang`` key).
+    Before openpyxl reads anything, the limits of ``expenditures.upload_limits`` (``PayloadTooLarge``,
+    413, for a file too large; ``ApplicationError`` on ``file`` for an archive that unpacks too much)."""
     workbook_check_limits(file)
     book = _open(file, data_only=True)
     try:
-        return _read(book, formulas_in=lambda sheet, cells: _formula_cells(file, sheet, cells))
+        return _read(book, problems=problems, lang=lang,
+                     formulas_in=lambda sheet, cells: _formula_cells(file, sheet, cells))
     finally:
         book.close()
 
@@ -547,42 +558,54 @@ def _read_keys(book, problems: _Problems) -> dict[str, str]:
     return keys
 
 
-def _read(book, formulas_in=lambda sheet, cells: set()) -> WorkbookStatement:
-    problems = _Problems([])
-    keys = _read_keys(book, problems)
+def _read(book, *, problems: list | None, lang: str | None,
+          formulas_in=lambda sheet, cells: set()) -> WorkbookStatement:
+    found = _Problems([])
+    keys = _read_keys(book, found)
+    with translation.override(lang or _lang(keys.get("lang"))):
+        body = _read_cells(book, keys, found, formulas_in)
+        if problems is None:
+            found.raise_if_any()
+        else:
+            problems.extend(found.items)
+    return body
+
+
+def _read_cells(book, keys: dict[str, str], problems: _Problems, formulas_in) -> WorkbookStatement:
     lang = _lang(keys.get("lang"))
     summary, summary_name = _sheet(book, "summary", lang, problems)
     expenditures, expenditures_name = _sheet(book, "expenditures", lang, problems)
-    problems.raise_if_any()
+    problems.raise_if_any()  # no sheet, no key: nothing more can be read
     if summary_name != SHEETS[lang]["summary"]:  # keys in one language, sheets named in the other
         lang = next(code for code in SHEETS if SHEETS[code]["summary"] == summary_name)
     currency = keys["currency"]
     cells: dict[str, str] = {"grant": f"{summary_name}!{GRANT_CELL}", "partner": f"{summary_name}!{PARTNER_CELL}",
-                             "period": f"{summary_name}!{PERIOD_CELL}"}
+                             "period": f"{summary_name}!{PERIOD_CELL}",
+                             # where a problem of the whole list, or of a missing explanation, is shown
+                             "expenditures": f"{expenditures_name}!A{FIRST_ROW}",
+                             "explanations": f"{summary_name}!A{EXPLANATION_FIRST_ROW}"}
     body = WorkbookStatement({"grant": keys["grant"], "partner": keys["partner"], "period": keys["period"]},
                              lang=lang, cells=cells)
 
-    # Header amounts: inputs only. An empty cell is 0; a formula saved without its result is a
-    # problem on its cell, never read as 0.
+    # Header amounts: inputs only, each read as the API reads an amount (grants.money.parse_amount).
+    # An empty cell is 0; a formula saved without its result is a problem on its cell, never 0.
     head = _grid(summary, EXPLANATION_LAST_ROW, 3)
     amounts: dict[str, Decimal] = {}
     blank = [cell for cell in INPUT_CELLS.values() if head.get(coordinate_to_tuple(cell)) is None]
     formulas = formulas_in(summary_name, blank) if blank else set()
     for name, cell in INPUT_CELLS.items():
+        where = cells[name] = cells[f"{name}_currency"] = f"{summary_name}!{cell}"
         value = head.get(coordinate_to_tuple(cell))
-        cells[name] = cells[f"{name}_currency"] = f"{summary_name}!{cell}"
         if cell in formulas:
             problems.add(ErrorCode.FORMULA_WITHOUT_VALUE,
                          _("This cell holds a formula saved without its result: type the amount, or open the file "
-                           "in Excel or LibreOffice and save it again."), f"{summary_name}!{cell}")
+                           "in Excel or LibreOffice and save it again."), where)
             continue
-        try:
-            text = "0" if _empty(value) else decimal_text(value)
-        except ValueError:
-            problems.add(ErrorCode.INVALID, _("An amount such as 125000 is expected."), f"{summary_name}!{cell}")
-            continue
-        amounts[name] = Decimal(text)
-        body[name], body[f"{name}_currency"] = text, currency
+        amount = _amount(problems, "0" if _empty(value) else value, currency, where, allow_zero=True,
+                         signed=name in SIGNED_FIELDS)
+        if amount is not None:
+            amounts[name] = amount
+            body[name], body[f"{name}_currency"] = decimal_text(value) if not _empty(value) else "0", currency
 
     # Expenditure rows: every row with something typed in it (the prefilled currency aside).
     grid = _grid(expenditures, FIRST_ROW + MAX_ROWS, LAST_COLUMN)
@@ -605,32 +628,35 @@ def _read(book, formulas_in=lambda sheet, cells: set()) -> WorkbookStatement:
         for name in ("date", "budget_line", "location", "amount", "amount_currency"):
             if _empty(raw[name]):
                 problems.add(ErrorCode.REQUIRED, _("This cell is required in a row with an expenditure."),
-                             where[name])
-        value = raw["date"]
-        if isinstance(value, datetime):
-            line["date"] = value.date().isoformat()
-        elif isinstance(value, date):
-            line["date"] = value.isoformat()
-        elif isinstance(value, str):
-            line["date"] = value.strip()  # as typed: the checks at submission say if it is no date
-        elif value is not None:
-            problems.add(ErrorCode.INVALID, _("A date such as 2016-08-01 is expected."), where["date"])
+                             where[name], row=index + 1)
+        if not _empty(raw["date"]):
+            try:
+                line["date"] = parse_day(raw["date"]).isoformat()
+            except ValueError:
+                line["date"] = _text(raw["date"])
+                problems.add(ErrorCode.INVALID, _("%(value)s is not a date: type the day first, such as 15/02/2018 "
+                                                  "(or 2018-02-15).") % {"value": _text(raw["date"])},
+                             where["date"], row=index + 1)
         line["budget_line"] = _code(raw["budget_line"])
         line["location"] = _code(raw["location"])
-        if not _empty(raw["amount"]):
-            try:
-                line["amount"] = decimal_text(raw["amount"])
-            except ValueError:
-                problems.add(ErrorCode.INVALID, _("An amount such as 125000 is expected."), where["amount"])
         line["amount_currency"] = _text(raw["amount_currency"]).upper()
+        if not _empty(raw["amount"]):
+            line["amount"] = _text(raw["amount"])
+            # A currency that is neither XOF nor EUR is the checks' problem, on its own cell: the
+            # amount is then read in the statement's currency.
+            amount = _amount(problems, raw["amount"], line["amount_currency"] if line["amount_currency"] in CURRENCIES
+                             else currency, where["amount"], allow_zero=False, row=index + 1)
+            if amount is not None:
+                line["amount"] = decimal_text(raw["amount"])
+                if line["amount_currency"] == currency:
+                    spent += amount
         line["voucher"] = _text(raw["voucher"])
         line["description"] = _text(raw["description"])
-        if line["amount"] and line["amount_currency"] == currency:
-            spent += Decimal(line["amount"])
         lines.append(line)
     body["expenditures"] = lines
     for problem in line_description_problems(lines):
-        problems.add(problem["code"], problem["detail"], cells[problem["attr"]])
+        problems.add(problem["code"], problem["detail"], cells[problem["attr"]],
+                     row=int(problem["attr"].split(".")[1]) + 1)
 
     # Explanations: a line code in A, its explanation in B.
     explanations: dict[str, str] = {}
@@ -646,14 +672,31 @@ def _read(book, formulas_in=lambda sheet, cells: set()) -> WorkbookStatement:
         cells.setdefault(f"explanations.{code}", f"{summary_name}!B{row}")
     body["explanations"] = explanations
 
-    problems.raise_if_any()
     # The closing balance is the template's formula, opening + received - spent, taken here in
     # exact decimals from the inputs just read: the cell's cached result is never read (a tool may
-    # save none). The checks at submission then compare it with cash + bank.
-    closing = amounts["opening_balance"] + amounts["funds_received"] - spent
+    # save none). An amount the ledger refuses is its own problem, on its own cell, and is left
+    # out here. The checks at submission then compare it with cash + bank.
+    closing = amounts.get("opening_balance", Decimal("0")) + amounts.get("funds_received", Decimal("0")) - spent
     body["closing_balance"], body["closing_balance_currency"] = decimal_text(closing), currency
     cells["closing_balance"] = cells["closing_balance_currency"] = f"{summary_name}!{CLOSING_CELL}"
     return body
+
+
+def _amount(problems: _Problems, value, currency: str, where: str, *, allow_zero: bool, signed: bool = False,
+            row: int | None = None) -> Decimal | None:
+    """An amount cell read as the API reads an amount (``grants.money.parse_amount``): None, with
+    the problem added at its cell, for one that is no number or that the ledger refuses (an XOF
+    fraction, a negative amount unless ``signed``: an opening balance from the ledger may be)."""
+    try:
+        text = decimal_text(value)
+        if signed and text.startswith("-"):
+            return -parse_amount(text[1:], currency, allow_zero=allow_zero)
+        return parse_amount(text, currency, allow_zero=allow_zero)
+    except ValueError:
+        problems.add(ErrorCode.INVALID, _("An amount such as 125000 is expected."), where, row=row)
+    except DjangoValidationError as exc:
+        problems.add(exc.code, exc.messages[0], where, row=row)
+    return None
 
 
 # --- problems, back to cells -------------------------------------------------------------------
@@ -665,11 +708,13 @@ def cell_of(attr: str | None, lang: str = "en", cells: dict[str, str] | None = N
     attr with no cell."""
     if not attr:
         return None
+    parts = attr.split(".")
     if cells and attr in cells:
         return cells[attr]
+    if cells and parts[0] in ("expenditures", "explanations") and parts[0] in cells:
+        return cells[parts[0]]  # a row or an explanation the workbook did not have: its area
     names = SHEETS[_lang(lang)]
     summary, expenditures = names["summary"], names["expenditures"]
-    parts = attr.split(".")
     if parts[0] == "expenditures":
         if len(parts) == 1 or not parts[1].isdigit():
             return f"{expenditures}!A{FIRST_ROW}"
@@ -687,26 +732,108 @@ def cell_of(attr: str | None, lang: str = "en", cells: dict[str, str] | None = N
     return None
 
 
-def _in_cells(errors: list[dict], body: WorkbookStatement) -> list[dict]:
-    return [{**error, "attr": cell_of(error.get("attr"), body.lang, body.cells) or error.get("attr")}
-            for error in errors]
+# --- problems, handed back in the workbook -----------------------------------------------------
+
+PROBLEM_FILL = PatternFill("solid", fgColor="FFC7CE")  # Excel's "bad" red
+REVIEW_FILL = PatternFill("solid", fgColor="FCE4D6")  # a light orange: finance's remark, not a check
+COMMENT_AUTHOR = "Grant ledger"
 
 
-@contextmanager
-def problems_in_cells(body: WorkbookStatement) -> Iterator[None]:
-    """Around the validation and creation of a statement read from a workbook: every problem's
-    ``attr`` becomes the cell it concerns ("cash_on_hand" -> "Relevé!B13"); the status stays.
+def statement_problems_workbook(*, statement: QuarterlyStatement, lang: str | None = None) -> tuple[bytes, str]:
+    """The partner's own workbook with its problems where they are: (the .xlsx bytes, a file name).
 
-    Takes the services' ``ApplicationError`` and Django's ``ValidationError`` (raised again as an
-    ``ApplicationError`` of status 400); a caller that validates with something else (the API's
-    serializer) translates its errors into an ``ApplicationError`` inside this block."""
-    try:
-        yield
-    except DjangoValidationError as exc:
-        errors = _in_cells(errors_of(exc), body)
-        first = errors[0]
-        raise ApplicationError(first["detail"], code=first["code"], attr=first["attr"], errors=errors) from exc
-    except ApplicationError as exc:
-        exc.errors = _in_cells(exc.errors, body)
-        exc.attr = exc.errors[0]["attr"] if exc.errors else exc.attr
-        raise
+    The workbook is the last one uploaded for the statement (while no change through the API came
+    after it), else the template regenerated and filled with the statement's content. Each
+    problem's cell is filled red and carries a comment saying it; each row and balance finance
+    commented on when it returned the statement is filled orange, the comment on the row's date
+    cell or on the balance. The problems are those submission would find now for a draft or
+    returned statement, else those kept on it (a refused acceptance). In ``lang``, else the
+    uploaded workbook's own language, else the active one."""
+    version = statement_workbook_version(statement)
+    if version is not None:
+        lang = _lang(lang or version.lang)
+        content = StatementVersion.objects.values_list("file", flat=True).get(pk=version.pk)
+        book = load_workbook(io.BytesIO(bytes(content)))
+        cells = version.cells
+    else:
+        lang = _lang(lang or translation.get_language())
+        content, _name = statement_template(grant=statement.grant, partner=statement.partner,
+                                            period=statement.period, lang=lang)
+        book = load_workbook(io.BytesIO(content))
+        cells = _fill_template(book, statement, lang)
+    with translation.override(lang):
+        problems = (statement_check(statement)[0] if lifecycle.statement_is_editable(statement)
+                    else list(statement.problems))
+        marks: dict[str, tuple[PatternFill, list[str]]] = {}
+
+        def mark(cell: str | None, fill: PatternFill, text: str | None = None) -> None:
+            cell = cell or f"{SHEETS[lang]['summary']}!A1"  # a problem of no cell: on the title
+            current_fill, texts = marks.get(cell, (fill, []))
+            marks[cell] = (PROBLEM_FILL if PROBLEM_FILL in (current_fill, fill) else fill,
+                           texts + ([text] if text else []))
+
+        for problem in problems:
+            mark(cell_of(problem.get("attr"), lang, cells), PROBLEM_FILL, str(problem.get("detail", "")))
+        for note in statement.review_comments:
+            text = _("Finance: %(comment)s") % {"comment": note.get("comment", "")}
+            if note.get("row"):
+                index = int(note["row"]) - 1
+                mark(cell_of(f"expenditures.{index}.date", lang, cells), REVIEW_FILL, text)
+                for name in LINE_FIELDS[1:]:
+                    mark(cell_of(f"expenditures.{index}.{name}", lang, cells), REVIEW_FILL)
+            else:
+                mark(cell_of(note.get("field"), lang, cells), REVIEW_FILL, text)
+        file_word = pgettext("statement template", "problems")
+    for where, (fill, texts) in marks.items():
+        sheet_name, coordinate = where.rsplit("!", 1)
+        if sheet_name not in book.sheetnames:
+            continue
+        cell = book[sheet_name][coordinate]
+        cell.fill = fill
+        if texts:
+            cell.comment = Comment("\n".join(texts), COMMENT_AUTHOR, height=160, width=320)
+    out = io.BytesIO()
+    book.save(out)
+    words = LABELS[lang]
+    return out.getvalue(), f"{statement.grant.code}_{statement.partner.code}_{statement.period}_{words['file']}_" \
+                           f"{file_word}.xlsx"
+
+
+def _fill_template(book, statement: QuarterlyStatement, lang: str) -> dict[str, str]:
+    """A regenerated template filled with a statement's content, as the partner would have typed
+    it; answers the cells of its explanations (the rest is the template's layout, ``cell_of``)."""
+    names = SHEETS[lang]
+    summary, sheet = book[names["summary"]], book[names["expenditures"]]
+    currency = statement.partner.reporting_currency
+    for name, cell in INPUT_CELLS.items():
+        money = getattr(statement, name)
+        summary[cell] = _cell_amount(money.amount, str(money.currency))
+    for index, line in enumerate(statement.lines):
+        for name in LINE_FIELDS:
+            sheet[f"{COLUMNS[name]}{FIRST_ROW + index}"] = _as_typed(name, line.get(name, ""), currency)
+    cells = {}
+    for offset, (code, text) in enumerate(list(statement.explanations.items())[:EXPLANATION_ROWS]):
+        row = EXPLANATION_FIRST_ROW + offset
+        summary[f"A{row}"], summary[f"B{row}"] = code, text
+        cells[f"explanations.{code}"] = f"{names['summary']}!B{row}"
+    return cells
+
+
+def _as_typed(name: str, value: str, currency: str):
+    """A line's value as a partner types it in the template: a date as a date, an amount as a
+    number (whole francs as an int); anything the ledger cannot read, as the text it is."""
+    if not value:
+        return None
+    if name == "date":
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return value
+    if name == "amount":
+        try:
+            amount = Decimal(value)
+        except InvalidOperation:
+            return value
+        if amount.is_finite():
+            return int(amount) if currency == XOF and amount == amount.to_integral_value() else amount
+    return value

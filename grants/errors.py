@@ -68,6 +68,8 @@ class ErrorCode(StrEnum):
     NOT_A_TEMPLATE = "not_a_template", HTTPStatus.BAD_REQUEST
     TEMPLATE_VERSION = "template_version", HTTPStatus.BAD_REQUEST
     TOO_MANY_ROWS = "too_many_rows", HTTPStatus.BAD_REQUEST
+    # statements (issue 13): finance's comment on a row the statement does not have
+    UNKNOWN_ROW = "unknown_row", HTTPStatus.BAD_REQUEST
 
     # --- 403: who asks may not do this ---------------------------------------------------------
     FORBIDDEN = "forbidden", HTTPStatus.FORBIDDEN
@@ -158,6 +160,9 @@ FIELD_CODES: dict[str, frozenset[ErrorCode]] = {
     "description": frozenset({ErrorCode.MAX_LENGTH}),
     "method": frozenset({ErrorCode.UNKNOWN_FX_METHOD}),
     "reason": frozenset({ErrorCode.REQUIRED}), "comment": frozenset({ErrorCode.REQUIRED}),
+    # statements (issue 13): a returned statement's comments on rows and balances
+    "comments": frozenset({ErrorCode.INVALID}), "row": frozenset({ErrorCode.UNKNOWN_ROW}),
+    "field": frozenset({ErrorCode.INVALID}),
     "decision": frozenset({ErrorCode.INVALID}),
     "from": frozenset({ErrorCode.UNKNOWN_ALLOCATION}), "to": frozenset({ErrorCode.INVALID}),
 }

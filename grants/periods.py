@@ -1,10 +1,12 @@
 """Periods, in one place: calendar months and quarters (partners' statements), project months and
-years (a grant's budget). Plain date arithmetic; nothing here reads the database."""
+years (a grant's budget), and the one reading of a day as people type it (``parse_day``). Plain
+date arithmetic; nothing here reads the database."""
 
 from __future__ import annotations
 
+import re
 from calendar import monthrange
-from datetime import date
+from datetime import date, datetime
 
 
 def quarter_of(day: date) -> tuple[int, int]:
@@ -47,3 +49,33 @@ def month_start(start: date, index: int) -> date:
 def months_in_year(year: int, grant_months: int) -> int:
     """How many months project year ``year`` has (12, fewer for a short last year)."""
     return max(1, min(12, grant_months - (year - 1) * 12))
+
+
+# Day-first, as partners in Mali type a date in a text cell: 15/02/2018, 15-02-2018, 15.02.2018
+# (one or two digits for the day and the month, four for the year); and ISO, 2018-02-15.
+_DAY_FIRST = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4})$")
+_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+
+
+def parse_day(value: object) -> date:
+    """The day a cell holds: a real date (a spreadsheet's date, or a datetime at any time of that
+    day), day-first text (15/02/2018, 15-02-2018, 15.02.2018) or ISO text (2018-02-15).
+
+    Raises ``ValueError`` for anything else: a number (a date pasted without its format cannot be
+    told from an amount), a two-digit year, a month-first date that is impossible day-first
+    (02/15/2018), an impossible day (31/02/2018, 2018-13-01)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"not a date: {value!r}")
+    text = value.strip()
+    match = _DAY_FIRST.match(text)
+    if match:
+        day, month, year = int(match.group(1)), int(match.group(3)), int(match.group(4))
+        return date(year, month, day)  # ValueError for an impossible day or month
+    match = _ISO.match(text)
+    if match:
+        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    raise ValueError(f"not a date: {value!r}")

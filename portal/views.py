@@ -104,13 +104,14 @@ def _quarter(request, partner, grant_code: str, period: str) -> PartnerQuarter:
 
 
 def _in_cells(problems: list[dict]) -> list[dict]:
-    """Each problem with the cell it concerns (``cell``): the upload names cells already; a
-    submission names fields ("expenditures.3.amount"), placed in the template of the page's
-    language. A problem of the whole file or of the statement's state has no cell."""
+    """Each problem with the cell it concerns (``cell``): the upload and the checks of a statement
+    read from a workbook name it (the cell it was typed in); else a field ("expenditures.3.amount")
+    is placed in the template of the page's language. A problem of the whole file or of the
+    statement's state has no cell."""
     language = translation.get_language()
     shown = []
     for problem in problems:
-        cell = cell_of(problem.get("attr"), language) or problem.get("attr") or ""
+        cell = problem.get("cell") or cell_of(problem.get("attr"), language) or problem.get("attr") or ""
         shown.append({**problem, "cell": cell if "!" in cell else ""})  # else the file, or the state
     return shown
 

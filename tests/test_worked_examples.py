@@ -9,12 +9,19 @@ that computes it.
 1. A partner's quarter, from the first transfer to the accepted statement.
 2. A correction after acceptance: by an adjustment in an open quarter, or by reopening the quarter.
 3. A reallocation beyond the 25 % limit, refused, then approved by the donor.
+4. A partner's quarter as an accountant in Mopti sends it: the template downloaded, filled in Excel,
+   uploaded with a mistake, corrected and sent again, submitted and accepted, to the franc.
 """
 
 from __future__ import annotations
 
+import io
 import re
+from datetime import date
 from decimal import Decimal
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from openpyxl import load_workbook
 
 GRANT = "ML-ESEC-2015"
 HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -382,3 +389,98 @@ def test_a_reallocation_beyond_the_limit_is_refused_until_the_donor_approves_wha
     assert Decimal(approved.json()["total"]) == Decimal(grant.total.amount)
     first = finance.get(versions_url("1/")).json()
     assert (first["status"], first["is_current"]) == ("superseded", False)
+
+
+# --- 4. a quarter sent as a workbook ----------------------------------------------------------------
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def filled_template(bnce, rows: list[tuple], cash: int, bank: int) -> bytes:
+    """What the accountant does: downloads the French template for 2016-Q2, picks the budget line
+    and the place in the drop-downs' lists, types the rows (dates as they come: a date cell, day
+    first as text, ISO), counts the cash and reads the bank statement."""
+    response = bnce.get("/api/v1/statements/template.xlsx", {"grant": GRANT, "period": "2016-Q2"},
+                        HTTP_ACCEPT_LANGUAGE="fr")
+    assert response.status_code == 200
+    book = load_workbook(io.BytesIO(response.content))
+    lists = [value for (value,) in book["lists"].iter_rows(min_col=1, max_col=1, values_only=True) if value]
+    places = [value for (value,) in book["lists"].iter_rows(min_col=2, max_col=2, values_only=True) if value]
+    sheet = book["Dépenses"]
+    for row, (day, line, place, amount, voucher, description) in enumerate(rows, start=2):
+        sheet[f"A{row}"] = day
+        sheet[f"B{row}"] = next(item for item in lists if item.split()[0] == line)
+        sheet[f"C{row}"] = next(item for item in places if item.split()[0] == place)
+        sheet[f"D{row}"], sheet[f"F{row}"], sheet[f"G{row}"] = amount, voucher, description
+    book["Relevé"]["B13"], book["Relevé"]["B14"] = cash, bank
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def send(bnce, content: bytes):
+    return bnce.post("/api/v1/statements/upload/",
+                     {"file": SimpleUploadedFile("releve-2016-T2.xlsx", content, content_type=XLSX)},
+                     format="multipart")
+
+
+def test_a_quarter_sent_as_a_workbook_is_accepted_with_the_ledgers_figures_to_the_franc(grant, finance, bnce):
+    # Given BNCE's 2016-Q1, which it never reported: 650,000 XOF received on 2016-01-18 and
+    # 150,000 XOF spent on 2016-03-02 (recorded by finance): 500,000 XOF are unspent when 2016-Q2
+    # starts. In 2016-Q2, 1,300,000 XOF are received on 2016-04-20.
+    record_first_transfer(finance)
+    spent = finance.post("/api/v1/expenditures/", {
+        "grant": GRANT, "partner": "BNCE", "budget_line": "1.1", "location": "BKO", "date": "2016-03-02",
+        "amount": "150000", "amount_currency": "XOF", "voucher": "BNCE-16-000", "description": "Loyer du bureau"},
+        format="json")
+    assert spent.status_code == 201, spent.json()
+    received = finance.post("/api/v1/transfers/", {
+        "grant": GRANT, "partner": "BNCE", "sent_on": "2016-04-14", "received_on": "2016-04-20",
+        "amount_sent": "2000.00", "amount_sent_currency": "EUR",
+        "amount_received": "1300000", "amount_received_currency": "XOF"}, format="json")
+    assert received.status_code == 201, received.json()
+
+    # When the accountant fills the template: 400,000 + 250,000 + 125,500 = 775,500 XOF spent, so
+    # 500,000 + 1,300,000 - 775,500 = 1,024,500 XOF left, 24,500 in the cash box and 1,000,000 at
+    # the bank; but the third amount is typed 125,500.5
+    rows = [(date(2016, 4, 25), "2.1", "SEG", 400000, "BNCE-16-101", "Formation des animateurs"),
+            ("15/05/2016", "1.1", "MOP", 250000, "BNCE-16-102", "Salaire du coordinateur, mai"),
+            ("2016-06-02", "1.2", "MOP", 125500.5, "BNCE-16-103", "Visites de terrain")]
+    refused = send(bnce, filled_template(bnce, rows, cash=24500, bank=1000000))
+
+    # Then the upload says so where it was typed, in French, and nothing else
+    assert refused.status_code == 400
+    assert [(e["code"], e["cell"], e["row"]) for e in refused.json()["errors"]] == [
+        ("fractional_xof", "Dépenses!D4", 3)]
+    assert refused.json()["errors"][0]["detail"].startswith("Le franc CFA n'a pas de subdivision")
+
+    # When the corrected workbook is sent again, submitted and accepted
+    rows[2] = (*rows[2][:3], 125500, *rows[2][4:])
+    created = send(bnce, filled_template(bnce, rows, cash=24500, bank=1000000))
+    assert created.status_code == 201, created.json()
+    statement = created.json()
+    assert (statement["opening_balance"], statement["funds_received"]) == ("500000", "1300000")
+    assert (statement["total_spent"], statement["closing_balance"]) == ("775500", "1024500")
+    assert [line["date"] for line in statement["expenditures"]] == ["2016-04-25", "2016-05-15", "2016-06-02"]
+    assert statement["problems"] == []
+    submitted = bnce.post(f"/api/v1/statements/{statement['id']}/submit/")
+    assert submitted.status_code == 200, submitted.json()
+    accepted = finance.post(f"/api/v1/statements/{statement['id']}/accept/", {"comment": "Conforme."},
+                            format="json")
+    assert accepted.status_code == 200, accepted.json()
+
+    # Then the accepted figures are the ledger's, to the franc: at the quarter's end BNCE received
+    # 650,000 + 1,300,000 = 1,950,000 and spent 150,000 + 775,500 = 925,500 XOF, so 1,024,500 XOF
+    # are left, what the statement says and what it counted
+    ledger = finance.get(f"/api/v1/grants/{GRANT}/reconciliation/", {"as_of": "2016-06-30", "partner": "BNCE"})
+    assert ledger.status_code == 200, ledger.json()
+    (row,) = ledger.json()["partners"]
+    assert (Decimal(row["xof_received"]), Decimal(row["xof_spent"]), Decimal(row["xof_balance"])) == (
+        Decimal("1950000"), Decimal("925500"), Decimal("1024500"))
+    assert Decimal(accepted.json()["closing_balance"]) == Decimal(row["xof_balance"])
+    assert (row["statement_period"], Decimal(row["discrepancy_xof"])) == ("2016-Q2", Decimal("0"))
+    assert {r["voucher"]: r["amount"] for r in rows_of(finance, statement["id"]).values()} == {
+        "BNCE-16-101": "400000", "BNCE-16-102": "250000", "BNCE-16-103": "125500"}
+    # and the workbook it was read from is kept with it (the refused one never made a statement)
+    versions = bnce.get(f"/api/v1/statements/{statement['id']}/versions/").json()
+    assert [(v["number"], v["source"], v["file_name"]) for v in versions] == [(1, "workbook", "releve-2016-T2.xlsx")]

@@ -398,6 +398,8 @@ def test_every_unreadable_cell_is_reported_at_once_with_its_cell(ledger, bnce):
         ("invalid", "Relevé!B14"), ("invalid", "Dépenses!D3"), ("invalid", "Dépenses!A4"),
         ("required", "Dépenses!A6"), ("required", "Dépenses!B6"), ("required", "Dépenses!C6"),
         ("required", "Dépenses!D6"),
+        # what submission would also refuse, in the same answer: the row has no voucher
+        ("required", "Dépenses!F6"),
     }
     assert all(e["detail"] for e in errors)
     assert not QuarterlyStatement.objects.filter(year=2016, quarter=3).exists()
@@ -416,12 +418,15 @@ def test_another_partners_workbook_is_refused_at_the_partner_cell(grant, finance
     assert attrs(response) == {"Relevé!B4"}
 
 
-def test_a_second_upload_of_the_quarter_conflicts_at_the_period_cell(ledger, bnce):
+def test_an_upload_of_a_submitted_quarter_conflicts_at_the_period_cell(ledger, bnce):
     content = fill(template(bnce, lang="en").content)
-    assert upload(bnce, content).status_code == 201
+    created = upload(bnce, content)
+    assert created.status_code == 201
+    assert bnce.post(f"{API}/{created.json()['id']}/submit/").status_code == 200
     response = upload(bnce, content)
     assert response.status_code == 409
-    assert [(e["code"], e["attr"]) for e in response.json()["errors"]] == [("statement_exists", "Statement!B5")]
+    assert [(e["code"], e["attr"], e["cell"]) for e in response.json()["errors"]] == [
+        ("statement_not_editable", "Statement!B5", "Statement!B5")]
 
 
 def test_not_an_xlsx_is_refused(grant, bnce):
