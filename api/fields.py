@@ -4,6 +4,7 @@ records named by their codes."""
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from moneyed import Money
 from rest_framework import serializers
@@ -124,5 +125,6 @@ class CodeRelatedField(serializers.SlugRelatedField):
         found = None if "\x00" in data else queryset.filter(**{self.slug_field: data}).first()
         if found is None:
             name = queryset.model._meta.verbose_name
-            raise serializers.ValidationError(f"No {name} with code {data!r}.", code=self.unknown_code)
+            raise serializers.ValidationError(_("No %(name)s with code '%(data)s'.") % {
+                "name": name, "data": data}, code=self.unknown_code)
         return found

@@ -38,6 +38,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
@@ -182,7 +183,7 @@ class IdempotentCreateMixin:
                         pk=reservation.pk, state=IdempotencyState.IN_PROGRESS,
                     ).update(state=IdempotencyState.DONE, status_code=response.status_code, response_body=body)
                     if not stored:  # taken over as stale: the other request does the work
-                        raise Conflict("A request with this Idempotency-Key is being processed elsewhere.",
+                        raise Conflict(_("A request with this Idempotency-Key is being processed elsewhere."),
                                        code=ErrorCode.IDEMPOTENCY_KEY_IN_PROGRESS)
                 else:
                     transaction.set_rollback(True)

@@ -5,6 +5,7 @@ import json
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
@@ -16,4 +17,4 @@ class DecimalJSONParser(JSONParser):
         try:
             return json.loads(stream.read().decode(encoding), parse_float=Decimal)
         except ValueError as exc:
-            raise ParseError(f"JSON parse error - {exc}") from exc
+            raise ParseError(_("JSON parse error - %(exc)s") % {"exc": exc}) from exc

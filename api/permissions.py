@@ -2,6 +2,7 @@
 each view's queryset, so a record that is not yours is 404, never 403."""
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 
 from grants.access import has_ledger_role, may_write
@@ -10,14 +11,14 @@ from grants.access import has_ledger_role, may_write
 class HasLedgerRole(BasePermission):
     """A finance officer, a partner member or a donor member; anyone else may do nothing."""
 
-    message = "Your account has no role in the ledger (finance officer, partner or donor member)."
+    message = gettext_lazy("Your account has no role in the ledger (finance officer, partner or donor member).")
 
     def has_permission(self, request, view):
         return has_ledger_role(request.user)
 
 
 class FinanceWritesOthersRead(HasLedgerRole):
-    message = "Only a finance officer may change this."
+    message = gettext_lazy("Only a finance officer may change this.")
 
     def has_permission(self, request, view):
         if not super().has_permission(request, view):
@@ -28,7 +29,7 @@ class FinanceWritesOthersRead(HasLedgerRole):
 class FinanceOrPartnerWrites(HasLedgerRole):
     """Finance officers write any; partner members write their own (scoped by the queryset)."""
 
-    message = "Donors read; only a finance officer or the partner itself may change this."
+    message = gettext_lazy("Donors read; only a finance officer or the partner itself may change this.")
 
     def has_permission(self, request, view):
         if not super().has_permission(request, view):

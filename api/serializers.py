@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -93,7 +94,7 @@ class ExchangeRateSerializer(RevaluationAnswerMixin, serializers.ModelSerializer
 
         year, month = value.split("-")
         if int(year) < 1:  # the pattern lets "0000" through; no calendar has a year 0
-            raise serializers.ValidationError("No such month.", code=ErrorCode.INVALID)
+            raise serializers.ValidationError(_("No such month."), code=ErrorCode.INVALID)
         return date(int(year), int(month), 1)
 
 

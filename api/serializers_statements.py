@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from api.fields import CodeRelatedField, MoneyAmountField, MoneyInputMixin, currency_field
@@ -120,7 +121,7 @@ class ReturnCommentSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if ("row" in attrs) == ("field" in attrs):
-            raise serializers.ValidationError("A comment names either a row or a field.", code=ErrorCode.INVALID)
+            raise serializers.ValidationError(_("A comment names either a row or a field."), code=ErrorCode.INVALID)
         return attrs
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.db import connection, connections
 from django.db.models import DecimalField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import viewsets
@@ -283,7 +284,7 @@ class AllocationViewSet(_GrantChildMixin, viewsets.ModelViewSet):
             self._version = BudgetVersion.objects.filter(
                 grant=self.get_grant(), number=self.kwargs["version_number"]).select_related("grant").first()
             if self._version is None:
-                raise NotFound("No such version.")
+                raise NotFound(_("No such version."))
         return self._version
 
     def get_queryset(self):

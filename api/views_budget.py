@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
@@ -124,7 +125,7 @@ class _VersionChildView(GenericAPIView):
         version = BudgetVersion.objects.filter(grant=grant, number=self.kwargs["number"]).select_related(
             "grant").first()
         if version is None:
-            raise NotFound("No such version.")
+            raise NotFound(_("No such version."))
         return version
 
 
@@ -137,7 +138,7 @@ class ReallocationView(_VersionChildView):
         """The moves made in this version, oldest first (finance officers and donors)."""
         version = self.get_version()
         if not sees_whole_grant(request.user):
-            raise PermissionRefused("Partners see their own allocations, not the moves between them.")
+            raise PermissionRefused(_("Partners see their own allocations, not the moves between them."))
         moves = (version.reallocations.select_related(
             "from_line", "from_partner", "from_location", "to_line", "to_partner", "to_location", "moved_by"))
         return Response(ReallocationSerializer(moves, many=True).data)
@@ -172,7 +173,7 @@ class DonorApprovalView(_VersionChildView):
         body.is_valid(raise_exception=True)
         donor = donor_deciding(request.user, version.grant, body.validated_data.get("donor"))
         if donor is None:
-            raise PermissionRefused("Only a member of a donor of this grant records its decision.")
+            raise PermissionRefused(_("Only a member of a donor of this grant records its decision."))
         decision = donor_decision_record(version=version, donor=donor, decision=body.validated_data["decision"],
                                          comment=body.validated_data["comment"], by=request.user)
         return Response(DonorDecisionSerializer(decision).data, status=201)

@@ -10,6 +10,7 @@ API's error body by ``api.exceptions``.
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -149,7 +150,8 @@ class GrantReconciliationView(APIView):
             partner = grant.partners.filter(code=query.validated_data["partner"]).first()
             if partner is None:
                 raise serializers.ValidationError(
-                    {"partner": [f"{query.validated_data['partner']} is not a partner of {grant.code}."]},
+                    {"partner": [_("%(partner)s is not a partner of %(grant)s.") % {
+                        "partner": query.validated_data['partner'], "grant": grant.code}]},
                     code=ErrorCode.UNKNOWN_PARTNER.value,
                 )
         report = reconciliation_for(grant=grant, as_of=as_of, partner=partner_to_read(request.user, partner))

@@ -9,6 +9,7 @@ partner's member gets the reports restricted to that partner's allocations and s
 from __future__ import annotations
 
 from django.http import FileResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -52,7 +53,7 @@ class ReportQuerySerializer(serializers.Serializer):
         wrong = [n for n in names if n not in COUNTED]
         if not names or wrong:
             raise serializers.ValidationError(
-                f"Choose among {', '.join(COUNTED)}; draft and rejected spending never counts."
+                _("Choose among %(values)s; draft and rejected spending never counts.") % {"values": ', '.join(COUNTED)}
             )
         return names
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
@@ -176,10 +177,10 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
         query.is_valid(raise_exception=True)
         grant = grant_visible_to(request.user, query.validated_data["grant"])
         if grant is None:
-            raise NotFound("No such grant.")
+            raise NotFound(_("No such grant."))
         partner = partner_visible_on_grant(request.user, grant, query.validated_data.get("partner"))
         if partner is None:
-            raise NotFound("No such partner on this grant.")
+            raise NotFound(_("No such partner on this grant."))
         lang = query.validated_data.get("lang") or (get_language() or "en")[:2]
         content, filename = statement_template(grant=grant, partner=partner,
                                                period=query.validated_data["period"], lang=lang)
@@ -229,13 +230,13 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
         through the API)."""
         version = self._version(number)
         if version.file is None:
-            raise NotFound("This version was sent through the API: it has no file.")
+            raise NotFound(_("This version was sent through the API: it has no file."))
         return _xlsx(bytes(version.file), version.file_name or f"version-{version.number}.xlsx")
 
     def _version(self, number):
         version = statement_services.statement_version_get(statement=self.get_object(), number=int(number))
         if version is None:
-            raise NotFound("No such version.")
+            raise NotFound(_("No such version."))
         return version
 
     @extend_schema(parameters=[LangQuerySerializer], responses={(200, XLSX): OpenApiTypes.BINARY, 400: BAD_QUERY})

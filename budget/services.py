@@ -68,19 +68,19 @@ def budget_line_delete(*, line: BudgetLine, by=None) -> None:
 def _check_parent(grant: Grant, parent: BudgetLine | None, line: BudgetLine | None = None) -> None:
     if parent is None:
         if line is not None and line.children.exists() is False and line.allocations.exists():
-            raise ApplicationError("A line with allocations cannot become a heading.",
+            raise ApplicationError(_("A line with allocations cannot become a heading."),
                                    code=ErrorCode.INVALID, attr="parent")
         return
     if parent.grant_id != grant.pk:
-        raise ApplicationError("The parent is a heading of another grant.",
+        raise ApplicationError(_("The parent is a heading of another grant."),
                                code=ErrorCode.UNKNOWN_BUDGET_LINE, attr="parent")
     if not parent.is_heading:
         raise ApplicationError(
-            f"{parent.code} is a line, not a heading: the budget has two levels.",
+            _("%(parent)s is a line, not a heading: the budget has two levels.") % {"parent": parent.code},
             code=ErrorCode.INVALID, attr="parent",
         )
     if line is not None and (line.pk == parent.pk or line.children.exists()):
-        raise ApplicationError("A heading with lines cannot be put under another heading.",
+        raise ApplicationError(_("A heading with lines cannot be put under another heading."),
                                code=ErrorCode.INVALID, attr="parent")
 
 
@@ -93,7 +93,7 @@ def version_open_draft(*, grant: Grant, label: str, reason: str = "", by=None) -
     require_finance(by, what=_("open a budget version"))
     Grant.objects.select_for_update().filter(pk=grant.pk).first()
     if BudgetVersion.objects.filter(grant=grant, status=VersionStatus.DRAFT).exists():
-        raise Conflict("This grant already has a draft version.", code=ErrorCode.DRAFT_EXISTS)
+        raise Conflict(_("This grant already has a draft version."), code=ErrorCode.DRAFT_EXISTS)
     number = (BudgetVersion.objects.filter(grant=grant).aggregate(m=Max("number"))["m"] or 0) + 1
     draft = BudgetVersion.objects.create(grant=grant, number=number, label=label, reason=reason)
     current = BudgetVersion.objects.filter(grant=grant, is_current=True).first()
@@ -131,7 +131,7 @@ def allocation_set(*, version: BudgetVersion, budget_line: BudgetLine, partner: 
     with as_application_error():
         validate_money(amount, "amount")
     if str(amount.currency) != EUR:
-        raise ApplicationError("Budgets are in EUR.", code=ErrorCode.CURRENCY_NOT_ALLOWED,
+        raise ApplicationError(_("Budgets are in EUR."), code=ErrorCode.CURRENCY_NOT_ALLOWED,
                                attr="amount_currency")
     require_allocation_cell(version, budget_line, partner, location, year)
     allocation, _created = Allocation.objects.update_or_create(
@@ -151,7 +151,7 @@ def allocation_update(*, allocation: Allocation, by=None, **fields) -> Allocatio
     with as_application_error():
         validate_money(allocation.amount, "amount")
     if str(allocation.amount.currency) != EUR:
-        raise ApplicationError("Budgets are in EUR.", code=ErrorCode.CURRENCY_NOT_ALLOWED,
+        raise ApplicationError(_("Budgets are in EUR."), code=ErrorCode.CURRENCY_NOT_ALLOWED,
                                attr="amount_currency")
     require_allocation_cell(version, allocation.budget_line, allocation.partner, allocation.location,
                             allocation.year)
@@ -183,7 +183,8 @@ def version_approve(*, version: BudgetVersion, by=None) -> BudgetVersion:
     grant_total = version.grant.total
     if total.amount != grant_total.amount:
         raise ApplicationError(
-            f"The allocations add up to {total.amount} EUR, not the grant's {grant_total.amount} EUR.",
+            _("The allocations add up to %(total)s EUR, not the grant's %(grant_total)s EUR.") % {
+                "total": total.amount, "grant_total": grant_total.amount},
             code=ErrorCode.TOTAL_MISMATCH, attr="total",
         )
     check_donor_rule(version)

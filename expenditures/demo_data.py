@@ -36,6 +36,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_UP, Decimal
 from itertools import accumulate
 
 from django.db import models, transaction
+from django.utils.translation import gettext as _
 from moneyed import Money
 
 from budget.models import Allocation, BudgetVersion
@@ -210,7 +211,7 @@ def demo_data_generate(*, grant: Grant, seed: int = 42, expenditures: int = 5000
     has no current budget version or ``expenditures`` is not positive.
     """
     if expenditures < 1:
-        raise ApplicationError("Generate at least one expenditure.", attr="expenditures")
+        raise ApplicationError(_("Generate at least one expenditure."), attr="expenditures")
     grant = Grant.objects.select_for_update().get(pk=grant.pk)
     budget_eur = grant.total.amount
     summary = {"grant_code": grant.code, "seed": seed, "budget_eur": budget_eur}
@@ -222,11 +223,12 @@ def demo_data_generate(*, grant: Grant, seed: int = 42, expenditures: int = 5000
             return DemoDataSummary(**summary, skipped=reason)
         raise DemoDataExists(f"{reason}; replace them or leave them.")
     if QuarterlyStatement.objects.filter(grant=grant, status=StatementStatus.ACCEPTED).exists():
-        raise Conflict(f"{grant.code} has accepted statements: their quarters are locked, "
-                       "so no demo data is generated in them.")
+        raise Conflict(_("%(grant)s has accepted statements: their quarters are locked, so no demo data is generated "
+                         "in them.") % {
+            "grant": grant.code})
     version = BudgetVersion.objects.filter(grant=grant, is_current=True).first()
     if version is None:
-        raise ApplicationError(f"{grant.code} has no current budget version to follow.")
+        raise ApplicationError(_("%(grant)s has no current budget version to follow.") % {"grant": grant.code})
     deleted = _delete_generated(grant) if replace else (0, 0)
 
     rng = random.Random(seed)
@@ -282,7 +284,7 @@ def _plan_cells(grant: Grant, version: BudgetVersion, rng: random.Random, expend
         .order_by("budget_line__position", "budget_line__code", "partner__code", "location__code", "year")
     )
     if not allocations:
-        raise ApplicationError(f"{grant.code}'s current budget version allocates nothing.")
+        raise ApplicationError(_("%(grant)s's current budget version allocates nothing.") % {"grant": grant.code})
     line_pace: dict[int, int] = {}
     cells = []
     for allocation in allocations:

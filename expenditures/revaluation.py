@@ -35,15 +35,17 @@ def grant_revalue(*, grant: Grant, method: str, confirm: bool = False, by=None) 
     require_finance(by, what=_("revalue a grant"))
     if method not in FxMethod.values:
         raise ApplicationError(
-            f"{method!r} is not a conversion method; choose one of {', '.join(FxMethod.values)}.",
+            _("'%(method)s' is not a conversion method; choose one of %(values)s.") % {
+                "method": method, "values": ', '.join(FxMethod.values)},
             code=ErrorCode.UNKNOWN_FX_METHOD, attr="method",
         )
     locked = Grant.objects.select_for_update().get(pk=grant.pk)
     if confirm is not True and QuarterlyStatement.objects.filter(
             grant=locked, status=StatementStatus.ACCEPTED).exists():
         raise Conflict(
-            f"{locked.code} has accepted statements: the method changes for the open quarters only "
-            "(accepted quarters keep their EUR). Send confirm: true to revalue anyway.",
+            _("%(locked)s has accepted statements: the method changes for the open quarters only (accepted quarters "
+              "keep their EUR). Send confirm: true to revalue anyway.") % {
+                "locked": locked.code},
             code=ErrorCode.REVALUATION_NEEDS_CONFIRM, attr="confirm",
         )
     previous = locked.fx_method

@@ -35,29 +35,33 @@ def _check_expenditure(exp: Expenditure) -> None:
         validate_money(exp.amount, "amount", allow_zero=False)
     if not grant.covers(exp.date):
         raise ApplicationError(
-            f"{exp.date.isoformat()} is outside the grant ({grant.start_date.isoformat()} to "
-            f"{grant.end_date.isoformat()}).",
+            _("%(date)s is outside the grant (%(start_date)s to %(end_date)s).") % {
+                "date": exp.date.isoformat(), "start_date": grant.start_date.isoformat(),
+                "end_date": grant.end_date.isoformat()},
             code=ErrorCode.DATE_OUTSIDE_GRANT, attr="date",
         )
     if not grant.partners.filter(pk=exp.partner_id).exists():
-        raise ApplicationError(f"{exp.partner.code} is not a partner of {grant.code}.",
+        raise ApplicationError(_("%(partner)s is not a partner of %(grant)s.") % {
+            "partner": exp.partner.code, "grant": grant.code},
                                code=ErrorCode.PARTNER_NOT_ON_GRANT, attr="partner")
     line: BudgetLine = exp.budget_line
     if line.grant_id != grant.pk:
-        raise ApplicationError(f"{line.code} is not a line of {grant.code}'s budget.",
+        raise ApplicationError(_("%(line)s is not a line of %(grant)s's budget.") % {
+            "line": line.code, "grant": grant.code},
                                code=ErrorCode.UNKNOWN_BUDGET_LINE, attr="budget_line")
     if line.is_heading:
-        raise ApplicationError(f"{line.code} is a heading: spend on one of its lines.",
+        raise ApplicationError(_("%(line)s is a heading: spend on one of its lines.") % {"line": line.code},
                                code=ErrorCode.HEADING_NOT_A_LINE, attr="budget_line")
     lifecycle.check_allocated(grant=grant, partner=exp.partner, budget_line=line)
     if not exp.voucher or not exp.voucher.strip():
-        raise ApplicationError("A voucher reference is required.", code=ErrorCode.REQUIRED,
+        raise ApplicationError(_("A voucher reference is required."), code=ErrorCode.REQUIRED,
                                attr="voucher")
     clash = Expenditure.objects.filter(partner_id=exp.partner_id, voucher=exp.voucher)
     if exp.pk:
         clash = clash.exclude(pk=exp.pk)
     if clash.exists():
-        raise ApplicationError(f"{exp.partner.code} already used voucher {exp.voucher}.",
+        raise ApplicationError(_("%(partner)s already used voucher %(voucher)s.") % {
+            "partner": exp.partner.code, "voucher": exp.voucher},
                                code=ErrorCode.DUPLICATE_VOUCHER, attr="voucher")
 
 
@@ -67,7 +71,8 @@ def _save(exp: Expenditure) -> None:
             exp.save()
     except IntegrityError as exc:  # a concurrent writer took the voucher between check and save
         if "voucher" in str(exc):
-            raise ApplicationError(f"{exp.partner.code} already used voucher {exp.voucher}.",
+            raise ApplicationError(_("%(partner)s already used voucher %(voucher)s.") % {
+                "partner": exp.partner.code, "voucher": exp.voucher},
                                    code=ErrorCode.DUPLICATE_VOUCHER, attr="voucher") from exc
         raise
 
@@ -87,7 +92,7 @@ def expenditure_record(*, grant: Grant, partner: Partner, budget_line: BudgetLin
     is locked.
     """
     if not isinstance(amount, Money):
-        raise ApplicationError("An amount must carry its currency.",
+        raise ApplicationError(_("An amount must carry its currency."),
                                code=ErrorCode.CURRENCY_MISSING, attr="amount_currency")
     lifecycle.check_expenditure_actor(by=by, partner=partner)
     status = lifecycle.expenditure_status_on_create(by=by, status=status)
@@ -129,7 +134,8 @@ def expenditure_update(*, expenditure: Expenditure, by=None, **changes) -> Expen
         changes.pop(name, None)
     unknown = set(changes) - set(EXPENDITURE_FIELDS) - {"status", "statement"}
     if unknown:
-        raise ApplicationError(f"Cannot change {', '.join(sorted(unknown))}.", attr=sorted(unknown)[0])
+        raise ApplicationError(_("Cannot change %(values)s.") % {
+            "values": ', '.join(sorted(unknown))}, attr=sorted(unknown)[0])
     for name, value in changes.items():
         setattr(exp, name, value)
     _check_expenditure(exp)
@@ -180,8 +186,9 @@ def expenditure_adjust(*, expenditure: Expenditure, date: date, reason: str, by=
                        code=ErrorCode.REVERSAL_FIXED, attr="id")
     if not grant.covers(date):
         raise ApplicationError(
-            f"{date.isoformat()} is outside the grant ({grant.start_date.isoformat()} to "
-            f"{grant.end_date.isoformat()}).", code=ErrorCode.DATE_OUTSIDE_GRANT, attr="date")
+            _("%(date)s is outside the grant (%(start_date)s to %(end_date)s).") % {
+                "date": date.isoformat(), "start_date": grant.start_date.isoformat(),
+                "end_date": grant.end_date.isoformat()}, code=ErrorCode.DATE_OUTSIDE_GRANT, attr="date")
     locked = lifecycle.lock_quarters(grant_id=grant.pk, partner_id=partner.pk, days=[original.date, date])
     if quarter_of(original.date) not in locked:
         raise Conflict(_("This expenditure's quarter is open: change the expenditure itself."),
@@ -215,23 +222,24 @@ def _check_transfer(transfer: FundTransfer) -> None:
         validate_money(transfer.amount_received, "amount_received")
         validate_money(transfer.fees, "fees")
     if str(transfer.amount_sent.currency) != EUR:
-        raise ApplicationError("Transfers are sent in EUR.", code=ErrorCode.CURRENCY_NOT_ALLOWED,
+        raise ApplicationError(_("Transfers are sent in EUR."), code=ErrorCode.CURRENCY_NOT_ALLOWED,
                                attr="amount_sent_currency")
     if str(transfer.amount_received.currency) != XOF and transfer.partner.reporting_currency == XOF:
-        raise ApplicationError(f"{transfer.partner.code} is credited in XOF.",
+        raise ApplicationError(_("%(partner)s is credited in XOF.") % {"partner": transfer.partner.code},
                                code=ErrorCode.CURRENCY_NOT_ALLOWED, attr="amount_received_currency")
     grant = transfer.grant
     if not grant.partners.filter(pk=transfer.partner_id).exists():
-        raise ApplicationError(f"{transfer.partner.code} is not a partner of {grant.code}.",
+        raise ApplicationError(_("%(partner)s is not a partner of %(grant)s.") % {
+            "partner": transfer.partner.code, "grant": grant.code},
                                code=ErrorCode.PARTNER_NOT_ON_GRANT, attr="partner")
     for field in ("sent_on", "received_on"):
         day = getattr(transfer, field)
         # A transfer may precede the grant's start by a little (advance), but not its end.
         if day is not None and day > grant.end_date:
-            raise ApplicationError(f"{day.isoformat()} is after the grant's end.",
+            raise ApplicationError(_("%(day)s is after the grant's end.") % {"day": day.isoformat()},
                                    code=ErrorCode.DATE_OUTSIDE_GRANT, attr=field)
     if transfer.received_on and transfer.received_on < transfer.sent_on:
-        raise ApplicationError("A transfer is received on or after the day it was sent.",
+        raise ApplicationError(_("A transfer is received on or after the day it was sent."),
                                code=ErrorCode.INVALID, attr="received_on")
 
 
@@ -323,7 +331,8 @@ def exchange_rate_update(*, rate, by=None, **fields):
         setattr(rate, name, value)
     clash = ExchangeRate.objects.filter(currency=rate.currency, month=rate.month).exclude(pk=rate.pk)
     if clash.exists():
-        raise ApplicationError("This currency already has a rate for that month.", code=ErrorCode.UNIQUE, attr="month")
+        raise ApplicationError(_("This currency already has a rate for that month."), code=ErrorCode.UNIQUE,
+                               attr="month")
     rate.save()
     rate.revaluation = fx.after_rate_change(month=rate.month)
     if previous_month != rate.month:
@@ -335,7 +344,7 @@ def exchange_rate_update(*, rate, by=None, **fields):
 def exchange_rate_delete(*, rate, by=None) -> fx.Revaluation:
     lifecycle.require_finance(by, what=_("change the rate table"))
     if lifecycle.is_standing_rate(rate):
-        raise Conflict("The standing rate (the parity) cannot be deleted.", code=ErrorCode.IN_USE, attr="month")
+        raise Conflict(_("The standing rate (the parity) cannot be deleted."), code=ErrorCode.IN_USE, attr="month")
     month = rate.month
     rate.delete()
     return fx.after_rate_change(month=month)

@@ -28,6 +28,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.forms.models import BaseInlineFormSet
+from django.utils.translation import gettext as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from grants import services as grant_services
@@ -69,7 +70,7 @@ def service_refusal(write: Callable[[], object]) -> ApplicationError | None:
     except ApplicationError as exc:
         return exc
     except IntegrityError as exc:
-        return ApplicationError(f"The database refused this record: {exc}")
+        return ApplicationError(_("The database refused this record: %(exc)s") % {"exc": exc})
 
 
 def add_application_error(form: forms.BaseForm, exc: ApplicationError) -> None:
@@ -176,7 +177,7 @@ class LockedWhenMixin:
 
     def all_field_names(self, request, obj=None) -> list[str]:
         names = []
-        for _, options in self.get_fieldsets(request, obj):
+        for _name, options in self.get_fieldsets(request, obj):
             for field in options["fields"]:
                 names.extend(field if isinstance(field, list | tuple) else [field])
         return names
@@ -218,7 +219,7 @@ class LedgerHistoryAdmin(SimpleHistoryAdmin):
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         if request.method == "POST":
-            raise PermissionDenied("Reverting is disabled: correct the record through its form.")
+            raise PermissionDenied(_("Reverting is disabled: correct the record through its form."))
         return super().history_form_view(request, object_id, version_id, extra_context)
 
 

@@ -66,18 +66,18 @@ def grant_update(*, grant: Grant, partners: list[Partner] | None = None,
 
 def _check_settled_fields(grant: Grant, fields: dict) -> None:
     if "total" in fields and fields["total"] != grant.total and grant.versions.exclude(status="draft").exists():
-        raise Conflict("The grant has an approved budget: its total cannot change here.", code=ErrorCode.IN_USE,
+        raise Conflict(_("The grant has an approved budget: its total cannot change here."), code=ErrorCode.IN_USE,
                        attr="total")
     if "fx_method" in fields and fields["fx_method"] != grant.fx_method and grant.expenditures.exists():
-        raise Conflict("Expenditures are converted at this method: switch it with revalue.", code=ErrorCode.USE_REVALUE,
-                       attr="fx_method")
+        raise Conflict(_("Expenditures are converted at this method: switch it with revalue."),
+                       code=ErrorCode.USE_REVALUE, attr="fx_method")
     start, end = fields.get("start_date", grant.start_date), fields.get("end_date", grant.end_date)
     if (start, end) != (grant.start_date, grant.end_date):
         from django.db.models import Q
 
         outside = Q(date__lt=start) | Q(date__gt=end)
         if grant.expenditures.filter(outside).exists():
-            raise Conflict("Expenditures are recorded outside these dates.", code=ErrorCode.IN_USE,
+            raise Conflict(_("Expenditures are recorded outside these dates."), code=ErrorCode.IN_USE,
                            attr="start_date" if start != grant.start_date else "end_date")
 
 
@@ -87,12 +87,12 @@ def grant_set_donors(*, grant: Grant, donor_shares: list[tuple[Donor, Decimal]])
     total = sum((Decimal(share) for _, share in donor_shares), Decimal("0"))
     if donor_shares and total != HUNDRED:
         raise ApplicationError(
-            f"Donor shares add up to {total} %, not 100 %.", code=ErrorCode.SHARES_NOT_100,
+            _("Donor shares add up to %(total)s %%, not 100 %%.") % {"total": total}, code=ErrorCode.SHARES_NOT_100,
             attr="donors",
         )
     donors = [donor.pk for donor, _ in donor_shares]
     if len(set(donors)) != len(donors):
-        raise ApplicationError("A donor is listed twice.", code=ErrorCode.INVALID, attr="donors")
+        raise ApplicationError(_("A donor is listed twice."), code=ErrorCode.INVALID, attr="donors")
     GrantDonor.objects.filter(grant=grant).delete()
     for donor, share in donor_shares:
         GrantDonor.objects.create(grant=grant, donor=donor, share_pct=Decimal(share))
@@ -109,7 +109,8 @@ def _check_partners_removable(grant: Grant, partners: list[Partner]) -> None:
             for name in ("transfers", "expenditures", "statements") if hasattr(grant, name)
         )
         if in_use:
-            raise Conflict(f"{partner.code} has a budget or money recorded on {grant.code}: it stays a partner.",
+            raise Conflict(_("%(partner)s has a budget or money recorded on %(grant)s: it stays a partner.") % {
+                "partner": partner.code, "grant": grant.code},
                            code=ErrorCode.IN_USE, attr="partners")
 
 
@@ -117,10 +118,10 @@ def _validate_grant(grant: Grant) -> None:
     with as_application_error():
         validate_money(grant.total, "total")
     if str(grant.total.currency) != EUR:
-        raise ApplicationError("A grant's total is in EUR.", code=ErrorCode.CURRENCY_NOT_ALLOWED,
+        raise ApplicationError(_("A grant's total is in EUR."), code=ErrorCode.CURRENCY_NOT_ALLOWED,
                                attr="total")
     if grant.start_date and grant.end_date and grant.start_date >= grant.end_date:
-        raise ApplicationError("A grant starts before it ends.", code=ErrorCode.INVALID,
+        raise ApplicationError(_("A grant starts before it ends."), code=ErrorCode.INVALID,
                                attr="end_date")
     with as_application_error():
         grant.full_clean(exclude=["partners", "donors"], validate_unique=True)
@@ -135,12 +136,12 @@ def grant_delete(*, grant: Grant, by=None) -> None:
         if hasattr(grant, name)
     ) or grant.versions.exclude(status="draft").exists()
     if in_use:
-        raise Conflict("This grant has an approved budget or money recorded: it cannot be deleted.",
+        raise Conflict(_("This grant has an approved budget or money recorded: it cannot be deleted."),
                        code=ErrorCode.IN_USE)
     try:
         grant.delete()
     except ProtectedError as exc:
-        raise Conflict("Other records depend on this grant.", code=ErrorCode.IN_USE) from exc
+        raise Conflict(_("Other records depend on this grant."), code=ErrorCode.IN_USE) from exc
 
 
 # --- reference records: partners, locations, donors ---------------------------------------------
