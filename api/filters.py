@@ -13,7 +13,8 @@ from django_filters.utils import translate_validation
 
 from expenditures.fields import FIELDS as EXPENDITURE_FIELDS
 from expenditures.fields import FilterKind
-from expenditures.models import Expenditure, FundTransfer
+from expenditures.models import Expenditure, FundTransfer, QuarterlyStatement, StatementStatus
+from grants.periods import FIRST_YEAR, LAST_YEAR
 
 
 def _id_of(model, code: str) -> RawSQL:
@@ -136,3 +137,19 @@ class TransferFilter(django_filters.FilterSet):
     class Meta:
         model = FundTransfer
         fields = ["grant", "partner", "received_after", "received_before"]
+
+
+class StatementFilter(django_filters.FilterSet):
+    """The statement list's filters. Codes are text filters, as the transfers' are: one with a NUL
+    character is refused (400 ``null_characters_not_allowed``, Django's check), any other unknown
+    or unseen code matches nothing."""
+
+    grant = django_filters.CharFilter(field_name="grant__code", help_text="A grant's code.")
+    partner = django_filters.CharFilter(field_name="partner__code", help_text="A partner's code.")
+    status = django_filters.ChoiceFilter(choices=StatementStatus.choices)
+    year = django_filters.NumberFilter(min_value=FIRST_YEAR, max_value=LAST_YEAR)
+    quarter = django_filters.NumberFilter(min_value=1, max_value=4)
+
+    class Meta:
+        model = QuarterlyStatement
+        fields = ["grant", "partner", "status", "year", "quarter"]

@@ -17,6 +17,7 @@ from budget.revisions import Cell, donor_approval_state, donor_decision_record, 
 from grants.access import donor_deciding, sees_whole_grant
 from grants.errors import ErrorCode, PermissionRefused
 from grants.models import Location, Partner
+from grants.periods import MAX_GRANT_YEARS
 from grants.roles import require_finance
 
 CONFLICT = OpenApiResponse(response=ErrorResponse409Serializer, description="The version is not a draft.")
@@ -26,7 +27,7 @@ class CellSerializer(serializers.Serializer):
     budget_line = serializers.CharField(help_text='A line\'s code, e.g. "2.1".')
     partner = CodeRelatedField(queryset=Partner.objects.all(), unknown_code=ErrorCode.UNKNOWN_PARTNER)
     location = CodeRelatedField(queryset=Location.objects.all(), unknown_code=ErrorCode.UNKNOWN_LOCATION)
-    year = serializers.IntegerField(min_value=1, max_value=50)
+    year = serializers.IntegerField(min_value=1, max_value=MAX_GRANT_YEARS)
 
 
 class ReallocationRequestSerializer(MoneyInputMixin, serializers.Serializer):

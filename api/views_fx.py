@@ -24,6 +24,7 @@ from expenditures.revaluation import grant_revalue
 from grants.access import partner_scope
 from grants.errors import ErrorCode
 from grants.models import FxMethod, Partner
+from grants.periods import validate_in_bounds
 from grants.roles import require_finance
 
 EUR_DIGITS = {"max_digits": 16, "decimal_places": 2}
@@ -90,7 +91,8 @@ class GrantRevalueView(APIView):
 # --- reconciliation ----------------------------------------------------------------------------------
 
 class ReconciliationQuerySerializer(serializers.Serializer):
-    as_of = serializers.DateField(required=False, help_text="Count up to this day (default: today).")
+    as_of = serializers.DateField(required=False, validators=[validate_in_bounds],
+                                  help_text="Count up to this day (default: today).")
     partner = serializers.CharField(required=False, max_length=32, help_text="One partner's code.")
 
 

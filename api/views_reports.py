@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from api.access import grant_or_404
 from expenditures.models import COUNTED_STATUSES
 from grants.access import partner_scope
+from grants.periods import validate_in_bounds
 from reports.beneficiaries import cost_per_beneficiary
 from reports.burn_rate import burn_rate
 from reports.excel import XLSX_MEDIA_TYPE, variance_workbook
@@ -33,7 +34,8 @@ COUNTED = [str(s) for s in COUNTED_STATUSES]
 
 class ReportQuerySerializer(serializers.Serializer):
     as_of = serializers.DateField(
-        required=False, help_text="YYYY-MM-DD; default today, capped at the grant's end date."
+        required=False, validators=[validate_in_bounds],
+        help_text="YYYY-MM-DD; default today, capped at the grant's end date."
     )
     version = serializers.IntegerField(
         required=False, min_value=1,

@@ -13,7 +13,9 @@ from rest_framework.exceptions import NotFound
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
+from api.access import grant_not_found
 from api.exceptions import serializer_errors_as_application_error
+from api.filters import StatementFilter
 from api.idempotency import IDEMPOTENCY_PARAMETER, IdempotentCreateMixin
 from api.permissions import FinanceOrPartnerWrites
 from api.schema import ErrorResponse409Serializer
@@ -56,18 +58,12 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     queryset = QuarterlyStatement.objects.none()
     serializer_class = StatementSerializer
     permission_classes = [FinanceOrPartnerWrites]
-    filterset_fields = ["status", "year", "quarter"]
+    filterset_class = StatementFilter
 
     def get_queryset(self):
         queryset = QuarterlyStatement.objects.select_related("grant", "partner", "reviewed_by").prefetch_related(
             "reopenings__reopened_by").order_by(
             "grant__code", "partner__code", "year", "quarter")
-        grant = self.request.query_params.get("grant")
-        if grant:
-            queryset = queryset.filter(grant__code=grant)
-        partner = self.request.query_params.get("partner")
-        if partner:
-            queryset = queryset.filter(partner__code=partner)
         return visible_records(queryset, self.request.user)
 
     def perform_create(self, serializer):
@@ -154,7 +150,7 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
         query.is_valid(raise_exception=True)
         grant = grant_visible_to(request.user, query.validated_data["grant"])
         if grant is None:
-            raise NotFound("No such grant.")
+            raise grant_not_found(query.validated_data["grant"])
         partner = partner_visible_on_grant(request.user, grant, query.validated_data.get("partner"))
         if partner is None:
             raise NotFound("No such partner on this grant.")

@@ -413,19 +413,21 @@ def test_a_path_no_route_matches_is_a_json_404(world, db, url, method):
     assert support.refusal(response) == ("not_found", None)
 
 
-# --- exchange rates: a month is "YYYY-MM" of a real year ----------------------------------------------------
+# --- exchange rates: a month is "YYYY-MM" of a year from 1900 to 2100 ------------------------------------------
 
-@pytest.mark.parametrize(("month", "status", "shown"), [
-    ("2016-02", 201, "2016-02"), ("0500-09", 201, "0500-09"), ("0001-01", 201, "0001-01"),
-    ("0000-01", 400, None), ("2016-13", 400, None), ("2016-2", 400, None), ("février", 400, None),
+@pytest.mark.parametrize(("month", "status", "code"), [
+    ("2016-02", 201, None), ("1900-01", 201, None), ("2100-12", 201, None),
+    ("0500-09", 400, ErrorCode.OUT_OF_RANGE), ("0001-01", 400, ErrorCode.OUT_OF_RANGE),
+    ("0000-01", 400, ErrorCode.OUT_OF_RANGE), ("2101-01", 400, ErrorCode.OUT_OF_RANGE),
+    ("2016-13", 400, ErrorCode.INVALID), ("2016-2", 400, ErrorCode.INVALID), ("février", 400, ErrorCode.INVALID),
 ])
-def test_a_month_reads_back_as_written(clients, month, status, shown):
+def test_a_month_reads_back_as_written(clients, month, status, code):
     before = support.row_counts()
     response = clients["finance"].post(f"{API}/exchange-rates/", {"currency": "XOF", "rate": "655.957", "month": month,
                                                                   "source": "BCEAO"}, format="json")
     assert response.status_code == status, response.json()
     if status == 201:
-        assert response.json()["month"] == shown
-        assert clients["finance"].get(f"{API}/exchange-rates/{response.json()['id']}/").json()["month"] == shown
+        assert response.json()["month"] == month
+        assert clients["finance"].get(f"{API}/exchange-rates/{response.json()['id']}/").json()["month"] == month
     else:
-        assert_refused(response, before, "invalid", "month")
+        assert_refused(response, before, code, "month")
