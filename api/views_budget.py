@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
@@ -129,6 +130,10 @@ class _VersionChildView(GenericAPIView):
         return version
 
 
+# "from" and "to" are nested objects: their own required and null (drf-standardized-errors
+# documents the fields inside them only).
+@extend_validation_errors(["null", "required"], field_name="from", methods=["post"])
+@extend_validation_errors(["null", "required"], field_name="to", methods=["post"])
 class ReallocationView(_VersionChildView):
     serializer_class = ReallocationSerializer
     queryset = Reallocation.objects.none()

@@ -18,7 +18,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.access import grant_or_404
-from api.schema import ErrorResponse409Serializer
+from api.permissions import FinanceWritesOthersRead
+from api.schema import ErrorResponse409Serializer, document_query_errors
 from expenditures.reconciliation import reconciliation_for
 from expenditures.revaluation import grant_revalue
 from grants.access import partner_scope
@@ -61,6 +62,9 @@ class RevalueResultSerializer(serializers.Serializer):
 
 
 class GrantRevalueView(APIView):
+    # Finance officers only: DRF's check, so that the schema documents the 403 the others get.
+    permission_classes = [FinanceWritesOthersRead]
+
     @extend_schema(
         operation_id="grants_revalue",
         tags=["conversions"],
@@ -129,6 +133,7 @@ class ReconciliationResponseSerializer(serializers.Serializer):
     total = ReconciliationTotalSerializer(help_text="The sum of the partner rows.")
 
 
+@document_query_errors(ReconciliationQuerySerializer)
 class GrantReconciliationView(APIView):
     @extend_schema(
         operation_id="grants_reconciliation",

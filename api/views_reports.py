@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.access import grant_or_404
+from api.schema import document_query_errors
 from expenditures.models import COUNTED_STATUSES
 from grants.access import partner_scope
 from grants.periods import validate_in_bounds
@@ -220,6 +221,7 @@ class _ReportView(APIView):
                              partner=args["partner"], statuses=args["statuses"], compare=args.get("compare"))
 
 
+@document_query_errors(VarianceQuerySerializer)
 class VarianceReportView(_ReportView):
     query_serializer = VarianceQuerySerializer
 
@@ -232,6 +234,7 @@ class VarianceReportView(_ReportView):
         return Response(VarianceReportSerializer(report).data)
 
 
+@document_query_errors(BurnRateQuerySerializer)
 class BurnRateReportView(_ReportView):
     query_serializer = BurnRateQuerySerializer
 
@@ -244,6 +247,7 @@ class BurnRateReportView(_ReportView):
         return Response(BurnRateReportSerializer(report).data)
 
 
+@document_query_errors(ReportQuerySerializer)
 class CostPerBeneficiaryReportView(_ReportView):
     @extend_schema(operation_id="report_cost_per_beneficiary", parameters=[ReportQuerySerializer],
                    responses={200: BeneficiaryCostReportSerializer}, tags=["reports"],
@@ -254,6 +258,7 @@ class CostPerBeneficiaryReportView(_ReportView):
         return Response(BeneficiaryCostReportSerializer(report).data)
 
 
+@document_query_errors(ReportQuerySerializer)
 class VarianceWorkbookView(_ReportView):
     def perform_content_negotiation(self, request, force=False):
         # A client asking for the spreadsheet type still gets its errors, in JSON.

@@ -18,7 +18,7 @@ from api.exceptions import serializer_errors_as_application_error
 from api.filters import StatementFilter
 from api.idempotency import IDEMPOTENCY_PARAMETER, IdempotentCreateMixin
 from api.permissions import FinanceOrPartnerWrites
-from api.schema import ErrorResponse409Serializer
+from api.schema import ErrorResponse409Serializer, document_query_errors
 from api.serializers_statements import (
     OverdueQuerySerializer,
     OverdueSerializer,
@@ -42,12 +42,13 @@ from grants.roles import require_finance
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PROBLEMS = OpenApiResponse(description="Every problem of the statement, each with its code and attr.")
-BAD_QUERY = OpenApiResponse(description="A query parameter is missing or malformed; `attr` names it.")
 NOT_FOUND = OpenApiResponse(description="No such grant, or no such partner on it, for this user.")
 CONFLICT = OpenApiResponse(response=ErrorResponse409Serializer,
                            description="The statement's state forbids it (locked quarter, not submitted).")
 
 
+@document_query_errors(OverdueQuerySerializer, actions=["overdue"])
+@document_query_errors(TemplateQuerySerializer, actions=["template"])
 @extend_schema_view(
     create=extend_schema(parameters=[IDEMPOTENCY_PARAMETER], responses={201: StatementSerializer, 409: CONFLICT}),
     update=extend_schema(responses={200: StatementSerializer, 409: CONFLICT}),
@@ -121,8 +122,7 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
                                                         reason=body.validated_data["reason"])
         return Response(self.get_serializer(statement).data)
 
-    @extend_schema(parameters=[OverdueQuerySerializer], responses={200: OverdueSerializer(many=True),
-                                                                   400: BAD_QUERY})
+    @extend_schema(parameters=[OverdueQuerySerializer], responses={200: OverdueSerializer(many=True)})
     @action(detail=False, methods=["get"], pagination_class=None)
     def overdue(self, request):
         """Partners and ended quarters with no submitted or accepted statement once the grace
@@ -136,7 +136,7 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
 
     @extend_schema(
         parameters=[TemplateQuerySerializer],
-        responses={(200, XLSX): OpenApiTypes.BINARY, 400: BAD_QUERY, 404: NOT_FOUND},
+        responses={(200, XLSX): OpenApiTypes.BINARY, 404: NOT_FOUND},
     )
     @action(detail=False, methods=["get"], url_path="template.xlsx", pagination_class=None)
     def template(self, request):

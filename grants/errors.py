@@ -127,6 +127,12 @@ FIELD_CODES: dict[str, frozenset[ErrorCode]] = {
     "amount_received": _MONEY, "amount_received_currency": _CURRENCY,
     "fees": _MONEY, "fees_currency": _CURRENCY,
     "total": _MONEY | {ErrorCode.TOTAL_MISMATCH}, "total_currency": _CURRENCY,
+    # a statement's amounts (expenditures.statements.MONEY_FIELDS)
+    "opening_balance": _MONEY, "opening_balance_currency": _CURRENCY,
+    "funds_received": _MONEY, "funds_received_currency": _CURRENCY,
+    "closing_balance": _MONEY, "closing_balance_currency": _CURRENCY,
+    "cash_on_hand": _MONEY, "cash_on_hand_currency": _CURRENCY,
+    "bank_balance": _MONEY, "bank_balance_currency": _CURRENCY,
     "date": _DATE, "sent_on": _DATE, "received_on": _DATE,
     "start_date": frozenset({ErrorCode.INVALID, ErrorCode.OUT_OF_RANGE}),
     "end_date": frozenset({ErrorCode.INVALID, ErrorCode.OUT_OF_RANGE, ErrorCode.GRANT_TOO_LONG}),
