@@ -697,3 +697,18 @@ def test_the_words_for_a_grant_out_of_sight_are_the_same_in_a_body_and_in_a_url(
     in_body = clients["bnce"].post(f"{API}/expenditures/", expenditure(grant=UNSEEN), format="json")
     in_url = clients["bnce"].get(f"{API}/grants/{UNSEEN}/")
     assert support.errors(in_body)[0]["detail"] == support.errors(in_url)[0]["detail"] == f"No grant {UNSEEN}."
+
+
+# Found by schemathesis: an id filter beyond a bigint was an OverflowError on SQLite (a 500).
+
+@pytest.mark.parametrize(("url", "params", "code"), [
+    (f"{API}/expenditures/", {"statement": "99999999999999999999"}, "max_value"),
+    (f"{API}/expenditures/", {"statement": "-6.28e+95"}, "invalid"),
+    (f"{API}/expenditures/", {"statement": "1.5"}, "invalid"),
+    (f"{API}/statements/", {"year": "99999999999999999999"}, "max_value"),
+    (f"{API}/statements/", {"quarter": "5"}, "max_value"),
+])
+def test_a_number_filter_beyond_its_column_is_refused(clients, url, params, code):
+    response = clients["finance"].get(url, params)
+    assert response.status_code == 400
+    assert support.refusal(response) == (code, next(iter(params)))
