@@ -23,7 +23,6 @@ from http import HTTPStatus
 
 from drf_standardized_errors.openapi import AutoSchema as StandardizedAutoSchema
 from drf_standardized_errors.openapi_serializers import ClientErrorEnum
-from drf_standardized_errors.openapi_utils import get_flat_serializer_fields, get_serializer_fields_with_error_codes
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from drf_standardized_errors.settings import package_settings
 from inflection import camelize
@@ -98,17 +97,17 @@ class AutoSchema(StandardizedAutoSchema):
 def document_query_errors(query_serializer: type[serializers.Serializer], *, actions: list[str] | None = None,
                           methods: tuple[str, ...] = ("get",)):
     """A view decorator: the 400 ``validation_error`` body of a query string that the view reads
-    with ``query_serializer`` (drf-standardized-errors documents a request body's and a filterset's
-    fields by itself, not a serializer given as ``parameters``): each field with the codes its
-    declaration answers and the registry's (``codes_for_field``), through the library's public
-    ``extend_validation_errors``."""
-    fields = get_serializer_fields_with_error_codes(get_flat_serializer_fields(query_serializer()))
+    with ``query_serializer`` (a flat one; drf-standardized-errors documents a request body's and a
+    filterset's fields by itself, not a serializer given as ``parameters``): each field with the
+    codes of its messages and validators (DRF's field API) and the registry's
+    (``codes_for_field``), through the library's public ``extend_validation_errors``."""
+    codes = {name: sorted(set(field.error_messages) | set(codes_for_field(name))
+                          | {v.code for v in field.validators if isinstance(getattr(v, "code", None), str)})
+             for name, field in query_serializer().fields.items() if not field.read_only}
 
     def decorate(view):
-        for field in fields:
-            codes = sorted(set(field.error_codes) | set(codes_for_field(field.name)))
-            view = extend_validation_errors(codes, field_name=field.name, actions=actions,
-                                            methods=list(methods))(view)
+        for name, field_codes in codes.items():
+            view = extend_validation_errors(field_codes, field_name=name, actions=actions, methods=list(methods))(view)
         return view
 
     return decorate

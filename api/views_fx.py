@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.access import grant_or_404
-from api.permissions import FinanceWritesOthersRead
+from api.permissions import FinanceWritesOthersRead, HasLedgerRole
 from api.schema import ErrorResponse409Serializer, document_query_errors
 from expenditures.reconciliation import reconciliation_for
 from expenditures.revaluation import grant_revalue
@@ -135,6 +135,10 @@ class ReconciliationResponseSerializer(serializers.Serializer):
 
 @document_query_errors(ReconciliationQuerySerializer)
 class GrantReconciliationView(APIView):
+    # A role in the ledger (DRF's check), so that the schema documents the 403 a partner member
+    # gets for another partner's row.
+    permission_classes = [HasLedgerRole]
+
     @extend_schema(
         operation_id="grants_reconciliation",
         tags=["conversions"],

@@ -335,6 +335,9 @@ def test_the_schema_documents_the_error_codes():
     assert {"total_mismatch"} <= codes("V1GrantsVersionsApproveCreateTotalErrorComponent")
     assert {"period_locked", "version_not_editable"} <= codes("Conflict409ErrorComponent")
     assert codes("IdempotencyKeyReused422ErrorComponent") == {"idempotency_key_reused"}
+    # 403 where a role may be refused: revalue (finance only), another partner's reconciliation
+    assert "403" in document["paths"]["/api/v1/grants/{code}/revalue/"]["post"]["responses"]
+    assert "403" in document["paths"]["/api/v1/grants/{code}/reconciliation/"]["get"]["responses"]
     post = document["paths"]["/api/v1/expenditures/"]["post"]
     assert {"201", "400", "401", "403", "409", "422"} <= set(post["responses"])
     assert "Idempotency-Key" in {p["name"] for p in post["parameters"]}
