@@ -5,14 +5,19 @@ from __future__ import annotations
 
 from rest_framework.exceptions import NotFound
 
-from grants.access import grant_visible_to
+from grants.access import grant_visible_to, no_such_grant
 from grants.models import Grant
+
+
+def grant_not_found(code) -> NotFound:
+    """The 404 of a grant the user cannot have, whether it exists or not (``grants.access.no_such_grant``)."""
+    return NotFound(no_such_grant(code))
 
 
 def grant_or_404(user, code: str) -> Grant:
     grant = grant_visible_to(user, code)
     if grant is None:
-        raise NotFound(f"No grant {code}.")
+        raise grant_not_found(code)
     return grant
 
 

@@ -4,13 +4,16 @@ records named by their codes."""
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from moneyed import Money
 from rest_framework import serializers
 
-from grants.errors import ErrorCode
+from grants.access import grants_visible_to, no_such_grant
+from grants.errors import ApplicationError, ErrorCode
+from grants.models import Grant
 from grants.money import CURRENCY_CHOICES, EUR, parse_amount, parse_number, quantize_amount
+from grants.periods import MONTH_PATTERN, PERIOD_PATTERN, month_parse, period_parse, quarter_label
+from grants.validation import holds_nul
 
 MONEY_MAX_DIGITS = 14
 
@@ -122,9 +125,61 @@ class CodeRelatedField(serializers.SlugRelatedField):
             raise serializers.ValidationError("A code (a string) is expected.", code=ErrorCode.INVALID)
         queryset = self.get_queryset()
         # No code holds a NUL character, and PostgreSQL refuses one in a query (a 500 otherwise).
-        found = None if "\x00" in data else queryset.filter(**{self.slug_field: data}).first()
+        found = None if holds_nul(data) else queryset.filter(**{self.slug_field: data}).first()
         if found is None:
-            name = queryset.model._meta.verbose_name
-            raise serializers.ValidationError(_("No %(name)s with code '%(data)s'.") % {
-                "name": name, "data": data}, code=self.unknown_code)
+            raise serializers.ValidationError(self.unknown_message(data), code=self.unknown_code)
         return found
+
+    def unknown_message(self, data: str) -> str:
+        return f"No {self.get_queryset().model._meta.verbose_name} with code {data!r}."
+
+
+class GrantReferenceField(CodeRelatedField):
+    """A grant named in a request body: one the user sees (``grants.access.grants_visible_to``). A
+    grant out of the user's sight is refused as one that does not exist, with the same code (400
+    ``unknown_grant``) and the same words (``grants.access.no_such_grant``)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(queryset=Grant.objects.all(), unknown_code=ErrorCode.UNKNOWN_GRANT, **kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        return super().get_queryset() if request is None else grants_visible_to(request.user)
+
+    def unknown_message(self, data: str) -> str:
+        return no_such_grant(data)
+
+
+# --- periods: read by grants.periods, within its bounds ------------------------------------------
+
+def _as_field_error(exc: ApplicationError) -> serializers.ValidationError:
+    return serializers.ValidationError(exc.message, code=exc.code)
+
+
+@extend_schema_field({"type": "string", "pattern": PERIOD_PATTERN, "example": "2016-Q3",
+                      "description": 'A calendar quarter, e.g. "2016-Q3".'})
+class PeriodField(serializers.CharField):
+    """A calendar quarter, "2016-Q3", read by ``grants.periods.period_parse``: ``invalid`` for
+    another text, ``out_of_range`` for a year beyond the bounds. Its value is the quarter's label."""
+
+    def to_internal_value(self, data):
+        try:
+            return quarter_label(*period_parse(super().to_internal_value(data)))
+        except ApplicationError as exc:
+            raise _as_field_error(exc) from None
+
+
+@extend_schema_field({"type": "string", "pattern": MONTH_PATTERN, "example": "2016-02",
+                      "description": 'A calendar month, "YYYY-MM".'})
+class MonthField(serializers.CharField):
+    """A calendar month, "2016-02", read by ``grants.periods.month_parse`` into its first day;
+    shown as "YYYY-MM" (not strftime: it writes the year 500 as "500")."""
+
+    def to_internal_value(self, data):
+        try:
+            return month_parse(super().to_internal_value(data))
+        except ApplicationError as exc:
+            raise _as_field_error(exc) from None
+
+    def to_representation(self, value):
+        return f"{value.year:04d}-{value.month:02d}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.db import connection
 from django.db.models import BigIntegerField, Q
 from django.db.models.expressions import RawSQL
@@ -13,7 +14,8 @@ from django_filters.utils import translate_validation
 
 from expenditures.fields import FIELDS as EXPENDITURE_FIELDS
 from expenditures.fields import FilterKind
-from expenditures.models import Expenditure, FundTransfer
+from expenditures.models import Expenditure, FundTransfer, QuarterlyStatement, StatementStatus
+from grants.periods import FIRST_YEAR, LAST_YEAR
 
 
 def _id_of(model, code: str) -> RawSQL:
@@ -26,6 +28,23 @@ def _id_of(model, code: str) -> RawSQL:
     SQL, the code a parameter: the same subquery built as a queryset cost 0.3 ms of CPU a filter."""
     table = connection.ops.quote_name(model._meta.db_table)
     return RawSQL(f"SELECT id FROM {table} WHERE code = %s LIMIT 1", (code,), output_field=BigIntegerField())
+
+
+# A whole number compared with an integer column is one the column can hold (a bigint): beyond,
+# no row matches, and SQLite cannot even compare it (an OverflowError, a 500).
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+
+
+class IntegerFilter(django_filters.NumberFilter):
+    """Equal to a whole number within a bigint: 400 ``invalid`` for another text, ``min_value`` or
+    ``max_value`` beyond (django-filter's NumberFilter reads any decimal)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", BIGINT_MIN)
+        kwargs.setdefault("max_value", BIGINT_MAX)
+        super().__init__(*args, **kwargs)
 
 
 def _expenditure_filters() -> dict[str, django_filters.Filter]:
@@ -51,7 +70,7 @@ def _expenditure_filters() -> dict[str, django_filters.Filter]:
             filters[f"{name}_before"] = django_filters.DateFilter(field_name=column, lookup_expr="lte",
                                                                   help_text="On or before.")
         elif spec.kind is FilterKind.NUMBER:
-            filters[name] = django_filters.NumberFilter(field_name=column, **extra)
+            filters[name] = IntegerFilter(field_name=column, **extra)
         else:
             raise ValueError(f"no filter of kind {spec.kind!r}")
     return filters
@@ -136,3 +155,19 @@ class TransferFilter(django_filters.FilterSet):
     class Meta:
         model = FundTransfer
         fields = ["grant", "partner", "received_after", "received_before"]
+
+
+class StatementFilter(django_filters.FilterSet):
+    """The statement list's filters. Codes are text filters, as the transfers' are: one with a NUL
+    character is refused (400 ``null_characters_not_allowed``, Django's check), any other unknown
+    or unseen code matches nothing."""
+
+    grant = django_filters.CharFilter(field_name="grant__code", help_text="A grant's code.")
+    partner = django_filters.CharFilter(field_name="partner__code", help_text="A partner's code.")
+    status = django_filters.ChoiceFilter(choices=StatementStatus.choices)
+    year = IntegerFilter(min_value=FIRST_YEAR, max_value=LAST_YEAR)
+    quarter = IntegerFilter(min_value=1, max_value=4)
+
+    class Meta:
+        model = QuarterlyStatement
+        fields = ["grant", "partner", "status", "year", "quarter"]

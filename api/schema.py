@@ -29,6 +29,7 @@ from http import HTTPStatus
 
 from drf_standardized_errors.openapi import AutoSchema as StandardizedAutoSchema
 from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ValidationErrorEnum
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from drf_standardized_errors.settings import package_settings
 from inflection import camelize
 from rest_framework import serializers
@@ -149,6 +150,27 @@ def document_retry_after(result: dict, generator=None, request=None, public=None
     return result
 
 
+# --- 400 of a query string read by a serializer -----------------------------------------------------
+
+def document_query_errors(query_serializer: type[serializers.Serializer], *, actions: list[str] | None = None,
+                          methods: tuple[str, ...] = ("get",)):
+    """A view decorator: the 400 ``validation_error`` body of a query string that the view reads
+    with ``query_serializer`` (a flat one; drf-standardized-errors documents a request body's and a
+    filterset's fields by itself, not a serializer given as ``parameters``): each field with the
+    codes of its messages and validators (DRF's field API) and the registry's
+    (``codes_for_field``), through the library's public ``extend_validation_errors``."""
+    codes = {name: sorted(set(field.error_messages) | set(codes_for_field(name))
+                          | {v.code for v in field.validators if isinstance(getattr(v, "code", None), str)})
+             for name, field in query_serializer().fields.items() if not field.read_only}
+
+    def decorate(view):
+        for name, field_codes in codes.items():
+            view = extend_validation_errors(field_codes, field_name=name, actions=actions, methods=list(methods))(view)
+        return view
+
+    return decorate
+
+
 # --- 400: the registry's codes per field, added to the schema the libraries generated -----------
 
 def _enum(values: list) -> dict:
@@ -175,7 +197,9 @@ def document_field_codes(result: dict, generator=None, request=None, public=None
     field the library did not list (a list field, named whole: ``donors``) and one for errors of no
     field (``attr`` null). The fields of a list of objects, which the library names
     ``donors.INDEX.share_pct`` while the body says ``donors.0.share_pct``, get a pattern (digits for
-    INDEX), and their union a plain ``oneOf`` (a discriminator maps exact values only)."""
+    INDEX), and their union a plain ``oneOf`` (a discriminator maps exact values only); so do the
+    values of a dict, which the library names ``explanations.KEY`` (any text, an empty one too, for
+    KEY)."""
     schemas = result.get("components", {}).get("schemas", {})
     index = package_settings.LIST_INDEX_IN_API_SCHEMA
     for operations in result.get("paths", {}).values():
@@ -223,10 +247,14 @@ def _document_union(union_name: str, schemas: dict, body_fields: set[str], index
         code = component["properties"]["code"]
         code.update(_enum(sorted(set(code.get("enum", [])) | set(codes_for_field(name)))))
         parts = name.split(".") if isinstance(name, str) else []
-        if index in parts:
-            pattern = r"\.".join(r"\d+" if part == index else re.escape(part) for part in parts)
+        key = package_settings.DICT_KEY_IN_API_SCHEMA
+        if index in parts or key in parts:
+            placeholders = {index: r"\d+", key: r"[\s\S]*"}
+            pattern = r"\.".join(placeholders.get(part, re.escape(part)) for part in parts)
+            meanings = [f"{index} being the item's position"] * (index in parts) + [f"{key} the dict's key"] * (
+                key in parts)
             component["properties"]["attr"] = {"type": "string", "pattern": f"^{pattern}$",
-                                               "description": f"{name}, {index} being the item's position."}
+                                               "description": f"{name}, {', '.join(meanings)}."}
             patterned = True
     if patterned:
         union.pop("discriminator", None)

@@ -7,11 +7,19 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.fields import EUR_ONLY, CodeRelatedField, MoneyAmountField, MoneyInputMixin, currency_field, decimal_string
+from api.fields import (
+    EUR_ONLY,
+    CodeRelatedField,
+    GrantReferenceField,
+    MoneyAmountField,
+    MoneyInputMixin,
+    MonthField,
+    currency_field,
+    decimal_string,
+)
 from budget.models import Allocation, BudgetLine, BudgetVersion
 from expenditures.fields import DESCRIPTION_MAX_LENGTH, Kind
 from expenditures.fields import FIELDS as EXPENDITURE_FIELDS
@@ -20,6 +28,8 @@ from expenditures.selectors import spending_of
 from grants.errors import ErrorCode
 from grants.models import Donor, FxMethod, Grant, Location, Partner
 from grants.money import CURRENCY_CHOICES, XOF, quantize_amount
+from grants.periods import MAX_GRANT_YEARS, validate_in_bounds
+from grants.validation import validate_code
 
 PCT = Decimal("0.01")
 XOF_ONLY = [(XOF, "XOF")]
@@ -70,10 +80,8 @@ class RevaluationAnswerMixin:
 class ExchangeRateSerializer(RevaluationAnswerMixin, serializers.ModelSerializer):
     currency = serializers.ChoiceField(choices=XOF_ONLY, default=XOF)
     rate = serializers.DecimalField(max_digits=16, decimal_places=6, min_value=Decimal("0.000001"))
-    month = serializers.RegexField(
-        r"^\d{4}-(0[1-9]|1[0-2])$", allow_null=True, required=False, default=None,
-        help_text='"YYYY-MM", or null for a standing rate such as the parity.',
-    )
+    month = MonthField(allow_null=True, required=False, default=None,
+                       help_text='"YYYY-MM", or null for a standing rate such as the parity.')
     revaluation = serializers.SerializerMethodField(help_text="After a write: the expenditures it revalued.")
 
     class Meta:
@@ -81,21 +89,6 @@ class ExchangeRateSerializer(RevaluationAnswerMixin, serializers.ModelSerializer
         fields = ["id", "currency", "rate", "month", "source", "revaluation"]
         read_only_fields = ["id"]
 
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        # Not strftime("%Y-%m"): it writes the year 500 as "500", not "0500".
-        data["month"] = f"{instance.month.year:04d}-{instance.month.month:02d}" if instance.month else None
-        return data
-
-    def validate_month(self, value):
-        if value is None:
-            return None
-        from datetime import date
-
-        year, month = value.split("-")
-        if int(year) < 1:  # the pattern lets "0000" through; no calendar has a year 0
-            raise serializers.ValidationError(_("No such month."), code=ErrorCode.INVALID)
-        return date(int(year), int(month), 1)
 
 
 # --- grants -----------------------------------------------------------------------------------
@@ -149,7 +142,8 @@ class GrantSerializer(MoneyInputMixin, serializers.ModelSerializer):
             "variance_tolerance_pct", "reallocation_limit_pct", "partners", "donors",
             "current_version", "spent_eur", "remaining_eur", "use_pct",
         ]
-        extra_kwargs = {"code": {"validators": []}}
+        # Not the unique validator: the service answers a code in use with its own code.
+        extra_kwargs = {"code": {"validators": [validate_code]}}
 
     @extend_schema_field({"type": "integer", "nullable": True, "description": "The current version's number."})
     def get_current_version(self, grant) -> int | None:
@@ -188,7 +182,7 @@ class BudgetLineSerializer(serializers.ModelSerializer):
     class Meta:
         model = BudgetLine
         fields = ["code", "parent", "label_fr", "label_en", "beneficiary_target", "beneficiary_unit"]
-        extra_kwargs = {"code": {"validators": []}}
+        extra_kwargs = {"code": {"validators": [validate_code]}}
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -219,7 +213,7 @@ class AllocationSerializer(MoneyInputMixin, serializers.ModelSerializer):
     budget_line = serializers.CharField(help_text="A line's code (not a heading's).")
     partner = CodeRelatedField(queryset=Partner.objects.all(), unknown_code=ErrorCode.UNKNOWN_PARTNER)
     location = CodeRelatedField(queryset=Location.objects.all(), unknown_code=ErrorCode.UNKNOWN_LOCATION)
-    year = serializers.IntegerField(min_value=1, max_value=50)
+    year = serializers.IntegerField(min_value=1, max_value=MAX_GRANT_YEARS)
     amount = MoneyAmountField()
     amount_currency = currency_field(EUR_ONLY)
 
@@ -239,7 +233,7 @@ class AllocationSerializer(MoneyInputMixin, serializers.ModelSerializer):
 class TransferSerializer(RevaluationAnswerMixin, MoneyInputMixin, serializers.ModelSerializer):
     money_fields = ("amount_sent", "amount_received", "fees")
     positive_money_fields = ("amount_sent",)
-    grant = CodeRelatedField(queryset=Grant.objects.all(), unknown_code=ErrorCode.UNKNOWN_GRANT)
+    grant = GrantReferenceField()
     partner = CodeRelatedField(queryset=Partner.objects.all(), unknown_code=ErrorCode.UNKNOWN_PARTNER)
     amount_sent = MoneyAmountField(help_text="EUR sent by the NGO.")
     amount_sent_currency = currency_field(EUR_ONLY)
@@ -280,7 +274,7 @@ class FundingPieceSerializer(serializers.Serializer):
 class ExpenditureSerializer(MoneyInputMixin, serializers.ModelSerializer):
     money_fields = ("amount",)
     positive_money_fields = ("amount",)
-    grant = CodeRelatedField(queryset=Grant.objects.all(), unknown_code=ErrorCode.UNKNOWN_GRANT)
+    grant = GrantReferenceField()
     partner = CodeRelatedField(queryset=Partner.objects.all(), unknown_code=ErrorCode.UNKNOWN_PARTNER,
                                required=False,
                                help_text="Required for a finance officer; a partner member's own by default.")
@@ -315,7 +309,8 @@ class AdjustmentSerializer(MoneyInputMixin, serializers.Serializer):
 
     money_fields = ("amount",)
     positive_money_fields = ("amount",)
-    date = serializers.DateField(help_text="The day the correction is booked: in an open quarter.")
+    date = serializers.DateField(validators=[validate_in_bounds],
+                                 help_text="The day the correction is booked: in an open quarter.")
     reason = serializers.CharField(max_length=300, help_text="Why the expenditure is corrected (kept on record).")
     amount = MoneyAmountField(required=False, help_text="The corrected amount; leave out to keep it.")
     amount_currency = currency_field(CURRENCY_CHOICES, required=False)

@@ -5,12 +5,20 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
-from api.fields import CodeRelatedField, MoneyAmountField, MoneyInputMixin, currency_field
+from api.fields import (
+    CodeRelatedField,
+    GrantReferenceField,
+    MoneyAmountField,
+    MoneyInputMixin,
+    PeriodField,
+    currency_field,
+)
 from expenditures.fields import DESCRIPTION_MAX_LENGTH
 from expenditures.models import QuarterlyStatement
 from expenditures.statements import MONEY_FIELDS, statement_total_spent
 from grants.errors import ErrorCode
-from grants.models import Grant, Partner
+from grants.models import Partner
+from grants.periods import validate_in_bounds
 
 
 class StatementLineSerializer(serializers.Serializer):
@@ -60,10 +68,10 @@ class StatementSerializer(MoneyInputMixin, serializers.ModelSerializer):
     (draft, submitted, returned, accepted)."""
 
     money_fields = MONEY_FIELDS
-    grant = CodeRelatedField(queryset=Grant.objects.all(), unknown_code=ErrorCode.UNKNOWN_GRANT)
+    grant = GrantReferenceField()
     partner = CodeRelatedField(queryset=Partner.objects.all(), unknown_code=ErrorCode.UNKNOWN_PARTNER, required=False,
                                help_text="Required for a finance officer; a partner member's own by default.")
-    period = serializers.RegexField(r"^\d{4}-Q[1-4]$", help_text='A calendar quarter, e.g. "2016-Q3".')
+    period = PeriodField(help_text='A calendar quarter, e.g. "2016-Q3".')
     opening_balance = MoneyAmountField(required=False)
     opening_balance_currency = currency_field(required=False)
     funds_received = MoneyAmountField(required=False)
@@ -145,14 +153,14 @@ class OverdueSerializer(serializers.Serializer):
 
 
 class OverdueQuerySerializer(serializers.Serializer):
-    as_of = serializers.DateField(required=False)
+    as_of = serializers.DateField(required=False, validators=[validate_in_bounds])
     grace_days = serializers.IntegerField(required=False, min_value=0, max_value=365, default=30)
 
 
 class TemplateQuerySerializer(serializers.Serializer):
     grant = serializers.CharField()
     partner = serializers.CharField(required=False)
-    period = serializers.RegexField(r"^\d{4}-Q[1-4]$")
+    period = PeriodField()
     lang = serializers.ChoiceField(choices=["en", "fr"], required=False)
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.db import connection, connections
 from django.db.models import DecimalField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
+from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
@@ -18,7 +19,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
-from api.access import budget_line_or_400, grant_or_404
+from api.access import budget_line_or_400, grant_not_found, grant_or_404
 from api.filters import ExpenditureFilter, ExpenditureFilterBackend, TransferFilter
 from api.idempotency import IDEMPOTENCY_PARAMETER, IdempotentCreateMixin
 from api.permissions import FinanceOrPartnerWrites, FinanceWritesOthersRead
@@ -63,6 +64,7 @@ from grants.access import (
 )
 from grants.models import Donor, FxMethod, Grant, GrantDonor, Location, Partner
 from grants.money import MoneyValue, money_sum
+from grants.validation import holds_nul
 
 CONFLICT = OpenApiResponse(response=ErrorResponse409Serializer,
                            description="The record's state forbids it (approved version, locked quarter).")
@@ -75,7 +77,7 @@ class CodeLookupMixin:
 
     def get_object(self):
         # No code holds a NUL character, and PostgreSQL refuses one in a query (a 500 otherwise).
-        if "\x00" in self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, ""):
+        if holds_nul(self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")):
             raise NotFound()
         return super().get_object()
 
@@ -162,6 +164,14 @@ class GrantViewSet(CodeLookupMixin, viewsets.ModelViewSet):
     def get_queryset(self):
         queryset = _grants_for(self.request.user)
         return queryset if self.action == "list" else _with_versions(queryset)
+
+    def get_object(self):
+        # A grant out of the user's sight answers as one that does not exist, in the same words
+        # as every other path that names a grant (api.access.grant_or_404).
+        try:
+            return super().get_object()
+        except (Http404, NotFound):
+            raise grant_not_found(self.kwargs[self.lookup_field]) from None
 
     def get_serializer_class(self):
         # One grant (read, created, changed) shows its versions; the list does not.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
@@ -18,6 +19,7 @@ from budget.revisions import Cell, donor_approval_state, donor_decision_record, 
 from grants.access import donor_deciding, sees_whole_grant
 from grants.errors import ErrorCode, PermissionRefused
 from grants.models import Location, Partner
+from grants.periods import MAX_GRANT_YEARS
 from grants.roles import require_finance
 
 CONFLICT = OpenApiResponse(response=ErrorResponse409Serializer, description="The version is not a draft.")
@@ -27,7 +29,7 @@ class CellSerializer(serializers.Serializer):
     budget_line = serializers.CharField(help_text='A line\'s code, e.g. "2.1".')
     partner = CodeRelatedField(queryset=Partner.objects.all(), unknown_code=ErrorCode.UNKNOWN_PARTNER)
     location = CodeRelatedField(queryset=Location.objects.all(), unknown_code=ErrorCode.UNKNOWN_LOCATION)
-    year = serializers.IntegerField(min_value=1, max_value=50)
+    year = serializers.IntegerField(min_value=1, max_value=MAX_GRANT_YEARS)
 
 
 class ReallocationRequestSerializer(MoneyInputMixin, serializers.Serializer):
@@ -129,6 +131,10 @@ class _VersionChildView(GenericAPIView):
         return version
 
 
+# "from" and "to" are nested objects: their own required and null (drf-standardized-errors
+# documents the fields inside them only).
+@extend_validation_errors(["null", "required"], field_name="from", methods=["post"])
+@extend_validation_errors(["null", "required"], field_name="to", methods=["post"])
 class ReallocationView(_VersionChildView):
     serializer_class = ReallocationSerializer
     queryset = Reallocation.objects.none()

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.access import grant_or_404
+from api.access import grant_not_found, grant_or_404
 from api.schema import ErrorResponse404Serializer
 from grants.access import sees_whole_grant
 from reports.checks import ledger_check
@@ -56,6 +55,6 @@ class GrantCheckView(APIView):
     def get(self, request: Request, code: str) -> Response:
         grant = grant_or_404(request.user, code)
         if not sees_whole_grant(request.user):
-            raise NotFound(f"No grant {code}.")
+            raise grant_not_found(code)
         report = ledger_check(grant=grant)
         return Response(CheckReportSerializer(report.as_dict()).data)

@@ -18,12 +18,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.access import grant_or_404
-from api.schema import ErrorResponse409Serializer
+from api.permissions import FinanceWritesOthersRead, HasLedgerRole
+from api.schema import ErrorResponse409Serializer, document_query_errors
 from expenditures.reconciliation import reconciliation_for
 from expenditures.revaluation import grant_revalue
 from grants.access import partner_to_read
 from grants.errors import ErrorCode
 from grants.models import FxMethod
+from grants.periods import validate_in_bounds
 from grants.roles import require_finance
 
 EUR_DIGITS = {"max_digits": 16, "decimal_places": 2}
@@ -60,6 +62,9 @@ class RevalueResultSerializer(serializers.Serializer):
 
 
 class GrantRevalueView(APIView):
+    # Finance officers only: DRF's check, so that the schema documents the 403 the others get.
+    permission_classes = [FinanceWritesOthersRead]
+
     @extend_schema(
         operation_id="grants_revalue",
         tags=["conversions"],
@@ -90,7 +95,8 @@ class GrantRevalueView(APIView):
 # --- reconciliation ----------------------------------------------------------------------------------
 
 class ReconciliationQuerySerializer(serializers.Serializer):
-    as_of = serializers.DateField(required=False, help_text="Count up to this day (default: today).")
+    as_of = serializers.DateField(required=False, validators=[validate_in_bounds],
+                                  help_text="Count up to this day (default: today).")
     partner = serializers.CharField(required=False, max_length=32, help_text="One partner's code.")
 
 
@@ -127,7 +133,12 @@ class ReconciliationResponseSerializer(serializers.Serializer):
     total = ReconciliationTotalSerializer(help_text="The sum of the partner rows.")
 
 
+@document_query_errors(ReconciliationQuerySerializer)
 class GrantReconciliationView(APIView):
+    # A role in the ledger (DRF's check), so that the schema documents the 403 a partner member
+    # gets for another partner's row.
+    permission_classes = [HasLedgerRole]
+
     @extend_schema(
         operation_id="grants_reconciliation",
         tags=["conversions"],

@@ -18,8 +18,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.access import grant_or_404
+from api.schema import document_query_errors
 from expenditures.models import COUNTED_STATUSES
 from grants.access import partner_scope
+from grants.periods import validate_in_bounds
 from reports.beneficiaries import cost_per_beneficiary
 from reports.burn_rate import burn_rate
 from reports.excel import XLSX_MEDIA_TYPE, variance_workbook
@@ -34,7 +36,8 @@ COUNTED = [str(s) for s in COUNTED_STATUSES]
 
 class ReportQuerySerializer(serializers.Serializer):
     as_of = serializers.DateField(
-        required=False, help_text="YYYY-MM-DD; default today, capped at the grant's end date."
+        required=False, validators=[validate_in_bounds],
+        help_text="YYYY-MM-DD; default today, capped at the grant's end date."
     )
     version = serializers.IntegerField(
         required=False, min_value=1,
@@ -219,6 +222,7 @@ class _ReportView(APIView):
                              partner=args["partner"], statuses=args["statuses"], compare=args.get("compare"))
 
 
+@document_query_errors(VarianceQuerySerializer)
 class VarianceReportView(_ReportView):
     query_serializer = VarianceQuerySerializer
 
@@ -231,6 +235,7 @@ class VarianceReportView(_ReportView):
         return Response(VarianceReportSerializer(report).data)
 
 
+@document_query_errors(BurnRateQuerySerializer)
 class BurnRateReportView(_ReportView):
     query_serializer = BurnRateQuerySerializer
 
@@ -243,6 +248,7 @@ class BurnRateReportView(_ReportView):
         return Response(BurnRateReportSerializer(report).data)
 
 
+@document_query_errors(ReportQuerySerializer)
 class CostPerBeneficiaryReportView(_ReportView):
     @extend_schema(operation_id="report_cost_per_beneficiary", parameters=[ReportQuerySerializer],
                    responses={200: BeneficiaryCostReportSerializer}, tags=["reports"],
@@ -253,6 +259,7 @@ class CostPerBeneficiaryReportView(_ReportView):
         return Response(BeneficiaryCostReportSerializer(report).data)
 
 
+@document_query_errors(ReportQuerySerializer)
 class VarianceWorkbookView(_ReportView):
     def perform_content_negotiation(self, request, force=False):
         # A client asking for the spreadsheet type still gets its errors, in JSON.

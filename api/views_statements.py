@@ -17,6 +17,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
+from api.access import grant_not_found
+from api.filters import StatementFilter
 from api.idempotency import IDEMPOTENCY_PARAMETER, IdempotentCreateMixin
 from api.permissions import FinanceOrPartnerWrites
 from api.schema import (
@@ -24,6 +26,7 @@ from api.schema import (
     ErrorResponse409Serializer,
     QueryProblemsSerializer,
     StatementProblemsResponseSerializer,
+    document_query_errors,
 )
 from api.serializers_statements import (
     LangQuerySerializer,
@@ -66,6 +69,8 @@ CONFLICT = OpenApiResponse(response=ErrorResponse409Serializer,
                            description="The statement's state forbids it (locked quarter, not submitted).")
 
 
+@document_query_errors(OverdueQuerySerializer, actions=["overdue"])
+@document_query_errors(TemplateQuerySerializer, actions=["template"])
 @extend_schema_view(
     create=extend_schema(parameters=[IDEMPOTENCY_PARAMETER], responses={201: StatementSerializer, 409: CONFLICT}),
     update=extend_schema(responses={200: StatementSerializer, 409: CONFLICT}),
@@ -76,18 +81,12 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     queryset = QuarterlyStatement.objects.none()
     serializer_class = StatementSerializer
     permission_classes = [FinanceOrPartnerWrites]
-    filterset_fields = ["status", "year", "quarter"]
+    filterset_class = StatementFilter
 
     def get_queryset(self):
         queryset = QuarterlyStatement.objects.select_related("grant", "partner", "reviewed_by").prefetch_related(
             "reopenings__reopened_by").order_by(
             "grant__code", "partner__code", "year", "quarter")
-        grant = self.request.query_params.get("grant")
-        if grant:
-            queryset = queryset.filter(grant__code=grant)
-        partner = self.request.query_params.get("partner")
-        if partner:
-            queryset = queryset.filter(partner__code=partner)
         return visible_records(queryset, self.request.user)
 
     def perform_create(self, serializer):
@@ -150,8 +149,7 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
                                                         reason=body.validated_data["reason"])
         return Response(self.get_serializer(statement).data)
 
-    @extend_schema(parameters=[OverdueQuerySerializer], responses={200: OverdueSerializer(many=True),
-                                                                   400: BAD_QUERY})
+    @extend_schema(parameters=[OverdueQuerySerializer], responses={200: OverdueSerializer(many=True)})
     @action(detail=False, methods=["get"], pagination_class=None)
     def overdue(self, request):
         """Partners and ended quarters with no submitted or accepted statement once the grace
@@ -165,7 +163,7 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
 
     @extend_schema(
         parameters=[TemplateQuerySerializer],
-        responses={(200, XLSX): OpenApiTypes.BINARY, 400: BAD_QUERY, 404: NOT_FOUND},
+        responses={(200, XLSX): OpenApiTypes.BINARY, 404: NOT_FOUND},
     )
     @action(detail=False, methods=["get"], url_path="template.xlsx", pagination_class=None)
     def template(self, request):
@@ -177,7 +175,7 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
         query.is_valid(raise_exception=True)
         grant = grant_visible_to(request.user, query.validated_data["grant"])
         if grant is None:
-            raise NotFound(_("No such grant."))
+            raise grant_not_found(query.validated_data["grant"])
         partner = partner_visible_on_grant(request.user, grant, query.validated_data.get("partner"))
         if partner is None:
             raise NotFound(_("No such partner on this grant."))

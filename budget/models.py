@@ -37,11 +37,12 @@ from simple_history.models import HistoricalRecords
 
 from grants.models import Grant, Location, Partner
 from grants.money import EUR
+from grants.validation import validate_code
 
 
 class BudgetLine(models.Model):
     grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="budget_lines")
-    code = models.CharField(max_length=16)
+    code = models.CharField(max_length=16, validators=[validate_code])
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )

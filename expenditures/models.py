@@ -62,6 +62,7 @@ from budget.models import BudgetLine
 from expenditures.fields import DAY_COUNT_FILTERS, DESCRIPTION_MAX_LENGTH
 from grants.models import FxMethod, Grant, Location, Partner
 from grants.money import CURRENCY_CHOICES, EUR, XOF
+from grants.periods import validate_in_bounds
 
 MONEY_DIGITS = 14
 
@@ -87,7 +88,7 @@ class ExchangeRate(models.Model):
         max_digits=16, decimal_places=6, help_text=_("Units of the currency for one EUR.")
     )
     month = models.DateField(
-        null=True, blank=True,
+        null=True, blank=True, validators=[validate_in_bounds],
         help_text=_("First day of the month the rate is for; empty for a standing rate."),
     )
     source = models.CharField(max_length=300)
@@ -119,8 +120,8 @@ class ExchangeRate(models.Model):
 class FundTransfer(models.Model):
     grant = models.ForeignKey(Grant, on_delete=models.PROTECT, related_name="transfers")
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="transfers")
-    sent_on = models.DateField()
-    received_on = models.DateField(null=True, blank=True)
+    sent_on = models.DateField(validators=[validate_in_bounds])
+    received_on = models.DateField(null=True, blank=True, validators=[validate_in_bounds])
     amount_sent = MoneyField(
         max_digits=MONEY_DIGITS, decimal_places=2, default_currency=EUR, currency_choices=[(EUR, "EUR")]
     )
@@ -185,7 +186,7 @@ class Expenditure(models.Model):
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="expenditures")
     budget_line = models.ForeignKey(BudgetLine, on_delete=models.PROTECT, related_name="expenditures")
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="expenditures")
-    date = models.DateField()
+    date = models.DateField(validators=[validate_in_bounds])
     amount = MoneyField(max_digits=MONEY_DIGITS, decimal_places=2, currency_choices=CURRENCY_CHOICES)
     amount_eur = models.DecimalField(
         max_digits=MONEY_DIGITS, decimal_places=2,

@@ -19,7 +19,7 @@ from expenditures.models import Expenditure, ExpenditureStatus, FundTransfer
 from grants.errors import ApplicationError, Conflict, ErrorCode
 from grants.models import Grant, Location, Partner
 from grants.money import EUR, XOF, validate_money
-from grants.periods import quarter_of
+from grants.periods import check_in_bounds, quarter_of
 from grants.validation import as_application_error
 
 EXPENDITURE_FIELDS = ("budget_line", "location", "date", "amount", "voucher", "description")
@@ -234,6 +234,8 @@ def _check_transfer(transfer: FundTransfer) -> None:
                                code=ErrorCode.PARTNER_NOT_ON_GRANT, attr="partner")
     for field in ("sent_on", "received_on"):
         day = getattr(transfer, field)
+        if day is not None:
+            check_in_bounds(day, attr=field)
         # A transfer may precede the grant's start by a little (advance), but not its end.
         if day is not None and day > grant.end_date:
             raise ApplicationError(_("%(day)s is after the grant's end.") % {"day": day.isoformat()},
@@ -311,6 +313,8 @@ def exchange_rate_record(*, currency: str, rate, month=None, source: str, by=Non
     from expenditures.models import ExchangeRate
 
     lifecycle.require_finance(by, what=_("change the rate table"))
+    if month is not None:
+        check_in_bounds(month, attr="month")
     if ExchangeRate.objects.filter(currency=currency, month=month).exists():
         raise ApplicationError("This currency already has a rate for that month." if month else
                                "This currency already has a standing rate.", code=ErrorCode.UNIQUE, attr="month")
@@ -329,6 +333,8 @@ def exchange_rate_update(*, rate, by=None, **fields):
     previous_month = rate.month
     for name, value in fields.items():
         setattr(rate, name, value)
+    if rate.month is not None:
+        check_in_bounds(rate.month, attr="month")
     clash = ExchangeRate.objects.filter(currency=rate.currency, month=rate.month).exclude(pk=rate.pk)
     if clash.exists():
         raise ApplicationError(_("This currency already has a rate for that month."), code=ErrorCode.UNIQUE,

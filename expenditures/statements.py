@@ -59,27 +59,15 @@ from grants.access import grants_visible_to
 from grants.errors import ApplicationError, Conflict, ErrorCode, PeriodLocked
 from grants.models import Grant, Location, Partner
 from grants.money import CURRENCIES, XOF, divide_to_eur, money_sum, parse_amount, quantize_amount, validate_money
-from grants.periods import next_quarter, quarter_bounds, quarter_of
-from grants.validation import as_application_error
+from grants.periods import check_in_bounds, next_quarter, period_parse, quarter_bounds, quarter_of
+from grants.validation import as_application_error, holds_nul
 
-PERIOD = re.compile(r"^(\d{4})-Q([1-4])$")
 ROW_ATTR = re.compile(r"^expenditures\.(\d+)(?:\.|$)")
 MONEY_FIELDS = ("opening_balance", "funds_received", "closing_balance", "cash_on_hand", "bank_balance")
 # Balances carried from the ledger may be below zero: spending recorded beyond the funds received.
 SIGNED_FIELDS = ("opening_balance", "closing_balance")
 LINE_FIELDS = tuple(field.name for field in STATEMENT_FIELDS)  # a line's columns (expenditures.fields)
 GRACE_DAYS = 30
-
-
-# --- periods ---------------------------------------------------------------------------------------
-
-def period_parse(text: str) -> tuple[int, int]:
-    """ "2016-Q3" -> (2016, 3). Raises ApplicationError (attr ``period``)."""
-    match = PERIOD.match(str(text or ""))
-    if not match:
-        raise ApplicationError(_('A period is a calendar quarter such as "2016-Q3".'), code=ErrorCode.INVALID,
-                               attr="period")
-    return int(match.group(1)), int(match.group(2))
 
 
 # --- writes ----------------------------------------------------------------------------------------
@@ -199,6 +187,17 @@ def _clean_lines(lines, *, check_descriptions: bool = True) -> list[dict]:
     return clean
 
 
+def _clean_explanations(explanations) -> dict:
+    """A budget line's code -> why it overran. The statement keeps them in a JSON column, which
+    PostgreSQL refuses to hold a NUL character in: a key or a text with one is refused (the API's
+    text fields refuse one in a text already; a key is the service's to check)."""
+    explanations = dict(explanations or {})
+    if any(holds_nul(key) or holds_nul(text) for key, text in explanations.items()):
+        raise ApplicationError(_("An explanation or its budget line holds a NUL character."),
+                               code=ErrorCode.NULL_CHARACTERS_NOT_ALLOWED, attr="explanations")
+    return explanations
+
+
 @transaction.atomic
 def statement_create(*, grant: Grant, partner: Partner, period: str, lines=(), explanations=None, by=None,
                      **money: Money) -> QuarterlyStatement:
@@ -225,7 +224,7 @@ def statement_create(*, grant: Grant, partner: Partner, period: str, lines=(), e
                        code=ErrorCode.STATEMENT_EXISTS, attr="period")
     statement = QuarterlyStatement.objects.create(
         grant=grant, partner=partner, year=year, quarter=quarter, lines=_clean_lines(list(lines)),
-        explanations=dict(explanations or {}), **defaults,
+        explanations=_clean_explanations(explanations), **defaults,
     )
     _record_version(statement, by=by, source=StatementVersionSource.API)
     return statement
@@ -259,7 +258,7 @@ def statement_update(*, statement: QuarterlyStatement, by=None, **changes) -> Qu
     if "lines" in changes:
         statement.lines = _clean_lines(changes["lines"])
     if "explanations" in changes and changes["explanations"] is not None:
-        statement.explanations = dict(changes["explanations"])
+        statement.explanations = _clean_explanations(changes["explanations"])
     statement.problems = []
     statement.save()
     _record_version(statement, by=by, source=StatementVersionSource.API)
@@ -843,7 +842,13 @@ def statement_total_spent(statement: QuarterlyStatement) -> Decimal:
 
 def statements_overdue(*, as_of: date, grace_days: int = GRACE_DAYS, grants=None) -> list[dict]:
     """One row per partner and ended quarter of a grant with no submitted or accepted statement
-    once the grace period has passed: ``{grant, partner, period, due_on, days_overdue}``."""
+    once the grace period has passed: ``{grant, partner, period, due_on, days_overdue}``.
+    ``as_of`` is within ``grants.periods``' bounds (400 ``out_of_range`` otherwise)."""
+    check_in_bounds(as_of, attr="as_of")
+    # A quarter is overdue when its last day + grace_days falls before as_of: the quarters are
+    # walked up to the last one that is due, never past it, so no day is computed beyond as_of
+    # whatever the grant's end (a grant saved before the bounds may end on 9999-12-31).
+    last_due_end = as_of - timedelta(days=grace_days + 1)
     grants = list(grants if grants is not None else Grant.objects.all())
     done = set(QuarterlyStatement.objects.filter(
         grant__in=grants, status__in=[StatementStatus.SUBMITTED, StatementStatus.ACCEPTED])
@@ -854,11 +859,9 @@ def statements_overdue(*, as_of: date, grace_days: int = GRACE_DAYS, grants=None
         year, quarter = quarter_of(grant.start_date)
         while True:
             start, end = quarter_bounds(year, quarter)
-            if start > grant.end_date:
+            if start > grant.end_date or end > last_due_end:
                 break
             due_on = end + timedelta(days=grace_days)
-            if due_on >= as_of:
-                break
             for partner in partners:
                 if (grant.pk, partner.pk, year, quarter) not in done:
                     rows.append({"grant": grant.code, "partner": partner.code, "period": f"{year}-Q{quarter}",

@@ -555,6 +555,13 @@ def _read_keys(book, problems: _Problems) -> dict[str, str]:
         if not keys.get(key):
             problems.add(ErrorCode.NOT_A_TEMPLATE, _("The key %(key)s is missing: download the template again.") % {
                 "key": key}, f"{KEYS_SHEET}!A1")
+    if keys.get("period"):
+        # The quarter the rest of the reading and the checks stand on: a calendar quarter within
+        # grants.periods' bounds, else its own problem at its cell (a year 0 would fail later).
+        try:
+            period_parse(keys["period"])
+        except ApplicationError as exc:
+            problems.add(exc.code, exc.message, f"{KEYS_SHEET}!B{rows['period']}")
     return keys
 
 

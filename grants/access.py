@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from grants.errors import ApplicationError, ErrorCode, PermissionRefused
 from grants.models import Donor, Grant, Partner
 from grants.roles import donor_ids_of, is_finance_officer, partner_grant_ids_of, partner_of, role_of
+from grants.validation import holds_nul
 
 
 def has_ledger_role(user) -> bool:
@@ -52,17 +53,24 @@ def grants_visible_to(user) -> QuerySet[Grant]:
 
 def grant_visible_to(user, code: str) -> Grant | None:
     """The grant of that code if ``user`` may read it, else None."""
-    if "\x00" in code:  # no code holds one, and PostgreSQL refuses one in a query
+    if not isinstance(code, str) or holds_nul(code):  # no code holds one, and PostgreSQL refuses one in a query
         return None
     return grants_visible_to(user).filter(code=code).first()
+
+
+def no_such_grant(code) -> str:
+    """The words for a grant named by ``code`` that the user cannot have: the same whether it does
+    not exist or exists out of the user's sight (URL lookups answer them with 404 ``not_found``,
+    body references and query parameters with 400 ``unknown_grant``), so that the answer tells no
+    one which codes exist."""
+    return _("No grant %(code)s.") % {"code": code}
 
 
 def require_grant_visible(user, grant: Grant, *, attr: str = "grant") -> None:
     """A grant named in a request body must be one the user sees: else 400 ``unknown_grant``,
     the answer for a grant that does not exist."""
     if not grants_visible_to(user).filter(pk=grant.pk).exists():
-        raise ApplicationError(_("No grant %(code)s.") % {"code": grant.code}, code=ErrorCode.UNKNOWN_GRANT,
-                               attr=attr)
+        raise ApplicationError(no_such_grant(grant.code), code=ErrorCode.UNKNOWN_GRANT, attr=attr)
 
 
 def partner_scope(user) -> Partner | None:

@@ -70,6 +70,11 @@ class ErrorCode(StrEnum):
     TOO_MANY_ROWS = "too_many_rows", HTTPStatus.BAD_REQUEST
     # statements (issue 13): finance's comment on a row the statement does not have
     UNKNOWN_ROW = "unknown_row", HTTPStatus.BAD_REQUEST
+    # bad input (issue 15)
+    OUT_OF_RANGE = "out_of_range", HTTPStatus.BAD_REQUEST  # a date, year or period beyond grants.periods' bounds
+    GRANT_TOO_LONG = "grant_too_long", HTTPStatus.BAD_REQUEST  # longer than grants.periods.MAX_GRANT_YEARS
+    INVALID_CODE = "invalid_code", HTTPStatus.BAD_REQUEST  # a code with a character a URL does not carry as is
+    NULL_CHARACTERS_NOT_ALLOWED = "null_characters_not_allowed", HTTPStatus.BAD_REQUEST  # Django's and DRF's too
 
     # --- 403: who asks may not do this ---------------------------------------------------------
     FORBIDDEN = "forbidden", HTTPStatus.FORBIDDEN
@@ -125,7 +130,7 @@ _MONEY = frozenset({ErrorCode.REQUIRED, ErrorCode.NEGATIVE_AMOUNT, ErrorCode.FRA
                     ErrorCode.TOO_MANY_DECIMALS, ErrorCode.MAX_DIGITS, ErrorCode.MAX_WHOLE_DIGITS,
                     ErrorCode.CURRENCY_NOT_ALLOWED, ErrorCode.CURRENCY_MISSING, ErrorCode.INVALID})
 _CURRENCY = frozenset({ErrorCode.REQUIRED, ErrorCode.CURRENCY_MISSING, ErrorCode.CURRENCY_NOT_ALLOWED})
-_DATE = frozenset({ErrorCode.DATE_OUTSIDE_GRANT, ErrorCode.INVALID})
+_DATE = frozenset({ErrorCode.DATE_OUTSIDE_GRANT, ErrorCode.INVALID, ErrorCode.OUT_OF_RANGE})
 
 # The 400 codes a service, a policy or a view gives a field (``attr``), by the field's name (its
 # last part: ``donors.0.share_pct`` is ``share_pct``), beyond the checks of the request's own
@@ -138,8 +143,16 @@ FIELD_CODES: dict[str, frozenset[ErrorCode]] = {
     "amount_received": _MONEY, "amount_received_currency": _CURRENCY,
     "fees": _MONEY, "fees_currency": _CURRENCY,
     "total": _MONEY | {ErrorCode.TOTAL_MISMATCH}, "total_currency": _CURRENCY,
+    # a statement's amounts (expenditures.statements.MONEY_FIELDS)
+    "opening_balance": _MONEY, "opening_balance_currency": _CURRENCY,
+    "funds_received": _MONEY, "funds_received_currency": _CURRENCY,
+    "closing_balance": _MONEY, "closing_balance_currency": _CURRENCY,
+    "cash_on_hand": _MONEY, "cash_on_hand_currency": _CURRENCY,
+    "bank_balance": _MONEY, "bank_balance_currency": _CURRENCY,
     "date": _DATE, "sent_on": _DATE, "received_on": _DATE,
-    "start_date": frozenset({ErrorCode.INVALID}), "end_date": frozenset({ErrorCode.INVALID}),
+    "start_date": frozenset({ErrorCode.INVALID, ErrorCode.OUT_OF_RANGE}),
+    "end_date": frozenset({ErrorCode.INVALID, ErrorCode.OUT_OF_RANGE, ErrorCode.GRANT_TOO_LONG}),
+    "as_of": frozenset({ErrorCode.OUT_OF_RANGE}),
     "grant": frozenset({ErrorCode.UNKNOWN_GRANT, ErrorCode.IMMUTABLE}),
     "partner": frozenset({ErrorCode.UNKNOWN_PARTNER, ErrorCode.PARTNER_NOT_ON_GRANT, ErrorCode.REQUIRED,
                           ErrorCode.IMMUTABLE, ErrorCode.TRANSFER_TO_LEAD}),
@@ -149,10 +162,12 @@ FIELD_CODES: dict[str, frozenset[ErrorCode]] = {
     "parent": frozenset({ErrorCode.UNKNOWN_BUDGET_LINE, ErrorCode.INVALID}),
     "voucher": frozenset({ErrorCode.DUPLICATE_VOUCHER, ErrorCode.REQUIRED}),
     "year": frozenset({ErrorCode.INVALID}),
-    "code": frozenset({ErrorCode.UNIQUE, ErrorCode.IMMUTABLE}),
-    "month": frozenset({ErrorCode.UNIQUE}),
+    "code": frozenset({ErrorCode.UNIQUE, ErrorCode.IMMUTABLE, ErrorCode.INVALID_CODE}),
+    "month": frozenset({ErrorCode.UNIQUE, ErrorCode.INVALID, ErrorCode.OUT_OF_RANGE}),
     "donors": frozenset({ErrorCode.SHARES_NOT_100, ErrorCode.INVALID}),
-    "period": frozenset({ErrorCode.INVALID, ErrorCode.DATE_OUTSIDE_GRANT, ErrorCode.IMMUTABLE}),
+    "period": frozenset({ErrorCode.INVALID, ErrorCode.DATE_OUTSIDE_GRANT, ErrorCode.IMMUTABLE,
+                         ErrorCode.OUT_OF_RANGE}),
+    "explanations": frozenset({ErrorCode.NULL_CHARACTERS_NOT_ALLOWED}),
     "expenditures": frozenset({ErrorCode.INVALID}),
     "file": frozenset({ErrorCode.NOT_A_WORKBOOK, ErrorCode.NOT_A_TEMPLATE, ErrorCode.TEMPLATE_VERSION,
                        ErrorCode.TOO_MANY_ROWS, ErrorCode.WORKBOOK_TOO_LARGE, ErrorCode.TOO_MANY_STRINGS,

@@ -33,7 +33,8 @@ from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
 from grants.money import CURRENCY_CHOICES, EUR
-from grants.periods import month_index
+from grants.periods import month_index, validate_in_bounds
+from grants.validation import validate_code
 
 
 class FxMethod(models.TextChoices):
@@ -52,7 +53,7 @@ class Role(models.TextChoices):
 
 
 class Donor(models.Model):
-    code = models.CharField(max_length=32, unique=True)
+    code = models.CharField(max_length=32, unique=True, validators=[validate_code])
     name = models.CharField(max_length=200)
     notes = models.TextField(blank=True, help_text=_("Assumptions and remarks about this donor."))
 
@@ -69,7 +70,7 @@ class PartnerKind(models.TextChoices):
 
 
 class Partner(models.Model):
-    code = models.CharField(max_length=32, unique=True)
+    code = models.CharField(max_length=32, unique=True, validators=[validate_code])
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=12, choices=PartnerKind.choices, default=PartnerKind.IMPLEMENTING)
     reporting_currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
@@ -92,7 +93,7 @@ class Partner(models.Model):
 
 
 class Location(models.Model):
-    code = models.CharField(max_length=16, unique=True)
+    code = models.CharField(max_length=16, unique=True, validators=[validate_code])
     name = models.CharField(max_length=200)
     region = models.CharField(max_length=200, blank=True)
     country = models.CharField(max_length=2, default="ML", help_text=_("ISO 3166 code."))
@@ -123,13 +124,13 @@ class Location(models.Model):
 
 
 class Grant(models.Model):
-    code = models.CharField(max_length=32, unique=True)
+    code = models.CharField(max_length=32, unique=True, validators=[validate_code])
     title = models.CharField(max_length=500)
     total = MoneyField(
         max_digits=14, decimal_places=2, default_currency=EUR, currency_choices=[(EUR, "EUR")]
     )
-    start_date = models.DateField()
-    end_date = models.DateField()
+    start_date = models.DateField(validators=[validate_in_bounds])
+    end_date = models.DateField(validators=[validate_in_bounds])
     fx_method = models.CharField(max_length=20, choices=FxMethod.choices, default=FxMethod.PARITY)
     variance_tolerance_pct = models.DecimalField(
         max_digits=5, decimal_places=2, default=Decimal("10"),

@@ -1,12 +1,107 @@
 """Periods, in one place: calendar months and quarters (partners' statements), project months and
-years (a grant's budget), and the one reading of a day as people type it (``parse_day``). Plain
-date arithmetic; nothing here reads the database."""
+years (a grant's budget), the one reading of a day as people type it (``parse_day``), and the
+bounds of every date the ledger holds. Plain date arithmetic;
+nothing here reads the database.
+
+Bounds: a date, a month, a quarter or a year is from 1900 to 2100, and a grant runs at most
+``MAX_GRANT_YEARS`` years. The API's serializers (``validate_in_bounds`` on the models' date
+fields, ``period_parse`` and ``month_parse`` behind the text fields, ``MAX_GRANT_YEARS`` for
+project years), the services (``check_grant_span``, ``period_parse``) and the statement workbook's
+reader all refuse what lies outside with 400 ``out_of_range`` (``grant_too_long``), so that no
+date arithmetic meets a year 0 or a day after 9999-12-31.
+"""
 
 from __future__ import annotations
 
 import re
 from calendar import monthrange
 from datetime import date, datetime
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from grants.errors import ApplicationError, ErrorCode
+
+FIRST_YEAR = 1900
+LAST_YEAR = 2100
+EARLIEST = date(FIRST_YEAR, 1, 1)
+LATEST = date(LAST_YEAR, 12, 31)
+# Project years a grant may have: its budget's years run from 1 to this.
+MAX_GRANT_YEARS = 30
+
+PERIOD = re.compile(r"([0-9]{4})-Q([1-4])")
+MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
+# The same texts with a year within the bounds, as the API's schema documents them (ECMA regexes).
+YEAR_PATTERN = "(19[0-9]{2}|20[0-9]{2}|2100)"
+PERIOD_PATTERN = rf"^{YEAR_PATTERN}-Q[1-4]$"
+MONTH_PATTERN = rf"^{YEAR_PATTERN}-(0[1-9]|1[0-2])$"
+
+
+# --- bounds -------------------------------------------------------------------------------------
+
+def year_in_bounds(year: int) -> bool:
+    return FIRST_YEAR <= year <= LAST_YEAR
+
+
+def in_bounds(day: date) -> bool:
+    return EARLIEST <= day <= LATEST
+
+
+def out_of_range_message() -> str:
+    return _("Dates run from %(first)s to %(last)s.") % {"first": EARLIEST.isoformat(), "last": LATEST.isoformat()}
+
+
+def validate_in_bounds(day: date | None) -> None:
+    """A date field's validator (the models', hence the API's serializers' and the admin's): a
+    day from ``EARLIEST`` to ``LATEST``. Raises Django's ``ValidationError`` (``out_of_range``)."""
+    if day is not None and not in_bounds(day):
+        raise ValidationError(out_of_range_message(), code=ErrorCode.OUT_OF_RANGE)
+
+
+def check_in_bounds(day: date, *, attr: str) -> date:
+    """``day`` if it is within the bounds; else ``ApplicationError`` (400 ``out_of_range`` on ``attr``)."""
+    if not in_bounds(day):
+        raise ApplicationError(out_of_range_message(), code=ErrorCode.OUT_OF_RANGE, attr=attr)
+    return day
+
+
+def check_grant_span(start: date, end: date) -> None:
+    """A grant's dates: both within the bounds, and at most ``MAX_GRANT_YEARS`` years of months.
+    Raises ``ApplicationError``: ``out_of_range`` on the date, ``grant_too_long`` on ``end_date``."""
+    check_in_bounds(start, attr="start_date")
+    check_in_bounds(end, attr="end_date")
+    if month_index(start, end) >= MAX_GRANT_YEARS * 12:
+        raise ApplicationError(_("A grant runs %(years)s years at most.") % {"years": MAX_GRANT_YEARS},
+                               code=ErrorCode.GRANT_TOO_LONG, attr="end_date")
+
+
+def period_parse(text, *, attr: str = "period") -> tuple[int, int]:
+    """ "2016-Q3" -> (2016, 3): a calendar quarter of a year within the bounds. Raises
+    ``ApplicationError`` on ``attr``: ``invalid`` (not such a text), ``out_of_range`` (its year)."""
+    match = PERIOD.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise ApplicationError(_('A period is a calendar quarter such as "2016-Q3".'), code=ErrorCode.INVALID,
+                               attr=attr)
+    year, quarter = int(match.group(1)), int(match.group(2))
+    if not year_in_bounds(year):
+        raise ApplicationError(out_of_range_message(), code=ErrorCode.OUT_OF_RANGE, attr=attr)
+    return year, quarter
+
+
+def month_parse(text, *, attr: str = "month") -> date:
+    """ "2016-02" -> 2016-02-01: a calendar month of a year within the bounds. Raises
+    ``ApplicationError`` on ``attr``: ``invalid`` (not such a text), ``out_of_range`` (its year)."""
+    match = MONTH.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise ApplicationError(_('A month is written "YYYY-MM", such as "2016-02".'), code=ErrorCode.INVALID,
+                               attr=attr)
+    year, month = int(match.group(1)), int(match.group(2))
+    if not year_in_bounds(year):
+        raise ApplicationError(out_of_range_message(), code=ErrorCode.OUT_OF_RANGE, attr=attr)
+    return date(year, month, 1)
+
+
+# --- arithmetic ---------------------------------------------------------------------------------
 
 
 def quarter_of(day: date) -> tuple[int, int]:

@@ -12,6 +12,7 @@ from moneyed import Money
 from grants.errors import ApplicationError, Conflict, ErrorCode
 from grants.models import Donor, Grant, GrantDonor, Partner
 from grants.money import EUR, validate_money
+from grants.periods import check_grant_span
 from grants.roles import require_finance
 from grants.validation import as_application_error
 
@@ -123,6 +124,8 @@ def _validate_grant(grant: Grant) -> None:
     if grant.start_date and grant.end_date and grant.start_date >= grant.end_date:
         raise ApplicationError(_("A grant starts before it ends."), code=ErrorCode.INVALID,
                                attr="end_date")
+    if grant.start_date and grant.end_date:
+        check_grant_span(grant.start_date, grant.end_date)
     with as_application_error():
         grant.full_clean(exclude=["partners", "donors"], validate_unique=True)
 

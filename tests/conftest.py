@@ -135,3 +135,21 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "postgres" in item.keywords:
                 item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many requests schemathesis sent as each role (tests/api/test_schemathesis.py records them
+    on its tests' reports, which pytest-xdist's workers pass on)."""
+    totals: dict[str, dict[str, int]] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) != "call":
+                continue
+            for name, counts in getattr(report, "user_properties", ()):
+                if name.startswith("schemathesis_"):
+                    for role, count in counts.items():
+                        totals.setdefault(name, {}).setdefault(role, 0)
+                        totals[name][role] += count
+    for name, by_role in sorted(totals.items()):
+        terminalreporter.write_line(f"{name.replace('_', ' ')} by role: " + ", ".join(
+            f"{role} {count}" for role, count in sorted(by_role.items())) + f" (total {sum(by_role.values())})")

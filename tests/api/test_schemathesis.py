@@ -1,47 +1,68 @@
-"""Schemathesis against the served OpenAPI schema (/api/schema/), as a finance officer: no 5xx,
-and every response matches the schema (status code, content type, body).
+"""Schemathesis against the served OpenAPI schema (/api/schema/): no 5xx, and every response matches
+the schema (status code, content type, headers, body), for every role: a finance officer, a
+partner member (BNCE), a donor member (MAEE-LU) and an anonymous caller.
 
-Covered: every GET of the records of issue 3 (grants, budget lines, versions, allocations,
-partners, locations, donors, exchange rates, transfers, expenditures) and the POSTs of
-expenditures and transfers. Each generated request is sent as generated (random codes and ids:
-mostly 404s and 400s, whose bodies are checked too), then once more with its path parameters and
-references replaced by records that exist, so that real records are checked against the schema.
-Bounded: a few examples per operation, no deadline, derandomized.
+- Every operation of the schema, each generated request sent as every role, then once more with
+  its path parameters naming records that exist, so that real records (and what each role may
+  see of them) are checked against the schema; a few examples per operation.
+- The POSTs of expenditures and transfers also get the coverage phase (boundary values of every
+  field), once as generated and once with references that exist.
+- Stateful: the links between operations (create, then read, update, delete; list, then the
+  records it lists; a grant, then its budget, versions and reports...) that schemathesis infers
+  from the schema (its responses' fields and the path parameters they feed), followed as every
+  role, a few scenarios each.
+
+Each example and each scenario is rolled back at its end (``undone``): each starts from build()'s
+world. Bounded: few examples, no deadline, derandomized. How many requests each role sent is
+recorded on each test (``schemathesis_cases``, ``schemathesis_stateful_steps`` and, of those, the
+``..._linked_steps`` that followed a link) and printed at the end of the run (tests/conftest.py).
 """
 
 from __future__ import annotations
 
+import re
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
 import pytest
 import schemathesis
 from django.core import signals
-from django.db import close_old_connections
-from hypothesis import HealthCheck, settings
+from django.db import close_old_connections, transaction
+from hypothesis import HealthCheck, Phase, settings
 from moneyed import Money
 from schemathesis.checks import (
     content_type_conformance,
+    ensure_resource_availability,
     negative_data_rejection,
     not_a_server_error,
-    positive_data_acceptance,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
+    use_after_free,
 )
 
+from budget import services as budget_services
 from budget.models import Allocation
 from budget.seed import seed_load
 from config.wsgi import application
-from expenditures.models import ExchangeRate, Expenditure, FundTransfer
+from expenditures import statements as statement_services
+from expenditures.models import ExchangeRate, Expenditure, FundTransfer, QuarterlyStatement
 from grants import services as grant_services
+from grants.models import Partner
 from tests.api import support
 from tests.api.support import SEED
+
+# The roles, in the order each request is sent as them: finance last, since its writes (a DELETE on
+# real records) change what the others would see.
+ROLES = ("anonymous", "donor", "bnce", "finance")
 
 
 def load_schema(*, coverage: bool):
     """The served schema. The coverage phase (boundary values of every field, deterministic) runs
-    on the POSTs, where it pays; on the GETs it would try every combination of query parameters,
-    so they get the fuzzing phase alone. Each load has its own configuration."""
+    on the POSTs of expenditures and transfers, where it pays; on other operations it would try
+    every combination of query parameters, so they get the fuzzing phase alone. Each load has its
+    own configuration."""
     loaded = schemathesis.openapi.from_wsgi("/api/schema/", application, config=schemathesis.Config.from_dict({}))
     loaded.config.phases.coverage.enabled = coverage
     return loaded
@@ -49,17 +70,22 @@ def load_schema(*, coverage: bool):
 
 schema = load_schema(coverage=True)
 
-RECORDS = r"^/api/v1/(grants/|partners/|locations/|donors/|exchange-rates/|transfers/|expenditures/)"
-# Other features' routes under grants/ (their own tests cover them).
-OTHERS = r"/(reports|reconciliation|revalue|reallocations|donor-approval)/"
-
-# On a second pass with real records, the request is no longer the generated one: only the checks
-# of the response itself apply.
+# The checks of every response: no server error, and the response as the schema documents it.
 RESPONSE_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-                   response_schema_conformance]
+                   response_headers_conformance, response_schema_conformance]
+# On a generated request, also: what the schema calls invalid is refused (4xx). Not on GETs:
+# DRF's pagination ignores a malformed `page_size` (`page_size=null` gives the default page, by
+# design) and django-filter ignores an empty filter value (`received_before=`); both answer 200 to
+# what the schema calls invalid, which is lenient, not wrong. positive_data_acceptance is never
+# run: a schema cannot say which codes exist, which role may write, nor that a date falls inside
+# the grant, so a request valid by the schema is often rightly refused (403, 400 unknown_partner,
+# date_outside_grant...); the refusals are still checked against the documented error bodies.
+GENERATED_CHECKS = [*RESPONSE_CHECKS, negative_data_rejection]
 
-HYPOTHESIS = settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck),
-                      database=None)
+
+def few(examples: int) -> settings:
+    return settings(max_examples=examples, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck),
+                    database=None)
 
 
 def build():
@@ -74,6 +100,9 @@ def build():
     support.expenditure(grant, "ECPAT-LU", voucher="E-1", amount="250.50", currency="EUR", line="4.2",
                         location="LUX")
     support.lock_quarter(grant, "BNCE", 2016, 1)
+    # A draft statement and a draft version: what their writes (submit, approve...) act on.
+    statement_services.statement_create(grant=grant, partner=Partner.objects.get(code="BNCE"), period="2016-Q3")
+    budget_services.version_open_draft(grant=grant, label="revision 1")
     ExchangeRate.objects.create(currency="XOF", rate=Decimal("655.957"), month=date(2016, 1, 1), source="test")
     return support.make_users()
 
@@ -90,47 +119,104 @@ def keep_the_test_connection():
     signals.request_finished.connect(close_old_connections)
 
 
+def _counts(record_property, name: str) -> dict[str, int]:
+    counts = dict.fromkeys(ROLES, 0)
+    record_property(name, counts)  # the report takes the dict as it is once the test has run
+    return counts
+
+
+@pytest.fixture
+def cases(record_property) -> dict[str, int]:
+    """Requests sent by role in this test, recorded on its report (printed by tests/conftest.py)."""
+    return _counts(record_property, "schemathesis_cases")
+
+
+@pytest.fixture
+def steps(record_property) -> dict[str, int]:
+    """Requests sent by role in this test's scenarios of linked operations, recorded likewise."""
+    return _counts(record_property, "schemathesis_stateful_steps")
+
+
+@pytest.fixture
+def linked(record_property) -> dict[str, int]:
+    """Of those, the requests that followed a link (their parameters taken from an earlier answer)."""
+    return _counts(record_property, "schemathesis_stateful_linked_steps")
+
+
+def headers(world, role: str) -> dict:
+    return {} if role == "anonymous" else {"Authorization": f"Token {world[role]}"}
+
+
+def _first_pk(queryset):
+    record = queryset.order_by("pk").first()
+    return None if record is None else record.pk
+
+
+# The record a path parameter names, by the path segment before it ({code} of grants/, partners/...;
+# {id} of expenditures/, statements/...): one that exists in build()'s world.
+REAL_CODES = {"grants": SEED, "budget-lines": "2.1", "partners": "BNCE", "locations": "BKO", "donors": "MAEE-LU"}
+REAL_IDS = {
+    "allocations": lambda: _first_pk(Allocation.objects.filter(version__grant__code=SEED, version__number=2)),
+    "exchange-rates": lambda: _first_pk(ExchangeRate.objects.all()),
+    "transfers": lambda: _first_pk(FundTransfer.objects.all()),
+    "expenditures": lambda: _first_pk(Expenditure.objects.all()),
+    "statements": lambda: _first_pk(QuarterlyStatement.objects.filter(status="draft")),
+}
+
+
 def real_path_parameters(path: str) -> dict:
-    """Path parameters naming records that exist, for the operation at ``path``."""
-    if "/allocations/" in path:
-        allocation = Allocation.objects.filter(version__grant__code=SEED, version__number=1).first()
-        return {"grant_code": SEED, "version_number": 1, "id": allocation.pk}
-    if "/versions/" in path:
-        return {"grant_code": SEED, "number": 1}
-    if "/budget-lines/" in path:
-        return {"grant_code": SEED, "code": "2.1"}
-    by_path = {
-        "/api/v1/grants/{code}/": {"code": SEED},
-        "/api/v1/partners/{code}/": {"code": "BNCE"},
-        "/api/v1/locations/{code}/": {"code": "BKO"},
-        "/api/v1/donors/{code}/": {"code": "MAEE-LU"},
-        "/api/v1/exchange-rates/{id}/": {"id": ExchangeRate.objects.order_by("pk").first().pk},
-        "/api/v1/transfers/{id}/": {"id": FundTransfer.objects.first().pk},
-        "/api/v1/expenditures/{id}/": {"id": Expenditure.objects.order_by("pk").first().pk},
-    }
-    return by_path.get(path, {})
+    """Path parameters naming records that exist, for the operation at ``path`` (version 2 is the
+    seed grant's draft)."""
+    values = {}
+    for before, name in re.findall(r"([\w.-]+)/\{(\w+)\}", path):
+        if name == "grant_code":
+            values[name] = SEED
+        elif name in ("number", "version_number"):
+            values[name] = 2
+        elif name == "code" and before in REAL_CODES:
+            values[name] = REAL_CODES[before]
+        elif name == "id" and before in REAL_IDS:
+            found = REAL_IDS[before]()
+            if found is not None:
+                values[name] = found
+    return values
 
 
-def headers(world) -> dict:
-    return {"Authorization": f"Token {world['finance']}"}
+@contextmanager
+def undone():
+    """What the requests inside write is rolled back at the end: every example and every scenario
+    starts from build()'s world, so a failure replays as it happened (Hypothesis runs a failing
+    example again to report it, and a world changed meanwhile would make it "flaky")."""
+    with transaction.atomic():
+        yield
+        transaction.set_rollback(True)
 
 
-gets = load_schema(coverage=False).include(method="GET", path_regex=RECORDS).exclude(path_regex=OTHERS)
-
-
-# negative_data_rejection is not run on GETs: DRF's pagination ignores a malformed `page`
-# size (`page_size=null` gives the default page, by design) and django-filter ignores an empty
-# filter value (`received_before=`); both answer 200 to what the schema calls invalid, which is
-# lenient, not wrong. Every response is still checked against the schema.
-@gets.parametrize()
-@HYPOTHESIS
-def test_every_get_answers_as_documented(case, world, db):
-    # as generated
-    case.call_and_validate(headers=headers(world), excluded_checks=[negative_data_rejection])
-    # and on records that exist
-    if case.path_parameters:
+def as_every_role(case, world, cases, *, checks, real: bool) -> None:
+    """Send ``case`` as each role and check each answer; with ``real``, its path parameters first
+    replaced by records that exist (the request is then no longer the generated one: only the
+    checks of the response itself apply)."""
+    if real:
         case.path_parameters = {**case.path_parameters, **real_path_parameters(case.path)}
-        case.validate_response(case.call(headers=headers(world)), checks=RESPONSE_CHECKS)
+    for role in ROLES:
+        response = case.call(headers=headers(world, role))
+        cases[role] += 1
+        case.validate_response(response, checks=RESPONSE_CHECKS if real else checks)
+
+
+everything = load_schema(coverage=False)
+
+
+@everything.parametrize()
+@few(3)
+def test_every_operation_answers_as_documented_for_every_role(case, world, db, cases):
+    checks = RESPONSE_CHECKS if case.method.upper() == "GET" else GENERATED_CHECKS
+    with undone():
+        # as generated
+        as_every_role(case, world, cases, checks=checks, real=False)
+        # and on records that exist
+        if case.path_parameters:
+            as_every_role(case, world, cases, checks=checks, real=True)
 
 
 REAL_REFERENCES = {
@@ -142,36 +228,94 @@ REAL_REFERENCES = {
 posts = schema.include(method="POST", path=list(REAL_REFERENCES))
 
 
-# positive_data_acceptance is not run: a schema cannot say which grant, partner or line codes
-# exist, nor that a date falls inside the grant, so a request valid by the schema is often
-# rightly refused (400 unknown_partner, date_outside_grant...). The refusals are still checked
-# against the documented error bodies.
 @posts.parametrize()
-@HYPOTHESIS
-def test_posting_expenditures_and_transfers_answers_as_documented(case, world, db):
-    # as generated: mostly refused (unknown codes), each refusal in the documented shape
-    case.call_and_validate(headers=headers(world), excluded_checks=[positive_data_acceptance])
-    # and with references that exist: the money fields, voucher and dates are what is tried
-    if isinstance(case.body, dict):
-        case.body = {**case.body, **REAL_REFERENCES[case.path]}
-        if case.path.endswith("/transfers/"):
-            case.body.pop("received_on", None)
-        case.validate_response(case.call(headers=headers(world)), checks=RESPONSE_CHECKS)
+@few(10)
+def test_posting_expenditures_and_transfers_answers_as_documented(case, world, db, cases):
+    with undone():
+        # as generated: mostly refused (unknown codes), each refusal in the documented shape
+        case.call_and_validate(headers=headers(world, "finance"), checks=GENERATED_CHECKS)
+        cases["finance"] += 1
+        # and with references that exist: the money fields, voucher and dates are what is tried
+        if isinstance(case.body, dict):
+            case.body = {**case.body, **REAL_REFERENCES[case.path]}
+            if case.path.endswith("/transfers/"):
+                case.body.pop("received_on", None)
+            for role in ("bnce", "finance"):
+                case.validate_response(case.call(headers=headers(world, role)), checks=RESPONSE_CHECKS)
+                cases[role] += 1
 
 
-# The other writes of the records (POST, PUT, PATCH; not DELETE, which would take away the
-# records the second pass needs), a few examples each and no coverage phase, to stay quick.
-other_writes = (load_schema(coverage=False).include(method=["POST", "PUT", "PATCH"], path_regex=RECORDS)
-                .exclude(path_regex=OTHERS).exclude(method="POST", path=list(REAL_REFERENCES)))
+# --- stateful: the links between operations ---------------------------------------------------------------
+
+stateful = load_schema(coverage=False)
+# The links schemathesis infers, and so follows: (source operation, target operation), among others.
+EXPECTED_LINKS = [
+    ("POST /api/v1/grants/", "GET /api/v1/grants/{code}/"),
+    ("POST /api/v1/grants/", "PATCH /api/v1/grants/{code}/"),
+    ("POST /api/v1/grants/", "DELETE /api/v1/grants/{code}/"),
+    ("POST /api/v1/grants/", "POST /api/v1/grants/{grant_code}/versions/"),
+    ("POST /api/v1/grants/{grant_code}/versions/", "POST /api/v1/grants/{grant_code}/versions/{number}/approve/"),
+    ("POST /api/v1/expenditures/", "PUT /api/v1/expenditures/{id}/"),
+    ("POST /api/v1/expenditures/", "DELETE /api/v1/expenditures/{id}/"),
+    ("POST /api/v1/statements/", "POST /api/v1/statements/{id}/submit/"),
+    ("GET /api/v1/statements/", "GET /api/v1/statements/{id}/"),
+    ("POST /api/v1/transfers/", "PATCH /api/v1/transfers/{id}/"),
+    ("POST /api/v1/partners/", "GET /api/v1/partners/{code}/"),
+    ("GET /api/v1/grants/", "GET /api/v1/grants/{code}/reports/variance/"),
+]
 
 
-@other_writes.parametrize()
-@settings(max_examples=5, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None)
-def test_other_writes_answer_as_documented(case, world, db):
-    case.call_and_validate(headers=headers(world), excluded_checks=[positive_data_acceptance])
-    if case.path_parameters:
-        case.path_parameters = {**case.path_parameters, **real_path_parameters(case.path)}
-        case.validate_response(case.call(headers=headers(world)), checks=RESPONSE_CHECKS)
+def _links(machine_schema) -> set[tuple[str, str]]:
+    """(source, target) of every link in the schema, once the state machine has injected them."""
+    document = machine_schema.raw_schema
+    targets = {f"#/paths/{path.replace('~', '~0').replace('/', '~1')}/{method}": f"{method.upper()} {path}"
+               for path, operations in document["paths"].items() for method in operations}
+    found = set()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict):
+                continue
+            for response in operation.get("responses", {}).values():
+                for link in (response.get("links") or {}).values():
+                    target = targets.get(link.get("operationRef"), link.get("operationId"))
+                    found.add((f"{method.upper()} {path}", target))
+    return found
+
+
+def test_the_links_between_operations_are_there():
+    stateful.as_state_machine()
+    links = _links(stateful)
+    assert [link for link in EXPECTED_LINKS if link not in links] == []
+    assert len(links) > 300
+
+
+STATEFUL_CHECKS = [*RESPONSE_CHECKS, use_after_free, ensure_resource_availability]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_linked_operations_answer_as_documented_for_every_role(world, db, steps, linked, role):
+    class Scenarios(stateful.as_state_machine()):
+        def setup(self):
+            self.scenario = undone()
+            self.scenario.__enter__()
+
+        def teardown(self):
+            self.scenario.__exit__(None, None, None)
+
+        def get_call_kwargs(self, case):
+            return {"headers": headers(world, role)}
+
+        def step(self, input):
+            linked[role] += input.transition is not None and input.is_applied
+            return super().step(input)
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            steps[role] += 1
+            case.validate_response(response, checks=STATEFUL_CHECKS)
+
+    Scenarios.run(settings=settings(
+        max_examples=40, stateful_step_count=8, deadline=None, derandomize=True, database=None,
+        suppress_health_check=list(HealthCheck), phases=[Phase.generate]))
 
 
 def test_the_schema_documents_the_error_codes():
@@ -191,6 +335,9 @@ def test_the_schema_documents_the_error_codes():
     assert {"total_mismatch"} <= codes("V1GrantsVersionsApproveCreateTotalErrorComponent")
     assert {"period_locked", "version_not_editable"} <= codes("Conflict409ErrorComponent")
     assert codes("IdempotencyKeyReused422ErrorComponent") == {"idempotency_key_reused"}
+    # 403 where a role may be refused: revalue (finance only), another partner's reconciliation
+    assert "403" in document["paths"]["/api/v1/grants/{code}/revalue/"]["post"]["responses"]
+    assert "403" in document["paths"]["/api/v1/grants/{code}/reconciliation/"]["get"]["responses"]
     post = document["paths"]["/api/v1/expenditures/"]["post"]
     assert {"201", "400", "401", "403", "409", "422"} <= set(post["responses"])
     assert "Idempotency-Key" in {p["name"] for p in post["parameters"]}
