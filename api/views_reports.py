@@ -190,6 +190,14 @@ class BeneficiaryCostReportSerializer(serializers.Serializer):
 class _ReportView(APIView):
     query_serializer = ReportQuerySerializer
 
+    def finalize_response(self, request, response, *args, **kwargs):
+        # The report's language is its ``lang`` when one is asked for: the header says so (the
+        # locale middleware only fills it in when the view has not).
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if getattr(self, "report_lang", None):
+            response["Content-Language"] = self.report_lang
+        return response
+
     def report_arguments(self, request, code: str) -> dict:
         """The grant (404 if unseen), checked parameters, version (400 if unknown) and scope."""
         grant = grant_or_404(request.user, code)
@@ -208,6 +216,7 @@ class _ReportView(APIView):
         lang = params.pop("lang", None) or (
             "fr" if getattr(request, "LANGUAGE_CODE", "en").startswith("fr") else "en"
         )
+        self.report_lang = lang
         return {
             "grant": grant, "version": version, "lang": lang,
             "as_of": report_as_of(grant, params.pop("as_of", None)),

@@ -21,6 +21,7 @@ from decimal import Decimal
 import pandas as pd
 from django.db.models import QuerySet, Sum
 from django.db.models.functions import TruncMonth
+from django.utils.translation import gettext as _
 
 from budget.models import Allocation, BudgetLine, BudgetVersion, VersionStatus
 from expenditures.fields import WORKBOOK_COLUMNS, workbook_sources
@@ -120,7 +121,8 @@ def budget_version_for(*, grant: Grant, number: int | None = None) -> BudgetVers
         number=number, status__in=[VersionStatus.APPROVED, VersionStatus.SUPERSEDED]
     ).first()
     if version is None:
-        raise UnknownVersion(f"{grant.code} has no approved or superseded version {number}.")
+        raise UnknownVersion(_("%(grant)s has no approved or superseded version %(number)s.") % {
+            "grant": grant.code, "number": number})
     return version
 
 

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 import pandas as pd
+from django.utils.translation import gettext as _
 
 from grants.periods import month_start
 from reports.grain import HUNDRED, cents_to_money, grain, pct
@@ -43,12 +44,13 @@ def parse_by(value: str | Sequence[str]) -> tuple[str, ...]:
     """``"heading,partner"`` -> ``("heading", "partner")``. Raises ``BadGrouping``."""
     names = [n.strip() for n in value.split(",")] if isinstance(value, str) else list(value)
     if not 1 <= len(names) <= 2:
-        raise BadGrouping("Group by one or two of: " + ", ".join(DIMENSIONS) + ".")
+        raise BadGrouping(_("Group by one or two of: %(values)s.") % {"values": ", ".join(DIMENSIONS)})
     for name in names:
         if name not in DIMENSIONS:
-            raise BadGrouping(f"{name!r} is not one of: " + ", ".join(DIMENSIONS) + ".")
+            raise BadGrouping(_("'%(name)s' is not one of: %(values)s.") % {
+                "name": name, "values": ", ".join(DIMENSIONS)})
     if len(set(names)) != len(names):
-        raise BadGrouping("Group by two different things.")
+        raise BadGrouping(_("Group by two different things."))
     return tuple(names)
 
 

@@ -28,7 +28,7 @@ APPS = ("grants", "budget", "expenditures", "reports", "api", "portal")
 # What the API answers with: the services' exceptions, DRF's, Django's ValidationError.
 RAISERS = {"ApplicationError", "Conflict", "PeriodLocked", "PermissionRefused", "PayloadTooLarge",
            "ValidationError", "NotFound", "PermissionDenied", "ParseError", "Throttled", "AuthenticationFailed",
-           "NotAuthenticated", "_problem", "add", "_error"}
+           "NotAuthenticated", "BadGrouping", "UnknownVersion", "_problem", "add", "_error"}
 GETTEXT = {"_", "gettext", "gettext_lazy", "pgettext", "pgettext_lazy", "ngettext", "ngettext_lazy", "_lazy"}
 # msgids whose French is the same word
 SAME_IN_FRENCH = {"API", "Total", "Version", "Note", "Notes", "Description", "Code", "Type", "Budget", "Transferts",
@@ -178,3 +178,69 @@ def test_every_marked_message_has_its_french():
                 if french == message.text:
                     untranslated.append(f"{message.where}: {message.text}")
     assert sorted(set(untranslated)) == []
+
+
+# --- answers in French ------------------------------------------------------------------------------
+
+ENGLISH = re.compile(r"\b(the|is|not|only|may|cannot|must|this|with|of|no such|has|are|already)\b", re.I)
+G = "ML-ESEC-2015"
+
+
+def _details(response) -> list[str]:
+    body = response.json()
+    return [str(error.get("detail", "")) for error in body.get("errors", [])]
+
+
+def _french(response) -> None:
+    assert response["Content-Language"] == "fr", response["Content-Language"]
+    english = [detail for detail in _details(response) if ENGLISH.search(detail)]
+    assert english == [], english
+
+
+@pytest.fixture
+def french_answers(grant, finance, bnce, anonymous):
+    """One answer of each kind, asked in French."""
+    fr = {"HTTP_ACCEPT_LANGUAGE": "fr"}
+    return {
+        "401 not authenticated": anonymous.get("/api/v1/grants/", **fr),
+        "403 a partner writes a grant": bnce.post("/api/v1/grants/", {"code": "X-1"}, format="json", **fr),
+        "404 no such grant": finance.get("/api/v1/grants/NOPE-9/", **fr),
+        "404 a grant out of sight": bnce.get("/api/v1/grants/NOPE-9/reports/variance/", **fr),
+        "409 an approved version": finance.patch(f"/api/v1/grants/{G}/versions/1/", {"label": "x"}, format="json",
+                                                 **fr),
+        "400 a choice": finance.get(f"/api/v1/grants/{G}/reports/variance/", {"by": "nope"}, **fr),
+        "400 a parse error": finance.generic("POST", "/api/v1/expenditures/", "{not json",
+                                             content_type="application/json", **fr),
+        "400 a period": finance.post("/api/v1/statements/", {"grant": G, "partner": "BNCE", "period": "0000-Q1"},
+                                     format="json", **fr),
+        "400 a service's rule": finance.post("/api/v1/expenditures/", {
+            "grant": G, "partner": "BNCE", "budget_line": "1", "location": "BKO", "date": "2016-02-15",
+            "amount": "1000", "amount_currency": "XOF", "voucher": "FR-1"}, format="json", **fr),
+    }
+
+
+def test_every_kind_of_answer_comes_in_french(french_answers):
+    statuses = {name: response.status_code for name, response in french_answers.items()}
+    assert statuses == {"401 not authenticated": 401, "403 a partner writes a grant": 403,
+                        "404 no such grant": 404, "404 a grant out of sight": 404, "409 an approved version": 409,
+                        "400 a choice": 400, "400 a parse error": 400, "400 a period": 400,
+                        "400 a service's rule": 400}
+    for name, response in french_answers.items():
+        try:
+            _french(response)
+        except AssertionError as exc:
+            raise AssertionError(f"{name}: {exc}") from exc
+
+
+def test_the_same_answer_in_english_is_english(grant, finance):
+    response = finance.get(f"/api/v1/grants/{G}/reports/variance/", {"by": "nope"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response["Content-Language"] == "en"
+    assert any(ENGLISH.search(detail) for detail in _details(response))
+
+
+def test_a_workbook_asked_in_french_says_so(grant, finance):
+    response = finance.get(f"/api/v1/grants/{G}/reports/variance.xlsx", {"lang": "fr"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200
+    assert response["Content-Language"] == "fr"
+    response = finance.get(f"/api/v1/grants/{G}/reports/variance.xlsx", {"lang": "en"}, HTTP_ACCEPT_LANGUAGE="fr")
+    assert response["Content-Language"] == "en"

@@ -63,7 +63,8 @@ def assert_refused(response, before: dict, code: str, attr: str | None, status: 
     assert body["type"] == ("validation_error" if status == 400 else "client_error")
     assert body["errors"], body
     for error in body["errors"]:
-        assert set(error) == {"code", "detail", "attr"}
+        # code, detail, attr; a statement's problem may say its row and cell too
+        assert {"code", "detail", "attr"} <= set(error) <= {"code", "detail", "attr", "row", "cell"}
         assert isinstance(error["detail"], str) and error["detail"]
     assert (body["errors"][0]["code"], body["errors"][0]["attr"]) == (code, attr), body
     assert support.row_counts() == before
