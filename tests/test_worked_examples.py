@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
+import subprocess
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from openpyxl import load_workbook
 
@@ -484,3 +487,51 @@ def test_a_quarter_sent_as_a_workbook_is_accepted_with_the_ledgers_figures_to_th
     # and the workbook it was read from is kept with it (the refused one never made a statement)
     versions = bnce.get(f"/api/v1/statements/{statement['id']}/versions/").json()
     assert [(v["number"], v["source"], v["file_name"]) for v in versions] == [(1, "workbook", "releve-2016-T2.xlsx")]
+
+
+def saved_by_libreoffice(content: bytes, folder) -> bytes:
+    """The workbook opened and saved again by LibreOffice Calc (headless), as a partner without
+    Excel would: LibreOffice computes the formulas and writes its own XML."""
+    source = folder / "releve.xlsx"
+    source.write_bytes(content)
+    out = folder / "saved"
+    subprocess.run([shutil.which("soffice"), "--headless", "--norestore", f"-env:UserInstallation=file://{folder}/lo",
+                    "--convert-to", "xlsx:Calc MS Excel 2007 XML", "--outdir", str(out), str(source)],
+                   check=True, capture_output=True, timeout=120)
+    return (out / "releve.xlsx").read_bytes()
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed here")
+def test_a_workbook_saved_by_libreoffice_is_read_and_accepted_with_the_ledgers_figures(grant, finance, bnce,
+                                                                                     tmp_path):
+    # Given BNCE's money as in the example above: 500,000 XOF unspent at the start of 2016-Q2,
+    # 1,300,000 XOF received in it
+    record_first_transfer(finance)
+    assert finance.post("/api/v1/expenditures/", {
+        "grant": GRANT, "partner": "BNCE", "budget_line": "1.1", "location": "BKO", "date": "2016-03-02",
+        "amount": "150000", "amount_currency": "XOF", "voucher": "BNCE-16-000"}, format="json").status_code == 201
+    assert finance.post("/api/v1/transfers/", {
+        "grant": GRANT, "partner": "BNCE", "sent_on": "2016-04-14", "received_on": "2016-04-20",
+        "amount_sent": "2000.00", "amount_sent_currency": "EUR",
+        "amount_received": "1300000", "amount_received_currency": "XOF"}, format="json").status_code == 201
+
+    # When the accountant fills the template and LibreOffice saves it
+    rows = [(date(2016, 4, 25), "2.1", "SEG", 400000, "BNCE-16-101", "Formation des animateurs"),
+            ("15/05/2016", "1.1", "MOP", 250000, "BNCE-16-102", "Salaire du coordinateur, mai")]
+    content = saved_by_libreoffice(filled_template(bnce, rows, cash=150000, bank=1000000), tmp_path)
+    created = send(bnce, content)
+
+    # Then it reads as Excel's would, and is accepted with the ledger's figures to the franc
+    assert created.status_code == 201, created.json()
+    statement = created.json()
+    assert (statement["opening_balance"], statement["funds_received"]) == ("500000", "1300000")
+    assert (statement["total_spent"], statement["closing_balance"]) == ("650000", "1150000")
+    assert statement["problems"] == []
+    assert bnce.post(f"/api/v1/statements/{statement['id']}/submit/").status_code == 200
+    accepted = finance.post(f"/api/v1/statements/{statement['id']}/accept/", {"comment": "Conforme."},
+                            format="json")
+    assert accepted.status_code == 200, accepted.json()
+    ledger = finance.get(f"/api/v1/grants/{GRANT}/reconciliation/", {"as_of": "2016-06-30", "partner": "BNCE"})
+    (row,) = ledger.json()["partners"]
+    assert Decimal(row["xof_balance"]) == Decimal("1150000") == Decimal(accepted.json()["closing_balance"])
+    assert Decimal(row["discrepancy_xof"]) == Decimal("0")
