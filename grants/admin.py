@@ -29,6 +29,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext as _
+from djmoney.forms.fields import MoneyField as MoneyFormField
 from simple_history.admin import SimpleHistoryAdmin
 
 from grants import services as grant_services
@@ -84,6 +85,24 @@ def add_application_error(form: forms.BaseForm, exc: ApplicationError) -> None:
         form.add_error(attr, error.get("detail") or exc.message)
 
 
+def localize_amounts(form: forms.BaseForm) -> None:
+    """Amounts are typed with the language's decimal separator: ``7000,5`` in French, ``7000.5``
+    in English (Django's ``sanitize_separators``; no thousands separator, USE_THOUSAND_SEPARATOR
+    is off). The amount of a django-money field is a DecimalField inside a MoneyWidget, whose
+    NumberInput would refuse a comma in the browser: it becomes a localized text input."""
+    for field in form.fields.values():
+        if isinstance(field, MoneyFormField):
+            amount = field.fields[0]
+            amount.localize = True
+            widget = forms.TextInput(attrs={**field.widget.widgets[0].attrs, "inputmode": "decimal"})
+            widget.is_localized = True
+            field.widget.widgets[0] = widget
+        elif isinstance(field, forms.DecimalField) and not field.localize:
+            field.localize = True
+            field.widget = forms.TextInput(attrs={**field.widget.attrs, "inputmode": "decimal"})
+            field.widget.is_localized = True
+
+
 class ServiceModelForm(forms.ModelForm):
     """A ModelForm whose write is one service call: tried in ``clean()``, made in ``save_model``.
 
@@ -93,6 +112,10 @@ class ServiceModelForm(forms.ModelForm):
     """
 
     service_refused = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        localize_amounts(self)
 
     def service_write(self, *, by=None):
         raise NotImplementedError

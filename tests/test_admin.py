@@ -472,3 +472,65 @@ def test_the_parity_is_read_only(admin_client, grant):
     assert admin_client.post(_url(ExchangeRate, "delete", parity.pk), {"post": "yes"}).status_code == 403
     parity.refresh_from_db()
     assert parity.rate == Decimal("655.957000")
+
+
+# --- day-first dates and the decimal comma (issue 14) ---------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("05/06/2016", date(2016, 6, 5)),  # day first, in English too
+    ("2016-06-05", date(2016, 6, 5)),  # ISO
+    ("05.06.2016", date(2016, 6, 5)),
+])
+def test_a_date_is_read_day_first_in_every_language(admin_client, mali, lang, typed, stored):
+    admin_client.cookies["django_language"] = lang
+
+    response = admin_client.post(_url(Expenditure, "add"), _expenditure_post(mali, date=typed))
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Expenditure.objects.get().date == stored
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_a_month_first_date_is_refused(admin_client, mali, lang):
+    admin_client.cookies["django_language"] = lang
+
+    response = admin_client.post(_url(Expenditure, "add"), _expenditure_post(mali, date="06/13/2016"))
+
+    assert "date" in response.context["adminform"].form.errors
+    assert not Expenditure.objects.exists()
+
+
+def test_the_date_field_and_the_calendar_offer_the_day_first_format(admin_client, mali):
+    expenditure = _spend(mali, day=date(2016, 6, 5))
+
+    page = admin_client.get(_url(Expenditure, "change", expenditure.pk))
+    formats = admin_client.get(reverse("admin:jsi18n"))
+
+    assert 'value="05/06/2016"' in page.text
+    assert '"%d/%m/%Y"' in formats.text.split('"DATE_INPUT_FORMATS"')[1].split("]")[0]
+
+
+@pytest.mark.parametrize(("lang", "typed", "ok"), [
+    ("fr", "7000,5", True), ("fr", "7000.5", True), ("en", "7000.5", True), ("en", "7000,5", False)])
+def test_the_decimal_separator_is_the_languages(admin_client, mali, lang, typed, ok):
+    admin_client.cookies["django_language"] = lang
+
+    response = admin_client.post(_url(Expenditure, "add"), _expenditure_post(mali, amount_0=typed, amount_1="EUR"))
+
+    if ok:
+        assert response.status_code == 302, response.context["adminform"].form.errors
+        assert Expenditure.objects.get().amount == Money("7000.50", "EUR")
+    else:
+        assert "amount" in response.context["adminform"].form.errors
+        assert not Expenditure.objects.exists()
+
+
+def test_a_french_form_shows_its_amount_with_the_decimal_comma(admin_client, mali):
+    expenditure = _spend(mali, amount=Money("7000.50", "EUR"))
+    admin_client.cookies["django_language"] = "fr"
+
+    page = admin_client.get(_url(Expenditure, "change", expenditure.pk))
+
+    assert 'value="7000,50"' in page.text
