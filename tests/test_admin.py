@@ -534,3 +534,66 @@ def test_a_french_form_shows_its_amount_with_the_decimal_comma(admin_client, mal
     page = admin_client.get(_url(Expenditure, "change", expenditure.pk))
 
     assert 'value="7000,50"' in page.text
+
+
+# --- the statement review page (issue 14) ---------------------------------------------------
+
+
+def _submitted_statement(mali, *, explanation: str = "") -> QuarterlyStatement:
+    from expenditures.statements import statement_create, statement_submit
+
+    transfer_record(grant=mali["grant"], partner=mali["BNCE"], sent_on=date(2016, 7, 1),
+                    received_on=date(2016, 7, 5), amount_sent=Money("10000.00", "EUR"),
+                    amount_received=Money("6500000", "XOF"))
+    line = {"date": "2016-08-01", "budget_line": "2.1", "location": "SEG", "amount": "500000",
+            "amount_currency": "XOF", "voucher": "B-1", "description": "Rent of the shelter"}
+    statement = statement_create(
+        grant=mali["grant"], partner=mali["BNCE"], period="2016-Q3", lines=[line],
+        explanations={"2.1": explanation} if explanation else {},
+        opening_balance=Money("0", "XOF"), funds_received=Money("6500000", "XOF"),
+        closing_balance=Money("6000000", "XOF"), cash_on_hand=Money("1000000", "XOF"),
+        bank_balance=Money("5000000", "XOF"))
+    return statement_submit(statement=statement)
+
+
+def test_the_statement_page_shows_its_lines_as_a_table_with_their_budget_figures(admin_client, mali):
+    statement = _submitted_statement(mali, explanation="Rent paid for the year")
+    admin_client.cookies["django_language"] = "fr"
+
+    page = admin_client.get(_url(QuarterlyStatement, "change", statement.pk))
+
+    review = page.context["review"]
+    row = review["rows"][0]
+    assert row["label"] == mali["2.1"].label_fr
+    assert row["amount"] == "500,000 XOF"
+    assert row["eur"] == "762.25 EUR"  # 500,000 / 655.957, the stored row's
+    assert row["explanation"] == "Rent paid for the year"
+    assert review["totals"] == ["500,000 XOF"]
+    figure = review["by_line"][0]
+    assert (figure["spent_before"], figure["this_quarter"]) == ("0.00 EUR", "762.25 EUR")
+    budget = sum(a.amount.amount for a in Allocation.objects.filter(
+        version__is_current=True, partner=mali["BNCE"], budget_line=mali["2.1"]))
+    assert figure["remaining"] == money_text(budget - Decimal("762.25"), "EUR")
+    assert ("Closing balance" in page.text or "closing balance" in page.text.lower())
+    assert "6,000,000 XOF" in page.text and "F CFA" not in page.text
+    assert "statement__id__exact" in review["expenditures_url"]
+    assert admin_client.get(review["expenditures_url"]).context["cl"].result_count == 1
+    assert review["reconciliation_url"] == "/api/v1/grants/ML-ESEC-2015/reconciliation/?partner=BNCE"
+    assert 'id="statement-lines"' in page.text
+
+
+def test_a_statement_is_accepted_or_returned_from_its_page(admin_client, admin_user, mali):
+    statement = _submitted_statement(mali)
+    review = reverse("admin:expenditures_quarterlystatement_review", args=[statement.pk])
+
+    refused = admin_client.post(review, {"step": "return", "comment": ""}, follow=True)
+    statement.refresh_from_db()
+    assert statement.status == StatementStatus.SUBMITTED
+    assert "Say why" in refused.text
+
+    admin_client.post(review, {"step": "accept", "comment": "Fine."})
+    statement.refresh_from_db()
+    assert (statement.status, statement.reviewed_by, statement.review_comment) == (
+        StatementStatus.ACCEPTED, admin_user, "Fine.")
+    page = admin_client.get(_url(QuarterlyStatement, "change", statement.pk))
+    assert page.context["review"]["steps"] == []
