@@ -26,7 +26,7 @@ from django.utils.http import urlencode
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
-from budget.admin import HeadingFilter, LineOnlyFilter
+from budget.admin import HeadingFilter, LedgerChoosersMixin, LineOnlyFilter
 from budget.models import BudgetLine
 from expenditures import fx, lifecycle, statements
 from expenditures import services as exp_services
@@ -37,7 +37,7 @@ from expenditures.models import (
     QuarterlyStatement,
     StatementStatus,
 )
-from expenditures.selectors import statement_line_budgets
+from expenditures.selectors import expenditure_totals, statement_line_budgets
 from grants.admin import (
     LedgerHistoryAdmin,
     LockedWhenMixin,
@@ -117,7 +117,7 @@ class FundTransferForm(ServiceModelForm):
 
 
 @admin.register(FundTransfer)
-class FundTransferAdmin(ServiceWritesMixin, LedgerHistoryAdmin):
+class FundTransferAdmin(LedgerChoosersMixin, ServiceWritesMixin, LedgerHistoryAdmin):
     form = FundTransferForm
     list_display = ("sent_on", "received_on", "grant", "partner", "sent_shown", "received_shown", "fees_shown",
                     "rate", "reference")
@@ -188,10 +188,12 @@ class ExpenditureForm(ServiceModelForm):
 
 
 @admin.register(Expenditure)
-class ExpenditureAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin):
+class ExpenditureAdmin(LedgerChoosersMixin, LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin):
     form = ExpenditureForm
-    list_display = ("date", "partner", "budget_line", "location", "amount_shown", "amount_eur_shown", "status",
-                    "voucher")
+    # Codes, not names: at 1,366 px the amounts and the status stay on screen next to long partner names.
+    list_display = ("date", "partner_code", "line_code", "location_code", "amount_shown", "amount_eur_shown",
+                    "status", "voucher")
+    change_list_template = "admin/expenditures/expenditure/change_list.html"
     list_filter = (
         "grant",
         "partner",
@@ -211,13 +213,36 @@ class ExpenditureAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin):
         ("Review", {"fields": ("status", "statement", "entered_by", "created_at", "updated_at")}),
     )
 
-    @admin.display(description="amount", ordering="amount")
+    @admin.display(description=gettext_lazy("amount"), ordering="amount")
     def amount_shown(self, obj: Expenditure) -> str:
         return money_text(obj.amount.amount, obj.amount.currency)
 
     @admin.display(description="EUR", ordering="amount_eur")
     def amount_eur_shown(self, obj: Expenditure) -> str:
         return money_text(obj.amount_eur, EUR)
+
+    @admin.display(description=gettext_lazy("partner"), ordering="partner__code")
+    def partner_code(self, obj: Expenditure) -> str:
+        return obj.partner.code
+
+    @admin.display(description=gettext_lazy("line"), ordering="budget_line__code")
+    def line_code(self, obj: Expenditure) -> str:
+        return obj.budget_line.code
+
+    @admin.display(description=gettext_lazy("location"), ordering="location__code")
+    def location_code(self, obj: Expenditure) -> str:
+        return obj.location.code
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            totals = expenditure_totals(changelist.queryset)
+            response.context_data["totals"] = {
+                "by_currency": [money_text(amount, currency) for currency, amount in totals.by_currency.items()],
+                "eur": money_text(totals.eur, EUR), "count": totals.count,
+            }
+        return response
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:  # nothing is computed yet
@@ -278,7 +303,7 @@ class ReviewCommentForm(helpers.ActionForm):
 
 
 @admin.register(QuarterlyStatement)
-class QuarterlyStatementAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin):
+class QuarterlyStatementAdmin(LedgerChoosersMixin, LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin):
     """Drafts and returned statements are edited; submitted ones are reviewed with the actions;
     accepted ones never change. Every step is a call to ``expenditures.statements``."""
 

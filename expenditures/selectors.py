@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import DecimalField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, DecimalField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from budget.models import Allocation, BudgetVersion
@@ -229,3 +229,22 @@ def statement_line_budgets(*, statement: QuarterlyStatement, this_quarter_eur: d
                                          spent_before=spent.get(line_id) or Decimal("0"),
                                          this_quarter=this_quarter_eur[line_id])
             for line_id in line_ids}
+
+
+@dataclass(frozen=True)
+class ExpenditureTotals:
+    """The sums of a set of expenditures: by the currency spent (never added across currencies)
+    and the stored EUR values, each exact to the cent (``money_sum``)."""
+
+    count: int
+    by_currency: dict[str, Decimal]
+    eur: Decimal
+
+
+def expenditure_totals(expenditures: QuerySet[Expenditure]) -> ExpenditureTotals:
+    """Totals of ``expenditures`` (a list's filtered rows, whatever their ordering). Two queries."""
+    rows = expenditures.order_by().values("amount_currency").annotate(total=money_sum("amount"), n=Count("pk"))
+    by_currency = {row["amount_currency"]: row["total"] or Decimal("0") for row in rows.order_by("amount_currency")}
+    count = sum(row["n"] for row in rows)
+    eur = expenditures.order_by().aggregate(total=money_sum("amount_eur"))["total"] or Decimal("0")
+    return ExpenditureTotals(count=count, by_currency=by_currency, eur=eur)

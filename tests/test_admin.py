@@ -184,7 +184,8 @@ def test_expenditure_list_filters_searches_and_stays_within_a_fixed_number_of_qu
 @pytest.mark.parametrize(
     ("overrides", "field", "words"),
     [
-        ({"budget_line": "heading"}, "budget_line", "heading"),
+        # A heading is not even offered (issue 14): posted all the same, it is not a valid choice.
+        ({"budget_line": "heading"}, "budget_line", "valid choice"),
         ({"amount_0": "1000.5"}, "amount", "XOF"),
         ({"date": "2019-01-15"}, "date", "outside the grant"),
     ],
@@ -597,3 +598,48 @@ def test_a_statement_is_accepted_or_returned_from_its_page(admin_client, admin_u
         StatementStatus.ACCEPTED, admin_user, "Fine.")
     page = admin_client.get(_url(QuarterlyStatement, "change", statement.pk))
     assert page.context["review"]["steps"] == []
+
+
+# --- lists that fit and add up, choosers that offer lines (issue 14) -------------------------
+
+
+def test_the_expenditure_list_adds_up_its_filtered_rows_by_currency_and_in_eur(admin_client, mali):
+    _spend(mali, voucher="V-1", amount=Money("655957", "XOF"))  # 1,000.00 EUR
+    _spend(mali, voucher="V-2", amount=Money("1", "XOF"))  # 0.00152... EUR, stored 0.00
+    _spend(mali, voucher="V-3", amount=Money("10.05", "EUR"))
+    _spend(mali, partner="CARITAS", line="2.1", voucher="C-1", amount=Money("655957", "XOF"))
+
+    everything = admin_client.get(_url(Expenditure, "changelist"))
+    bnce = admin_client.get(_url(Expenditure, "changelist"), {"partner__id__exact": mali["BNCE"].pk})
+
+    stored_eur = sum(e.amount_eur for e in Expenditure.objects.filter(partner=mali["BNCE"]))
+    assert bnce.context["totals"] == {"by_currency": ["10.05 EUR", "655,958 XOF"],
+                                      "eur": money_text(stored_eur, "EUR"), "count": 3}
+    assert everything.context["totals"]["by_currency"] == ["10.05 EUR", "1,311,915 XOF"]
+    assert 'id="expenditure-totals"' in bnce.text
+
+
+def test_the_expenditure_list_shows_codes_not_long_names(admin_client, mali):
+    _spend(mali)
+
+    page = admin_client.get(_url(Expenditure, "changelist"))
+
+    assert "<td class=\"field-partner_code\">BNCE</td>" in page.text
+    assert mali["BNCE"].name not in page.text.split('id="result_list"')[1].split("</table>")[0]
+
+
+def test_budget_line_choosers_offer_lines_only_labelled_in_the_admins_language(admin_client, mali):
+    admin_client.cookies["django_language"] = "fr"
+
+    form = admin_client.get(_url(Expenditure, "add")).context["adminform"].form
+    choices = dict((str(value), label) for value, label in form.fields["budget_line"].choices if value)
+
+    assert str(mali["heading"].pk) not in choices
+    assert choices[str(mali["2.1"].pk)] == f"2.1 {mali['2.1'].label_fr}"
+    assert all(line.parent_id for line in form.fields["budget_line"].queryset)
+
+
+def test_the_only_grant_is_preselected_on_add_forms(admin_client, mali):
+    for model in (Expenditure, FundTransfer, QuarterlyStatement, BudgetVersion):
+        form = admin_client.get(_url(model, "add")).context["adminform"].form
+        assert form["grant"].value() == mali["grant"].pk, model
