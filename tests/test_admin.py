@@ -356,14 +356,14 @@ def test_a_draft_is_opened_reallocated_and_approved_through_the_admin(admin_clie
     data[f"{prefix}-0-amount"] = str(giver.amount.amount - Decimal("100.00"))
     data[f"{prefix}-1-amount"] = str(taker.amount.amount + Decimal("100.00"))
 
-    # A new cell on a heading is refused by the service, and nothing is written.
+    # A new cell on a heading is refused (not offered, not a valid choice), and nothing is written.
     new_prefix = new.formset.prefix
     on_heading = {f"{new_prefix}-0-budget_line": mali["heading"].pk, f"{new_prefix}-0-partner": mali["BNCE"].pk,
                   f"{new_prefix}-0-location": mali["BKO"].pk, f"{new_prefix}-0-year": "1",
                   f"{new_prefix}-0-amount": "10.00"}
     response = admin_client.post(url, {**data, **on_heading})
     assert response.status_code == 200
-    assert "heading" in str(response.context["inline_admin_formsets"][1].formset.errors)
+    assert "budget_line" in str(response.context["inline_admin_formsets"][1].formset.errors)
     giver.refresh_from_db()
     assert giver.amount == rows[0].instance.amount
 
