@@ -17,3 +17,6 @@ DATETIME_INPUT_FORMATS = [
     *(f"{day} %H:%M" for day in DATE_INPUT_FORMATS),
     *DATE_INPUT_FORMATS,
 ]
+# Shown, too, day first (Django's English short format is month first: 08/01/2016 for 1 August).
+SHORT_DATE_FORMAT = "d/m/Y"
+SHORT_DATETIME_FORMAT = "d/m/Y H:i"
