@@ -127,19 +127,19 @@ class FundTransferAdmin(LedgerChoosersMixin, ServiceWritesMixin, LedgerHistoryAd
     date_hierarchy = "sent_on"
     fieldsets = (
         (None, {"fields": ("grant", "partner", "sent_on", "received_on", "reference", "note")}),
-        ("Money", {"fields": ("amount_sent", "amount_received", "fees")}),
-        ("Record", {"fields": ("entered_by", "created_at")}),
+        (gettext_lazy("Money"), {"fields": ("amount_sent", "amount_received", "fees")}),
+        (gettext_lazy("Record"), {"fields": ("entered_by", "created_at")}),
     )
 
-    @admin.display(description="sent", ordering="amount_sent")
+    @admin.display(description=gettext_lazy("sent"), ordering="amount_sent")
     def sent_shown(self, obj: FundTransfer) -> str:
         return money_text(obj.amount_sent.amount, obj.amount_sent.currency)
 
-    @admin.display(description="received", ordering="amount_received")
+    @admin.display(description=gettext_lazy("received"), ordering="amount_received")
     def received_shown(self, obj: FundTransfer) -> str:
         return money_text(obj.amount_received.amount, obj.amount_received.currency)
 
-    @admin.display(description="fees", ordering="fees")
+    @admin.display(description=gettext_lazy("fees"), ordering="fees")
     def fees_shown(self, obj: FundTransfer) -> str:
         return money_text(obj.fees.amount, obj.fees.currency)
 
@@ -209,8 +209,9 @@ class ExpenditureAdmin(LedgerChoosersMixin, LockedWhenMixin, ServiceWritesMixin,
     date_hierarchy = "date"
     fieldsets = (
         (None, {"fields": ("grant", "partner", "budget_line", "location", "date", "voucher", "description")}),
-        ("Amount", {"fields": ("amount", "amount_eur", "fx_rate", "fx_method", "rate_missing", "unfunded_xof")}),
-        ("Review", {"fields": ("status", "statement", "entered_by", "created_at", "updated_at")}),
+        (gettext_lazy("Amount"), {"fields": ("amount", "amount_eur", "fx_rate", "fx_method", "rate_missing",
+                                             "unfunded_xof")}),
+        (gettext_lazy("Review"), {"fields": ("status", "statement", "entered_by", "created_at", "updated_at")}),
     )
 
     @admin.display(description=gettext_lazy("amount"), ordering="amount")
@@ -317,32 +318,32 @@ class QuarterlyStatementAdmin(LedgerChoosersMixin, LockedWhenMixin, ServiceWrite
     search_fields = ("partner__code", "partner__name", "review_comment")
     fieldsets = (
         (None, {"fields": ("grant", "partner", "year", "quarter")}),
-        ("Balances", {"fields": STATEMENT_MONEY}),
-        ("Content", {"fields": ("lines", "explanations")}),
-        ("Review", {"fields": STATEMENT_WORKFLOW}),
-        ("Seal", {"fields": STATEMENT_SEAL}),
+        (gettext_lazy("Balances"), {"fields": STATEMENT_MONEY}),
+        (gettext_lazy("Content"), {"fields": ("lines", "explanations")}),
+        (gettext_lazy("Review"), {"fields": STATEMENT_WORKFLOW}),
+        (gettext_lazy("Seal"), {"fields": STATEMENT_SEAL}),
     )
 
-    @admin.display(description="period", ordering="year")
+    @admin.display(description=gettext_lazy("period"), ordering="year")
     def period(self, obj: QuarterlyStatement) -> str:
         return obj.period
 
-    @admin.display(description="reopenings")
+    @admin.display(description=gettext_lazy("reopenings"))
     def reopenings_shown(self, obj: QuarterlyStatement) -> str:
         """Each reopening of the quarter: when, by whom, why, and the digest it had then."""
         rows = [f"{r.reopened_at:%Y-%m-%d %H:%M} {r.reopened_by or ''}: {r.reason} (digest {r.digest or '-'})"
                 for r in obj.reopenings.select_related("reopened_by")]
         return "; ".join(rows) or "-"
 
-    @admin.display(description="opening balance", ordering="opening_balance")
+    @admin.display(description=gettext_lazy("opening balance"), ordering="opening_balance")
     def opening_shown(self, obj: QuarterlyStatement) -> str:
         return money_text(obj.opening_balance.amount, obj.opening_balance.currency)
 
-    @admin.display(description="funds received", ordering="funds_received")
+    @admin.display(description=gettext_lazy("funds received"), ordering="funds_received")
     def received_shown(self, obj: QuarterlyStatement) -> str:
         return money_text(obj.funds_received.amount, obj.funds_received.currency)
 
-    @admin.display(description="closing balance", ordering="closing_balance")
+    @admin.display(description=gettext_lazy("closing balance"), ordering="closing_balance")
     def closing_shown(self, obj: QuarterlyStatement) -> str:
         return money_text(obj.closing_balance.amount, obj.closing_balance.currency)
 

@@ -643,3 +643,13 @@ def test_the_only_grant_is_preselected_on_add_forms(admin_client, mali):
     for model in (Expenditure, FundTransfer, QuarterlyStatement, BudgetVersion):
         form = admin_client.get(_url(model, "add")).context["adminform"].form
         assert form["grant"].value() == mali["grant"].pk, model
+
+
+def test_field_labels_are_marked_for_translation(admin_client, mali):
+    from django.utils.functional import Promise
+
+    for model, names in ((Expenditure, ("grant", "partner", "budget_line", "amount")),
+                         (QuarterlyStatement, ("closing_balance", "partner")), (FundTransfer, ("sent_on",))):
+        assert isinstance(model._meta.verbose_name, Promise), model
+        for name in names:
+            assert isinstance(model._meta.get_field(name).verbose_name, Promise), (model, name)
