@@ -28,6 +28,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.forms.models import BaseInlineFormSet
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from djmoney.forms.fields import MoneyField as MoneyFormField
 from simple_history.admin import SimpleHistoryAdmin
@@ -35,7 +36,9 @@ from simple_history.admin import SimpleHistoryAdmin
 from grants import services as grant_services
 from grants.errors import ApplicationError
 from grants.models import Donor, Grant, GrantDonor, Location, Membership, Partner
-from grants.money import PRECISION
+from grants.money import EUR, PRECISION
+from reports.selectors import budget_version_for, report_as_of, report_inputs
+from reports.variance import variance
 
 # ---------------------------------------------------------------------------------------------
 # Shared helpers
@@ -325,6 +328,25 @@ class GrantDonorInline(admin.TabularInline):
     extra = 0
 
 
+def grant_summary(grant: Grant) -> dict:
+    """Budget, actual and variance by heading as of today (the variance report's own figures,
+    ``reports.variance`` over ``reports.selectors``), headings labelled in the admin's language,
+    and the links to the workbook in French and English."""
+    lang = "fr" if (get_language() or "en").startswith("fr") else "en"
+    version = budget_version_for(grant=grant)
+    report = variance(report_inputs(grant=grant, as_of=report_as_of(grant, None), version=version),
+                      by="heading", lang=lang)
+
+    def shown(row: dict) -> dict:
+        return {"key": row["key"], "label": row["label"], "budget": money_text(row["budget"], EUR),
+                "actual": money_text(row["actual"], EUR), "variance": money_text(row["variance"], EUR),
+                "use_pct": "-" if row["use_pct"] is None else f"{row['use_pct']} %", "flag": row["flag"]}
+
+    workbook = f"/api/v1/grants/{grant.code}/reports/variance.xlsx"
+    return {"as_of": report["as_of"], "version": report["version"], "rows": [shown(row) for row in report["rows"]],
+            "total": shown(report["total"]), "workbook_fr": f"{workbook}?lang=fr", "workbook_en": f"{workbook}?lang=en"}
+
+
 @admin.register(Grant)
 class GrantAdmin(ServiceWritesMixin, LedgerHistoryAdmin):
     form = GrantForm
@@ -341,6 +363,14 @@ class GrantAdmin(ServiceWritesMixin, LedgerHistoryAdmin):
     @admin.display(description="total", ordering="total")
     def total_shown(self, obj: Grant) -> str:
         return money_text(obj.total.amount, obj.total.currency)
+
+    change_form_template = "admin/grants/grant/change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        grant = self.get_object(request, object_id)
+        if grant is not None:
+            extra_context = {**(extra_context or {}), "summary": grant_summary(grant)}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_readonly_fields(self, request, obj=None):
         # Changing the conversion method must revalue every expenditure of the grant in the

@@ -653,3 +653,22 @@ def test_field_labels_are_marked_for_translation(admin_client, mali):
         assert isinstance(model._meta.verbose_name, Promise), model
         for name in names:
             assert isinstance(model._meta.get_field(name).verbose_name, Promise), (model, name)
+
+
+def test_the_grant_page_shows_budget_actual_and_variance_by_heading_and_links_the_workbooks(admin_client, mali):
+    _spend(mali, voucher="V-1", amount=THOUSAND_EUR)  # 1,000.00 EUR on 1.1, heading 1
+    admin_client.cookies["django_language"] = "fr"
+
+    page = admin_client.get(_url(Grant, "change", mali["grant"].pk))
+
+    summary = page.context["summary"]
+    heading = next(row for row in summary["rows"] if row["key"] == "1")
+    budget = sum(a.amount.amount for a in Allocation.objects.filter(
+        version__is_current=True, budget_line__parent=mali["heading"]))
+    assert heading["label"] == mali["heading"].label_fr
+    assert heading["budget"] == money_text(budget, "EUR")
+    assert heading["actual"] == "1,000.00 EUR"
+    assert heading["variance"] == money_text(budget - 1000, "EUR")
+    assert summary["total"]["budget"] == money_text(mali["grant"].total.amount, "EUR")
+    assert summary["workbook_fr"] == "/api/v1/grants/ML-ESEC-2015/reports/variance.xlsx?lang=fr"
+    assert 'id="grant-variance"' in page.text and summary["workbook_en"] in page.text
