@@ -47,13 +47,18 @@ class HeadingFilter(admin.RelatedFieldListFilter):
                                  limit_choices_to={"parent__isnull": True})
 
 
+def admin_lang() -> str:
+    return "fr" if (get_language() or "en").startswith("fr") else "en"
+
+
 class LineOnlyFilter(admin.RelatedFieldListFilter):
-    """Filter on a budget line: only lines (money is never spent or allocated on a heading)."""
+    """Filter on a budget line: only lines (money is never spent or allocated on a heading),
+    labelled in the admin's language."""
 
     def field_choices(self, field, request, model_admin):
-        ordering = self.field_admin_ordering(field, request, model_admin)
-        return field.get_choices(include_blank=False, ordering=ordering,
-                                 limit_choices_to={"parent__isnull": False})
+        lang = admin_lang()
+        lines = BudgetLine.objects.filter(parent__isnull=False).order_by("grant", "position", "code")
+        return [(line.pk, f"{line.code} {line.label(lang)}") for line in lines]
 
 
 class LineChoiceField(forms.ModelChoiceField):
@@ -61,8 +66,7 @@ class LineChoiceField(forms.ModelChoiceField):
     page is drawn, so under the request's language)."""
 
     def label_from_instance(self, obj: BudgetLine) -> str:
-        lang = "fr" if (get_language() or "en").startswith("fr") else "en"
-        return f"{obj.code} {obj.label(lang)}"
+        return f"{obj.code} {obj.label(admin_lang())}"
 
 
 class LedgerChoosersMixin:

@@ -672,3 +672,11 @@ def test_the_grant_page_shows_budget_actual_and_variance_by_heading_and_links_th
     assert summary["total"]["budget"] == money_text(mali["grant"].total.amount, "EUR")
     assert summary["workbook_fr"] == "/api/v1/grants/ML-ESEC-2015/reports/variance.xlsx?lang=fr"
     assert 'id="grant-variance"' in page.text and summary["workbook_en"] in page.text
+
+
+def test_the_line_filter_labels_lines_in_the_admins_language(admin_client, mali):
+    admin_client.cookies["django_language"] = "fr"
+
+    page = admin_client.get(_url(Expenditure, "changelist"))
+
+    assert f"2.1 {mali['2.1'].label_fr}" in page.text
