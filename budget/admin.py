@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.utils.translation import get_language
 from moneyed import Money
 
 from budget import services as budget_services
@@ -26,6 +27,7 @@ from grants.admin import (
     money_text,
 )
 from grants.errors import ApplicationError
+from grants.models import Grant
 from grants.money import EUR, money_sum
 
 # ---------------------------------------------------------------------------------------------
@@ -45,13 +47,50 @@ class HeadingFilter(admin.RelatedFieldListFilter):
                                  limit_choices_to={"parent__isnull": True})
 
 
+def admin_lang() -> str:
+    return "fr" if (get_language() or "en").startswith("fr") else "en"
+
+
 class LineOnlyFilter(admin.RelatedFieldListFilter):
-    """Filter on a budget line: only lines (money is never spent or allocated on a heading)."""
+    """Filter on a budget line: only lines (money is never spent or allocated on a heading),
+    labelled in the admin's language."""
 
     def field_choices(self, field, request, model_admin):
-        ordering = self.field_admin_ordering(field, request, model_admin)
-        return field.get_choices(include_blank=False, ordering=ordering,
-                                 limit_choices_to={"parent__isnull": False})
+        lang = admin_lang()
+        lines = BudgetLine.objects.filter(parent__isnull=False).order_by("grant", "position", "code")
+        return [(line.pk, f"{line.code} {line.label(lang)}") for line in lines]
+
+
+class LineChoiceField(forms.ModelChoiceField):
+    """A budget line offered as "2.1 <label>", the label in the admin's language (read when the
+    page is drawn, so under the request's language)."""
+
+    def label_from_instance(self, obj: BudgetLine) -> str:
+        return f"{obj.code} {obj.label(admin_lang())}"
+
+
+class LedgerChoosersMixin:
+    """Choosers that offer what may be chosen: budget lines only (money is never spent or
+    allocated on a heading), of the record's grant when it has one, labelled in the admin's
+    language; and, when there is a single grant, that grant preselected on an add form."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "budget_line":
+            lines = BudgetLine.objects.filter(parent__isnull=False).order_by("grant", "position", "code")
+            grant_id = getattr(self, "_grant_id_of_object", None)
+            if grant_id is not None:
+                lines = lines.filter(grant_id=grant_id)
+            kwargs["queryset"] = lines
+            kwargs["form_class"] = LineChoiceField
+        if db_field.name == "grant" and "initial" not in kwargs:
+            only = list(Grant.objects.values_list("pk", flat=True)[:2])
+            if len(only) == 1:
+                kwargs["initial"] = only[0]
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        self._grant_id_of_object = getattr(obj, "grant_id", None)
+        return super().get_form(request, obj, change, **kwargs)
 
 
 class BudgetLineForm(ServiceModelForm):
@@ -82,7 +121,7 @@ class BudgetLineForm(ServiceModelForm):
 
 
 @admin.register(BudgetLine)
-class BudgetLineAdmin(ServiceWritesMixin, LedgerHistoryAdmin):
+class BudgetLineAdmin(LedgerChoosersMixin, ServiceWritesMixin, LedgerHistoryAdmin):
     form = BudgetLineForm
     list_display = ("code", "label_en", "label_fr", "parent", "grant", "beneficiary_target", "position")
     list_filter = ("grant", ("parent", HeadingFilter))
@@ -212,7 +251,7 @@ class AllocationInline(_AllocationRows):
         return not self._frozen(obj) and super().has_delete_permission(request, obj)
 
 
-class NewAllocationInline(_AllocationRows):
+class NewAllocationInline(LedgerChoosersMixin, _AllocationRows):
     """Rows to add cells to a draft (shown on drafts only)."""
 
     extra = 1
@@ -233,7 +272,7 @@ class NewAllocationInline(_AllocationRows):
 
 
 @admin.register(Allocation)
-class AllocationAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin):
+class AllocationAdmin(LedgerChoosersMixin, LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin):
     form = AllocationForm
     list_display = ("version", "budget_line", "partner", "location", "year", "amount_shown")
     list_filter = ("version__grant", "version", ("budget_line", LineOnlyFilter), "partner", "location", "year")
@@ -280,7 +319,7 @@ class BudgetVersionForm(ServiceModelForm):
 
 
 @admin.register(BudgetVersion)
-class BudgetVersionAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin):
+class BudgetVersionAdmin(LedgerChoosersMixin, LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin):
     """Add opens a draft (a copy of the current version); "approve" makes a draft current."""
 
     form = BudgetVersionForm

@@ -164,6 +164,14 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 TIME_ZONE = "UTC"
 USE_TZ = True
+# Dates are typed day first (or ISO) in every language, never month first: config/formats/<lang>/.
+# The fallback below is the same, for a language without a module there.
+FORMAT_MODULE_PATH = ["config.formats"]
+from config.formats.day_first import DATE_INPUT_FORMATS, DATETIME_INPUT_FORMATS  # noqa: E402, F401
+
+# Amounts are shown and typed without thousands separators in forms (the admin's lists format
+# their own); the decimal separator is the language's (a comma in French, see grants.admin).
+USE_THOUSAND_SEPARATOR = False
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"

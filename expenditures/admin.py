@@ -12,19 +12,32 @@ always read-only.
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.http import urlencode
+from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import gettext as _
 
-from budget.admin import HeadingFilter, LineOnlyFilter
-from expenditures import lifecycle, statements
+from budget.admin import HeadingFilter, LedgerChoosersMixin, LineOnlyFilter
+from budget.models import BudgetLine
+from expenditures import fx, lifecycle, statements
 from expenditures import services as exp_services
 from expenditures.models import (
     ExchangeRate,
     Expenditure,
     FundTransfer,
     QuarterlyStatement,
+    StatementStatus,
 )
+from expenditures.selectors import expenditure_totals, statement_line_budgets
 from grants.admin import (
     LedgerHistoryAdmin,
     LockedWhenMixin,
@@ -33,7 +46,8 @@ from grants.admin import (
     money_text,
 )
 from grants.errors import ApplicationError
-from grants.money import EUR
+from grants.models import Location
+from grants.money import EUR, XOF, divide_to_eur
 
 # ---------------------------------------------------------------------------------------------
 # Exchange rates
@@ -103,7 +117,7 @@ class FundTransferForm(ServiceModelForm):
 
 
 @admin.register(FundTransfer)
-class FundTransferAdmin(ServiceWritesMixin, LedgerHistoryAdmin):
+class FundTransferAdmin(LedgerChoosersMixin, ServiceWritesMixin, LedgerHistoryAdmin):
     form = FundTransferForm
     list_display = ("sent_on", "received_on", "grant", "partner", "sent_shown", "received_shown", "fees_shown",
                     "rate", "reference")
@@ -113,19 +127,19 @@ class FundTransferAdmin(ServiceWritesMixin, LedgerHistoryAdmin):
     date_hierarchy = "sent_on"
     fieldsets = (
         (None, {"fields": ("grant", "partner", "sent_on", "received_on", "reference", "note")}),
-        ("Money", {"fields": ("amount_sent", "amount_received", "fees")}),
-        ("Record", {"fields": ("entered_by", "created_at")}),
+        (gettext_lazy("Money"), {"fields": ("amount_sent", "amount_received", "fees")}),
+        (gettext_lazy("Record"), {"fields": ("entered_by", "created_at")}),
     )
 
-    @admin.display(description="sent", ordering="amount_sent")
+    @admin.display(description=gettext_lazy("sent"), ordering="amount_sent")
     def sent_shown(self, obj: FundTransfer) -> str:
         return money_text(obj.amount_sent.amount, obj.amount_sent.currency)
 
-    @admin.display(description="received", ordering="amount_received")
+    @admin.display(description=gettext_lazy("received"), ordering="amount_received")
     def received_shown(self, obj: FundTransfer) -> str:
         return money_text(obj.amount_received.amount, obj.amount_received.currency)
 
-    @admin.display(description="fees", ordering="fees")
+    @admin.display(description=gettext_lazy("fees"), ordering="fees")
     def fees_shown(self, obj: FundTransfer) -> str:
         return money_text(obj.fees.amount, obj.fees.currency)
 
@@ -174,10 +188,12 @@ class ExpenditureForm(ServiceModelForm):
 
 
 @admin.register(Expenditure)
-class ExpenditureAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin):
+class ExpenditureAdmin(LedgerChoosersMixin, LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin):
     form = ExpenditureForm
-    list_display = ("date", "partner", "budget_line", "location", "amount_shown", "amount_eur_shown", "status",
-                    "voucher")
+    # Codes, not names: at 1,366 px the amounts and the status stay on screen next to long partner names.
+    list_display = ("date", "partner_code", "line_code", "location_code", "amount_shown", "amount_eur_shown",
+                    "status", "voucher")
+    change_list_template = "admin/expenditures/expenditure/change_list.html"
     list_filter = (
         "grant",
         "partner",
@@ -193,17 +209,41 @@ class ExpenditureAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin):
     date_hierarchy = "date"
     fieldsets = (
         (None, {"fields": ("grant", "partner", "budget_line", "location", "date", "voucher", "description")}),
-        ("Amount", {"fields": ("amount", "amount_eur", "fx_rate", "fx_method", "rate_missing", "unfunded_xof")}),
-        ("Review", {"fields": ("status", "statement", "entered_by", "created_at", "updated_at")}),
+        (gettext_lazy("Amount"), {"fields": ("amount", "amount_eur", "fx_rate", "fx_method", "rate_missing",
+                                             "unfunded_xof")}),
+        (gettext_lazy("Review"), {"fields": ("status", "statement", "entered_by", "created_at", "updated_at")}),
     )
 
-    @admin.display(description="amount", ordering="amount")
+    @admin.display(description=gettext_lazy("amount"), ordering="amount")
     def amount_shown(self, obj: Expenditure) -> str:
         return money_text(obj.amount.amount, obj.amount.currency)
 
     @admin.display(description="EUR", ordering="amount_eur")
     def amount_eur_shown(self, obj: Expenditure) -> str:
         return money_text(obj.amount_eur, EUR)
+
+    @admin.display(description=gettext_lazy("partner"), ordering="partner__code")
+    def partner_code(self, obj: Expenditure) -> str:
+        return obj.partner.code
+
+    @admin.display(description=gettext_lazy("line"), ordering="budget_line__code")
+    def line_code(self, obj: Expenditure) -> str:
+        return obj.budget_line.code
+
+    @admin.display(description=gettext_lazy("location"), ordering="location__code")
+    def location_code(self, obj: Expenditure) -> str:
+        return obj.location.code
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            totals = expenditure_totals(changelist.queryset)
+            response.context_data["totals"] = {
+                "by_currency": [money_text(amount, currency) for currency, amount in totals.by_currency.items()],
+                "eur": money_text(totals.eur, EUR), "count": totals.count,
+            }
+        return response
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:  # nothing is computed yet
@@ -264,7 +304,7 @@ class ReviewCommentForm(helpers.ActionForm):
 
 
 @admin.register(QuarterlyStatement)
-class QuarterlyStatementAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin):
+class QuarterlyStatementAdmin(LedgerChoosersMixin, LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin):
     """Drafts and returned statements are edited; submitted ones are reviewed with the actions;
     accepted ones never change. Every step is a call to ``expenditures.statements``."""
 
@@ -278,40 +318,170 @@ class QuarterlyStatementAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistory
     search_fields = ("partner__code", "partner__name", "review_comment")
     fieldsets = (
         (None, {"fields": ("grant", "partner", "year", "quarter")}),
-        ("Balances", {"fields": STATEMENT_MONEY}),
-        ("Content", {"fields": ("lines", "explanations")}),
-        ("Review", {"fields": STATEMENT_WORKFLOW}),
-        ("Seal", {"fields": STATEMENT_SEAL}),
+        (gettext_lazy("Balances"), {"fields": STATEMENT_MONEY}),
+        (gettext_lazy("Content"), {"fields": ("lines", "explanations")}),
+        (gettext_lazy("Review"), {"fields": STATEMENT_WORKFLOW}),
+        (gettext_lazy("Seal"), {"fields": STATEMENT_SEAL}),
     )
 
-    @admin.display(description="period", ordering="year")
+    @admin.display(description=gettext_lazy("period"), ordering="year")
     def period(self, obj: QuarterlyStatement) -> str:
         return obj.period
 
-    @admin.display(description="reopenings")
+    @admin.display(description=gettext_lazy("reopenings"))
     def reopenings_shown(self, obj: QuarterlyStatement) -> str:
         """Each reopening of the quarter: when, by whom, why, and the digest it had then."""
         rows = [f"{r.reopened_at:%Y-%m-%d %H:%M} {r.reopened_by or ''}: {r.reason} (digest {r.digest or '-'})"
                 for r in obj.reopenings.select_related("reopened_by")]
         return "; ".join(rows) or "-"
 
-    @admin.display(description="opening balance", ordering="opening_balance")
+    @admin.display(description=gettext_lazy("opening balance"), ordering="opening_balance")
     def opening_shown(self, obj: QuarterlyStatement) -> str:
         return money_text(obj.opening_balance.amount, obj.opening_balance.currency)
 
-    @admin.display(description="funds received", ordering="funds_received")
+    @admin.display(description=gettext_lazy("funds received"), ordering="funds_received")
     def received_shown(self, obj: QuarterlyStatement) -> str:
         return money_text(obj.funds_received.amount, obj.funds_received.currency)
 
-    @admin.display(description="closing balance", ordering="closing_balance")
+    @admin.display(description=gettext_lazy("closing balance"), ordering="closing_balance")
     def closing_shown(self, obj: QuarterlyStatement) -> str:
         return money_text(obj.closing_balance.amount, obj.closing_balance.currency)
 
+    change_form_template = "admin/expenditures/quarterlystatement/change_form.html"
+
     def get_fieldsets(self, request, obj=None):
-        return self.fieldsets[:3] if obj is None else self.fieldsets
+        if obj is None:
+            return self.fieldsets[:3]
+        if self._locked(obj):
+            # The review above the form shows the lines as a table and the balances with their
+            # currency: the raw JSON and django-money's "F CFA24,096,244" are left out.
+            return (self.fieldsets[0], (gettext_lazy("Review"), {"fields": ("status", *STATEMENT_WORKFLOW[2:])}),
+                    self.fieldsets[4])
+        return self.fieldsets
 
     def is_locked(self, obj) -> bool:
         return not lifecycle.statement_is_editable(obj)
+
+    # --- the review page: the statement as a table, its figures, and the three steps ---------
+
+    def get_urls(self):
+        review = path("<path:object_id>/review/", self.admin_site.admin_view(self.review_view),
+                      name="expenditures_quarterlystatement_review")
+        return [review, *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        statement = self.get_object(request, object_id)
+        if statement is not None:
+            extra_context = {**(extra_context or {}), "review": self.review_context(request, statement)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def review_context(self, request, statement: QuarterlyStatement) -> dict:
+        """What the review shows: rows of the statement's lines, the figures of each budget line
+        they touch, the problems, the balances and the links; labels in the admin's language."""
+        lang = "fr" if (get_language() or "en").startswith("fr") else "en"
+        codes = {str(raw.get("budget_line", "")) for raw in statement.lines}
+        lines = {line.code: line for line in BudgetLine.objects.filter(grant=statement.grant_id, code__in=codes)}
+        places = {place.code: place for place in Location.objects.filter(
+            code__in={str(raw.get("location", "")) for raw in statement.lines})}
+        # The EUR of a submitted line is its stored expenditure's, under the grant's method.
+        stored = {row.voucher: row for row in Expenditure.objects.filter(statement=statement)}
+        parity = None
+        rows, eur_by_line = [], {}
+        totals: dict[str, Decimal] = {}
+        for raw in statement.lines:
+            line = lines.get(str(raw.get("budget_line", "")))
+            currency = str(raw.get("amount_currency", ""))
+            try:
+                amount = Decimal(str(raw.get("amount", "")))
+            except ArithmeticError:
+                amount = None
+            try:
+                day = date.fromisoformat(str(raw.get("date", "")))
+            except ValueError:
+                day = raw.get("date", "")
+            expenditure = stored.get(str(raw.get("voucher", "")).strip())
+            eur = expenditure.amount_eur if expenditure is not None else None
+            if line is not None and not line.is_heading and amount is not None:
+                if eur is not None:
+                    in_eur = eur
+                elif currency == XOF:
+                    parity = parity or fx.parity_rate()
+                    in_eur = divide_to_eur(amount, parity)
+                else:
+                    in_eur = amount if currency == EUR else Decimal("0")
+                eur_by_line[line.pk] = eur_by_line.get(line.pk, Decimal("0")) + in_eur
+            if amount is not None:
+                totals[currency] = totals.get(currency, Decimal("0")) + amount
+            place = places.get(str(raw.get("location", "")))
+            rows.append({
+                "date": day, "code": raw.get("budget_line", ""), "label": line.label(lang) if line else "",
+                "location": f"{place.code} {place.name}" if place else raw.get("location", ""),
+                "amount": money_text(amount, currency) if amount is not None else raw.get("amount", ""),
+                "eur": money_text(eur, EUR) if eur is not None else "",
+                "voucher": raw.get("voucher", ""), "description": raw.get("description", ""),
+                "explanation": statement.explanations.get(raw.get("budget_line", ""), ""),
+            })
+        figures = statement_line_budgets(statement=statement, this_quarter_eur=eur_by_line)
+        by_line = []
+        for line in sorted((line for line in lines.values() if line.pk in figures), key=lambda line: line.code):
+            figure = figures[line.pk]
+            by_line.append({
+                "code": line.code, "label": line.label(lang), "budget": money_text(figure.budget, EUR),
+                "spent_before": money_text(figure.spent_before, EUR),
+                "this_quarter": money_text(figure.this_quarter, EUR),
+                "remaining": money_text(figure.remaining, EUR), "over": figure.remaining < 0,
+                "explanation": statement.explanations.get(line.code, ""),
+            })
+        balances = [(QuarterlyStatement._meta.get_field(name).verbose_name, money_text(
+            getattr(statement, name).amount, getattr(statement, name).currency)) for name in STATEMENT_MONEY]
+        changelist = reverse("admin:expenditures_expenditure_changelist")
+        return {
+            "rows": rows, "by_line": by_line, "balances": balances,
+            "totals": [money_text(amount, currency) for currency, amount in sorted(totals.items())],
+            "eur_total": money_text(sum(figures[pk].this_quarter for pk in figures), EUR) if figures else "",
+            "problems": statement.problems or [],
+            "expenditures_url": f"{changelist}?{urlencode({'statement__id__exact': statement.pk})}",
+            "expenditures_count": len(stored),
+            "reconciliation_url": f"/api/v1/grants/{statement.grant.code}/reconciliation/?"
+                                  f"{urlencode({'partner': statement.partner.code})}",
+            "review_url": reverse("admin:expenditures_quarterlystatement_review", args=[statement.pk]),
+            "steps": self.review_steps(statement),
+        }
+
+    @staticmethod
+    def review_steps(statement: QuarterlyStatement) -> list[tuple[str, str]]:
+        """The steps the workflow allows from the statement's status (the service decides)."""
+        if statement.status in (StatementStatus.DRAFT, StatementStatus.RETURNED):
+            return [("submit", _("Submit"))]
+        if statement.status == StatementStatus.SUBMITTED:
+            return [("accept", _("Accept")), ("return", _("Return to the partner"))]
+        return []
+
+    def review_view(self, request, object_id):
+        """Submit, accept or return the statement (``expenditures.statements``), with the comment."""
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:expenditures_quarterlystatement_change", args=[object_id]))
+        if not request.user.has_perm("expenditures.change_quarterlystatement"):
+            raise PermissionDenied
+        statement = get_object_or_404(QuarterlyStatement.objects.select_related("grant", "partner"), pk=object_id)
+        step, comment = request.POST.get("step"), request.POST.get("comment", "")
+        calls = {
+            "submit": lambda: statements.statement_submit(statement=statement, by=request.user),
+            "accept": lambda: statements.statement_accept(statement=statement, by=request.user, comment=comment),
+            "return": lambda: statements.statement_return(statement=statement, by=request.user, comment=comment),
+        }
+        done = {"submit": _("submitted"), "accept": _("accepted"), "return": _("returned")}
+        if step not in calls:
+            self.message_user(request, _("Choose submit, accept or return."), messages.ERROR)
+        else:
+            try:
+                calls[step]()
+            except ApplicationError as exc:
+                details = "; ".join(error.get("detail") or exc.message for error in exc.errors)
+                self.message_user(request, f"{statement}: {details}", messages.ERROR)
+            else:
+                self.message_user(request, f"{statement} {done[step]}.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:expenditures_quarterlystatement_change", args=[statement.pk]))
 
     def get_readonly_fields(self, request, obj=None):
         readonly = super().get_readonly_fields(request, obj)

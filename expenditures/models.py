@@ -118,30 +118,37 @@ class ExchangeRate(models.Model):
 
 
 class FundTransfer(models.Model):
-    grant = models.ForeignKey(Grant, on_delete=models.PROTECT, related_name="transfers")
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="transfers")
-    sent_on = models.DateField(validators=[validate_in_bounds])
-    received_on = models.DateField(null=True, blank=True, validators=[validate_in_bounds])
+    grant = models.ForeignKey(Grant, on_delete=models.PROTECT, related_name="transfers", verbose_name=_("grant"))
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="transfers", verbose_name=_("partner"))
+    sent_on = models.DateField(validators=[validate_in_bounds], verbose_name=_("sent on"))
+    received_on = models.DateField(null=True, blank=True, validators=[validate_in_bounds],
+                                   verbose_name=_("received on"))
     amount_sent = MoneyField(
-        max_digits=MONEY_DIGITS, decimal_places=2, default_currency=EUR, currency_choices=[(EUR, "EUR")]
+        max_digits=MONEY_DIGITS, decimal_places=2, default_currency=EUR, currency_choices=[(EUR, "EUR")],
+        verbose_name=_("amount sent"),
     )
     amount_received = MoneyField(
         max_digits=MONEY_DIGITS, decimal_places=2, default_currency=XOF,
         currency_choices=CURRENCY_CHOICES,
+        verbose_name=_("amount received"),
     )
     fees = MoneyField(
         max_digits=MONEY_DIGITS, decimal_places=2, default=Decimal("0"), default_currency=EUR,
         currency_choices=CURRENCY_CHOICES,
+        verbose_name=_("fees"),
     )
-    reference = models.CharField(max_length=100, blank=True)
-    note = models.TextField(blank=True)
+    reference = models.CharField(max_length=100, blank=True, verbose_name=_("reference"))
+    note = models.TextField(blank=True, verbose_name=_("note"))
     entered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("entered by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("fund transfer")
+        verbose_name_plural = _("fund transfers")
         ordering = ["grant", "partner", "received_on", "id"]
         indexes = [models.Index(fields=["grant", "partner", "received_on"], name="transfer_grant_partner_recv")]
         constraints = [
@@ -182,35 +189,45 @@ COUNTED_STATUSES = (ExpenditureStatus.SUBMITTED, ExpenditureStatus.VALIDATED)
 
 
 class Expenditure(models.Model):
-    grant = models.ForeignKey(Grant, on_delete=models.PROTECT, related_name="expenditures")
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="expenditures")
-    budget_line = models.ForeignKey(BudgetLine, on_delete=models.PROTECT, related_name="expenditures")
-    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="expenditures")
-    date = models.DateField(validators=[validate_in_bounds])
-    amount = MoneyField(max_digits=MONEY_DIGITS, decimal_places=2, currency_choices=CURRENCY_CHOICES)
+    grant = models.ForeignKey(Grant, on_delete=models.PROTECT, related_name="expenditures", verbose_name=_("grant"))
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="expenditures",
+                                verbose_name=_("partner"))
+    budget_line = models.ForeignKey(BudgetLine, on_delete=models.PROTECT, related_name="expenditures",
+                                    verbose_name=_("budget line"))
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="expenditures",
+                                 verbose_name=_("location"))
+    date = models.DateField(validators=[validate_in_bounds], verbose_name=_("date"))
+    amount = MoneyField(max_digits=MONEY_DIGITS, decimal_places=2, currency_choices=CURRENCY_CHOICES,
+                        verbose_name=_("amount"))
     amount_eur = models.DecimalField(
         max_digits=MONEY_DIGITS, decimal_places=2,
         help_text=_("EUR value, stored once with its rate and method; totals add these."),
+        verbose_name=_("amount in EUR"),
     )
     fx_rate = models.DecimalField(
-        max_digits=16, decimal_places=6, help_text=_("Units of the amount's currency per EUR.")
+        max_digits=16, decimal_places=6, help_text=_("Units of the amount's currency per EUR."),
+        verbose_name=_("exchange rate"),
     )
-    fx_method = models.CharField(max_length=20, choices=FxMethod.choices)
+    fx_method = models.CharField(max_length=20, choices=FxMethod.choices, verbose_name=_("conversion method"))
     rate_missing = models.BooleanField(
-        default=False, help_text=_("No monthly rate for this month: the parity was used.")
+        default=False, help_text=_("No monthly rate for this month: the parity was used."),
+        verbose_name=_("rate missing"),
     )
     unfunded_xof = models.DecimalField(
         max_digits=MONEY_DIGITS, decimal_places=0, default=Decimal("0"),
         help_text=_("XOF spent beyond the funds received (fifo only), converted at the parity."),
+        verbose_name=_("unfunded XOF"),
     )
-    voucher = models.CharField(max_length=64)
-    description = models.CharField(max_length=DESCRIPTION_MAX_LENGTH, blank=True)
+    voucher = models.CharField(max_length=64, verbose_name=_("voucher"))
+    description = models.CharField(max_length=DESCRIPTION_MAX_LENGTH, blank=True, verbose_name=_("description"))
     status = models.CharField(
-        max_length=10, choices=ExpenditureStatus.choices, default=ExpenditureStatus.VALIDATED
+        max_length=10, choices=ExpenditureStatus.choices, default=ExpenditureStatus.VALIDATED,
+        verbose_name=_("status"),
     )
     statement = models.ForeignKey(
         "QuarterlyStatement", null=True, blank=True, on_delete=models.SET_NULL,
         related_name="expenditures",
+        verbose_name=_("statement"),
     )
     adjusts = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="adjustments",
@@ -218,13 +235,16 @@ class Expenditure(models.Model):
     )
     adjustment_reason = models.CharField(max_length=300, blank=True)
     entered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("entered by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("expenditure")
+        verbose_name_plural = _("expenditures")
         ordering = ["date", "id"]
         indexes = [
             models.Index(fields=["grant", "partner", "date", "id"], name="exp_grant_partner_date"),
@@ -350,31 +370,35 @@ def _statement_money(**kwargs) -> MoneyField:
 
 
 class QuarterlyStatement(models.Model):
-    grant = models.ForeignKey(Grant, on_delete=models.PROTECT, related_name="statements")
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="statements")
-    year = models.PositiveSmallIntegerField()
-    quarter = models.PositiveSmallIntegerField()
-    opening_balance = _statement_money()
-    funds_received = _statement_money()
-    closing_balance = _statement_money()
-    cash_on_hand = _statement_money()
-    bank_balance = _statement_money()
+    grant = models.ForeignKey(Grant, on_delete=models.PROTECT, related_name="statements", verbose_name=_("grant"))
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="statements", verbose_name=_("partner"))
+    year = models.PositiveSmallIntegerField(verbose_name=_("year"))
+    quarter = models.PositiveSmallIntegerField(verbose_name=_("quarter"))
+    opening_balance = _statement_money(verbose_name=_("opening balance"))
+    funds_received = _statement_money(verbose_name=_("funds received"))
+    closing_balance = _statement_money(verbose_name=_("closing balance"))
+    cash_on_hand = _statement_money(verbose_name=_("cash on hand"))
+    bank_balance = _statement_money(verbose_name=_("bank balance"))
     lines = models.JSONField(
         default=list, blank=True,
         help_text=_("The expenditures as the partner sent them, until the statement is submitted."),
+        verbose_name=_("lines"),
     )
-    explanations = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=10, choices=StatementStatus.choices, default=StatementStatus.DRAFT)
-    problems = models.JSONField(default=list, blank=True)
-    submitted_at = models.DateTimeField(null=True, blank=True)
+    explanations = models.JSONField(default=dict, blank=True, verbose_name=_("explanations"))
+    status = models.CharField(max_length=10, choices=StatementStatus.choices, default=StatementStatus.DRAFT,
+                              verbose_name=_("status"))
+    problems = models.JSONField(default=list, blank=True, verbose_name=_("problems"))
+    submitted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("submitted at"))
     submitted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("submitted by"),
     )
-    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("reviewed at"))
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("reviewed by"),
     )
-    review_comment = models.TextField(blank=True)
+    review_comment = models.TextField(blank=True, verbose_name=_("review comment"))
     review_comments = models.JSONField(
         default=list, blank=True,
         help_text=_("Finance's comments on single rows and balances when it last returned the statement: "
@@ -388,10 +412,12 @@ class QuarterlyStatement(models.Model):
     previous_digest = models.CharField(
         max_length=64, blank=True, help_text=_("The digest of the partner's previous accepted quarter."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("quarterly statement")
+        verbose_name_plural = _("quarterly statements")
         ordering = ["grant", "partner", "year", "quarter"]
         constraints = [
             models.UniqueConstraint(

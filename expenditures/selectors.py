@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import DecimalField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, DecimalField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from budget.models import BudgetVersion
+from budget.models import Allocation, BudgetVersion
 from expenditures.models import COUNTED_STATUSES, Expenditure, FundTransfer, QuarterlyStatement, StatementStatus
 from grants.models import Grant, Partner
 from grants.money import MoneyValue, money_sum, quantize_amount
@@ -184,3 +184,67 @@ def partner_quarter(*, grant: Grant, partner: Partner, period: str, today: date)
     """The quarter ``period`` ("2016-Q3") of ``partner_quarters``, or None when it is not one of them."""
     return next((row for row in partner_quarters(grant=grant, partner=partner, today=today)
                  if row.period == period), None)
+
+
+# --- a statement as the finance officer reviews it --------------------------------------------------
+
+@dataclass(frozen=True)
+class StatementLineBudget:
+    """A budget line as a statement's review shows it, in EUR: the partner's budget on it (the
+    current version), ``spent_before`` (its counted expenditures dated before the quarter),
+    ``this_quarter`` (the statement's own lines) and what ``remaining`` after them."""
+
+    budget: Decimal
+    spent_before: Decimal
+    this_quarter: Decimal
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.budget - self.spent_before - self.this_quarter
+
+
+def statement_line_budgets(*, statement: QuarterlyStatement, this_quarter_eur: dict[int, Decimal]
+                           ) -> dict[int, StatementLineBudget]:
+    """Per budget line id in ``this_quarter_eur`` (the statement's EUR by line, worked out by the
+    caller from the stored rows or the parity): budget, spent before the quarter, this quarter,
+    remaining, each summed exactly (``money_sum``). Two queries."""
+    if not this_quarter_eur:
+        return {}
+    start, _end = quarter_bounds(statement.year, statement.quarter)
+    line_ids = list(this_quarter_eur)
+    current = BudgetVersion.objects.filter(grant=statement.grant_id, is_current=True).first()
+    budget: dict[int, Decimal] = {}
+    if current is not None:
+        budget = dict(Allocation.objects.filter(version=current, partner=statement.partner_id,
+                                                budget_line_id__in=line_ids)
+                      .values("budget_line_id").annotate(total=money_sum("amount"))
+                      .values_list("budget_line_id", "total").order_by())
+    before = Expenditure.objects.filter(grant=statement.grant_id, partner=statement.partner_id,
+                                        budget_line_id__in=line_ids, status__in=COUNTED_STATUSES, date__lt=start)
+    if statement.pk is not None:
+        before = before.exclude(statement=statement)
+    spent = dict(before.values("budget_line_id").annotate(total=money_sum("amount_eur"))
+                 .values_list("budget_line_id", "total").order_by())
+    return {line_id: StatementLineBudget(budget=budget.get(line_id) or Decimal("0"),
+                                         spent_before=spent.get(line_id) or Decimal("0"),
+                                         this_quarter=this_quarter_eur[line_id])
+            for line_id in line_ids}
+
+
+@dataclass(frozen=True)
+class ExpenditureTotals:
+    """The sums of a set of expenditures: by the currency spent (never added across currencies)
+    and the stored EUR values, each exact to the cent (``money_sum``)."""
+
+    count: int
+    by_currency: dict[str, Decimal]
+    eur: Decimal
+
+
+def expenditure_totals(expenditures: QuerySet[Expenditure]) -> ExpenditureTotals:
+    """Totals of ``expenditures`` (a list's filtered rows, whatever their ordering). Two queries."""
+    rows = expenditures.order_by().values("amount_currency").annotate(total=money_sum("amount"), n=Count("pk"))
+    by_currency = {row["amount_currency"]: row["total"] or Decimal("0") for row in rows.order_by("amount_currency")}
+    count = sum(row["n"] for row in rows)
+    eur = expenditures.order_by().aggregate(total=money_sum("amount_eur"))["total"] or Decimal("0")
+    return ExpenditureTotals(count=count, by_currency=by_currency, eur=eur)

@@ -28,13 +28,17 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.forms.models import BaseInlineFormSet
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from djmoney.forms.fields import MoneyField as MoneyFormField
 from simple_history.admin import SimpleHistoryAdmin
 
 from grants import services as grant_services
 from grants.errors import ApplicationError
 from grants.models import Donor, Grant, GrantDonor, Location, Membership, Partner
-from grants.money import PRECISION
+from grants.money import EUR, PRECISION
+from reports.selectors import budget_version_for, report_as_of, report_inputs
+from reports.variance import variance
 
 # ---------------------------------------------------------------------------------------------
 # Shared helpers
@@ -84,6 +88,24 @@ def add_application_error(form: forms.BaseForm, exc: ApplicationError) -> None:
         form.add_error(attr, error.get("detail") or exc.message)
 
 
+def localize_amounts(form: forms.BaseForm) -> None:
+    """Amounts are typed with the language's decimal separator: ``7000,5`` in French, ``7000.5``
+    in English (Django's ``sanitize_separators``; no thousands separator, USE_THOUSAND_SEPARATOR
+    is off). The amount of a django-money field is a DecimalField inside a MoneyWidget, whose
+    NumberInput would refuse a comma in the browser: it becomes a localized text input."""
+    for field in form.fields.values():
+        if isinstance(field, MoneyFormField):
+            amount = field.fields[0]
+            amount.localize = True
+            widget = forms.TextInput(attrs={**field.widget.widgets[0].attrs, "inputmode": "decimal"})
+            widget.is_localized = True
+            field.widget.widgets[0] = widget
+        elif isinstance(field, forms.DecimalField) and not field.localize:
+            field.localize = True
+            field.widget = forms.TextInput(attrs={**field.widget.attrs, "inputmode": "decimal"})
+            field.widget.is_localized = True
+
+
 class ServiceModelForm(forms.ModelForm):
     """A ModelForm whose write is one service call: tried in ``clean()``, made in ``save_model``.
 
@@ -93,6 +115,10 @@ class ServiceModelForm(forms.ModelForm):
     """
 
     service_refused = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        localize_amounts(self)
 
     def service_write(self, *, by=None):
         raise NotImplementedError
@@ -302,6 +328,25 @@ class GrantDonorInline(admin.TabularInline):
     extra = 0
 
 
+def grant_summary(grant: Grant) -> dict:
+    """Budget, actual and variance by heading as of today (the variance report's own figures,
+    ``reports.variance`` over ``reports.selectors``), headings labelled in the admin's language,
+    and the links to the workbook in French and English."""
+    lang = "fr" if (get_language() or "en").startswith("fr") else "en"
+    version = budget_version_for(grant=grant)
+    report = variance(report_inputs(grant=grant, as_of=report_as_of(grant, None), version=version),
+                      by="heading", lang=lang)
+
+    def shown(row: dict) -> dict:
+        return {"key": row["key"], "label": row["label"], "budget": money_text(row["budget"], EUR),
+                "actual": money_text(row["actual"], EUR), "variance": money_text(row["variance"], EUR),
+                "use_pct": "-" if row["use_pct"] is None else f"{row['use_pct']} %", "flag": row["flag"]}
+
+    workbook = f"/api/v1/grants/{grant.code}/reports/variance.xlsx"
+    return {"as_of": report["as_of"], "version": report["version"], "rows": [shown(row) for row in report["rows"]],
+            "total": shown(report["total"]), "workbook_fr": f"{workbook}?lang=fr", "workbook_en": f"{workbook}?lang=en"}
+
+
 @admin.register(Grant)
 class GrantAdmin(ServiceWritesMixin, LedgerHistoryAdmin):
     form = GrantForm
@@ -318,6 +363,14 @@ class GrantAdmin(ServiceWritesMixin, LedgerHistoryAdmin):
     @admin.display(description="total", ordering="total")
     def total_shown(self, obj: Grant) -> str:
         return money_text(obj.total.amount, obj.total.currency)
+
+    change_form_template = "admin/grants/grant/change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        grant = self.get_object(request, object_id)
+        if grant is not None:
+            extra_context = {**(extra_context or {}), "summary": grant_summary(grant)}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_readonly_fields(self, request, obj=None):
         # Changing the conversion method must revalue every expenditure of the grant in the

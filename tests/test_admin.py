@@ -184,7 +184,8 @@ def test_expenditure_list_filters_searches_and_stays_within_a_fixed_number_of_qu
 @pytest.mark.parametrize(
     ("overrides", "field", "words"),
     [
-        ({"budget_line": "heading"}, "budget_line", "heading"),
+        # A heading is not even offered (issue 14): posted all the same, it is not a valid choice.
+        ({"budget_line": "heading"}, "budget_line", "valid choice"),
         ({"amount_0": "1000.5"}, "amount", "XOF"),
         ({"date": "2019-01-15"}, "date", "outside the grant"),
     ],
@@ -355,14 +356,14 @@ def test_a_draft_is_opened_reallocated_and_approved_through_the_admin(admin_clie
     data[f"{prefix}-0-amount"] = str(giver.amount.amount - Decimal("100.00"))
     data[f"{prefix}-1-amount"] = str(taker.amount.amount + Decimal("100.00"))
 
-    # A new cell on a heading is refused by the service, and nothing is written.
+    # A new cell on a heading is refused (not offered, not a valid choice), and nothing is written.
     new_prefix = new.formset.prefix
     on_heading = {f"{new_prefix}-0-budget_line": mali["heading"].pk, f"{new_prefix}-0-partner": mali["BNCE"].pk,
                   f"{new_prefix}-0-location": mali["BKO"].pk, f"{new_prefix}-0-year": "1",
                   f"{new_prefix}-0-amount": "10.00"}
     response = admin_client.post(url, {**data, **on_heading})
     assert response.status_code == 200
-    assert "heading" in str(response.context["inline_admin_formsets"][1].formset.errors)
+    assert "budget_line" in str(response.context["inline_admin_formsets"][1].formset.errors)
     giver.refresh_from_db()
     assert giver.amount == rows[0].instance.amount
 
@@ -472,3 +473,210 @@ def test_the_parity_is_read_only(admin_client, grant):
     assert admin_client.post(_url(ExchangeRate, "delete", parity.pk), {"post": "yes"}).status_code == 403
     parity.refresh_from_db()
     assert parity.rate == Decimal("655.957000")
+
+
+# --- day-first dates and the decimal comma (issue 14) ---------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("05/06/2016", date(2016, 6, 5)),  # day first, in English too
+    ("2016-06-05", date(2016, 6, 5)),  # ISO
+    ("05.06.2016", date(2016, 6, 5)),
+])
+def test_a_date_is_read_day_first_in_every_language(admin_client, mali, lang, typed, stored):
+    admin_client.cookies["django_language"] = lang
+
+    response = admin_client.post(_url(Expenditure, "add"), _expenditure_post(mali, date=typed))
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Expenditure.objects.get().date == stored
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_a_month_first_date_is_refused(admin_client, mali, lang):
+    admin_client.cookies["django_language"] = lang
+
+    response = admin_client.post(_url(Expenditure, "add"), _expenditure_post(mali, date="06/13/2016"))
+
+    assert "date" in response.context["adminform"].form.errors
+    assert not Expenditure.objects.exists()
+
+
+def test_the_date_field_and_the_calendar_offer_the_day_first_format(admin_client, mali):
+    expenditure = _spend(mali, day=date(2016, 6, 5))
+
+    page = admin_client.get(_url(Expenditure, "change", expenditure.pk))
+    formats = admin_client.get(reverse("admin:jsi18n"))
+
+    assert 'value="05/06/2016"' in page.text
+    assert '"%d/%m/%Y"' in formats.text.split('"DATE_INPUT_FORMATS"')[1].split("]")[0]
+
+
+@pytest.mark.parametrize(("lang", "typed", "ok"), [
+    ("fr", "7000,5", True), ("fr", "7000.5", True), ("en", "7000.5", True), ("en", "7000,5", False)])
+def test_the_decimal_separator_is_the_languages(admin_client, mali, lang, typed, ok):
+    admin_client.cookies["django_language"] = lang
+
+    response = admin_client.post(_url(Expenditure, "add"), _expenditure_post(mali, amount_0=typed, amount_1="EUR"))
+
+    if ok:
+        assert response.status_code == 302, response.context["adminform"].form.errors
+        assert Expenditure.objects.get().amount == Money("7000.50", "EUR")
+    else:
+        assert "amount" in response.context["adminform"].form.errors
+        assert not Expenditure.objects.exists()
+
+
+def test_a_french_form_shows_its_amount_with_the_decimal_comma(admin_client, mali):
+    expenditure = _spend(mali, amount=Money("7000.50", "EUR"))
+    admin_client.cookies["django_language"] = "fr"
+
+    page = admin_client.get(_url(Expenditure, "change", expenditure.pk))
+
+    assert 'value="7000,50"' in page.text
+
+
+# --- the statement review page (issue 14) ---------------------------------------------------
+
+
+def _submitted_statement(mali, *, explanation: str = "") -> QuarterlyStatement:
+    from expenditures.statements import statement_create, statement_submit
+
+    transfer_record(grant=mali["grant"], partner=mali["BNCE"], sent_on=date(2016, 7, 1),
+                    received_on=date(2016, 7, 5), amount_sent=Money("10000.00", "EUR"),
+                    amount_received=Money("6500000", "XOF"))
+    line = {"date": "2016-08-01", "budget_line": "2.1", "location": "SEG", "amount": "500000",
+            "amount_currency": "XOF", "voucher": "B-1", "description": "Rent of the shelter"}
+    statement = statement_create(
+        grant=mali["grant"], partner=mali["BNCE"], period="2016-Q3", lines=[line],
+        explanations={"2.1": explanation} if explanation else {},
+        opening_balance=Money("0", "XOF"), funds_received=Money("6500000", "XOF"),
+        closing_balance=Money("6000000", "XOF"), cash_on_hand=Money("1000000", "XOF"),
+        bank_balance=Money("5000000", "XOF"))
+    return statement_submit(statement=statement)
+
+
+def test_the_statement_page_shows_its_lines_as_a_table_with_their_budget_figures(admin_client, mali):
+    statement = _submitted_statement(mali, explanation="Rent paid for the year")
+    admin_client.cookies["django_language"] = "fr"
+
+    page = admin_client.get(_url(QuarterlyStatement, "change", statement.pk))
+
+    review = page.context["review"]
+    row = review["rows"][0]
+    assert row["label"] == mali["2.1"].label_fr
+    assert row["amount"] == "500,000 XOF"
+    assert row["eur"] == "762.25 EUR"  # 500,000 / 655.957, the stored row's
+    assert row["explanation"] == "Rent paid for the year"
+    assert review["totals"] == ["500,000 XOF"]
+    figure = review["by_line"][0]
+    assert (figure["spent_before"], figure["this_quarter"]) == ("0.00 EUR", "762.25 EUR")
+    budget = sum(a.amount.amount for a in Allocation.objects.filter(
+        version__is_current=True, partner=mali["BNCE"], budget_line=mali["2.1"]))
+    assert figure["remaining"] == money_text(budget - Decimal("762.25"), "EUR")
+    assert ("Closing balance" in page.text or "closing balance" in page.text.lower())
+    assert "6,000,000 XOF" in page.text and "F CFA" not in page.text
+    assert "statement__id__exact" in review["expenditures_url"]
+    assert admin_client.get(review["expenditures_url"]).context["cl"].result_count == 1
+    assert review["reconciliation_url"] == "/api/v1/grants/ML-ESEC-2015/reconciliation/?partner=BNCE"
+    assert 'id="statement-lines"' in page.text
+
+
+def test_a_statement_is_accepted_or_returned_from_its_page(admin_client, admin_user, mali):
+    statement = _submitted_statement(mali)
+    review = reverse("admin:expenditures_quarterlystatement_review", args=[statement.pk])
+
+    refused = admin_client.post(review, {"step": "return", "comment": ""}, follow=True)
+    statement.refresh_from_db()
+    assert statement.status == StatementStatus.SUBMITTED
+    assert "Say why" in refused.text
+
+    admin_client.post(review, {"step": "accept", "comment": "Fine."})
+    statement.refresh_from_db()
+    assert (statement.status, statement.reviewed_by, statement.review_comment) == (
+        StatementStatus.ACCEPTED, admin_user, "Fine.")
+    page = admin_client.get(_url(QuarterlyStatement, "change", statement.pk))
+    assert page.context["review"]["steps"] == []
+
+
+# --- lists that fit and add up, choosers that offer lines (issue 14) -------------------------
+
+
+def test_the_expenditure_list_adds_up_its_filtered_rows_by_currency_and_in_eur(admin_client, mali):
+    _spend(mali, voucher="V-1", amount=Money("655957", "XOF"))  # 1,000.00 EUR
+    _spend(mali, voucher="V-2", amount=Money("1", "XOF"))  # 0.00152... EUR, stored 0.00
+    _spend(mali, voucher="V-3", amount=Money("10.05", "EUR"))
+    _spend(mali, partner="CARITAS", line="2.1", voucher="C-1", amount=Money("655957", "XOF"))
+
+    everything = admin_client.get(_url(Expenditure, "changelist"))
+    bnce = admin_client.get(_url(Expenditure, "changelist"), {"partner__id__exact": mali["BNCE"].pk})
+
+    stored_eur = sum(e.amount_eur for e in Expenditure.objects.filter(partner=mali["BNCE"]))
+    assert bnce.context["totals"] == {"by_currency": ["10.05 EUR", "655,958 XOF"],
+                                      "eur": money_text(stored_eur, "EUR"), "count": 3}
+    assert everything.context["totals"]["by_currency"] == ["10.05 EUR", "1,311,915 XOF"]
+    assert 'id="expenditure-totals"' in bnce.text
+
+
+def test_the_expenditure_list_shows_codes_not_long_names(admin_client, mali):
+    _spend(mali)
+
+    page = admin_client.get(_url(Expenditure, "changelist"))
+
+    assert "<td class=\"field-partner_code\">BNCE</td>" in page.text
+    assert mali["BNCE"].name not in page.text.split('id="result_list"')[1].split("</table>")[0]
+
+
+def test_budget_line_choosers_offer_lines_only_labelled_in_the_admins_language(admin_client, mali):
+    admin_client.cookies["django_language"] = "fr"
+
+    form = admin_client.get(_url(Expenditure, "add")).context["adminform"].form
+    choices = dict((str(value), label) for value, label in form.fields["budget_line"].choices if value)
+
+    assert str(mali["heading"].pk) not in choices
+    assert choices[str(mali["2.1"].pk)] == f"2.1 {mali['2.1'].label_fr}"
+    assert all(line.parent_id for line in form.fields["budget_line"].queryset)
+
+
+def test_the_only_grant_is_preselected_on_add_forms(admin_client, mali):
+    for model in (Expenditure, FundTransfer, QuarterlyStatement, BudgetVersion):
+        form = admin_client.get(_url(model, "add")).context["adminform"].form
+        assert form["grant"].value() == mali["grant"].pk, model
+
+
+def test_field_labels_are_marked_for_translation(admin_client, mali):
+    from django.utils.functional import Promise
+
+    for model, names in ((Expenditure, ("grant", "partner", "budget_line", "amount")),
+                         (QuarterlyStatement, ("closing_balance", "partner")), (FundTransfer, ("sent_on",))):
+        assert isinstance(model._meta.verbose_name, Promise), model
+        for name in names:
+            assert isinstance(model._meta.get_field(name).verbose_name, Promise), (model, name)
+
+
+def test_the_grant_page_shows_budget_actual_and_variance_by_heading_and_links_the_workbooks(admin_client, mali):
+    _spend(mali, voucher="V-1", amount=THOUSAND_EUR)  # 1,000.00 EUR on 1.1, heading 1
+    admin_client.cookies["django_language"] = "fr"
+
+    page = admin_client.get(_url(Grant, "change", mali["grant"].pk))
+
+    summary = page.context["summary"]
+    heading = next(row for row in summary["rows"] if row["key"] == "1")
+    budget = sum(a.amount.amount for a in Allocation.objects.filter(
+        version__is_current=True, budget_line__parent=mali["heading"]))
+    assert heading["label"] == mali["heading"].label_fr
+    assert heading["budget"] == money_text(budget, "EUR")
+    assert heading["actual"] == "1,000.00 EUR"
+    assert heading["variance"] == money_text(budget - 1000, "EUR")
+    assert summary["total"]["budget"] == money_text(mali["grant"].total.amount, "EUR")
+    assert summary["workbook_fr"] == "/api/v1/grants/ML-ESEC-2015/reports/variance.xlsx?lang=fr"
+    assert 'id="grant-variance"' in page.text and summary["workbook_en"] in page.text
+
+
+def test_the_line_filter_labels_lines_in_the_admins_language(admin_client, mali):
+    admin_client.cookies["django_language"] = "fr"
+
+    page = admin_client.get(_url(Expenditure, "changelist"))
+
+    assert f"2.1 {mali['2.1'].label_fr}" in page.text
