@@ -78,8 +78,8 @@ LINE_HEIGHT = 15  # points: a line of 11-point text, the workbook's default font
 # Column widths (characters). The summary's tables share its columns: figure labels and headings
 # in A, figures in B-E; F is a gap before the charts.
 VARIANCE_WIDTHS = (10, 48, 16, 16, 16, 16, 13, 13, 16, 18)
-SUMMARY_WIDTHS = (40, 16, 16, 14, 16, 2)
-SUMMARY_CHART_SIZE = {"width": 520, "height": 330}
+SUMMARY_WIDTHS = (34, 15, 15, 12, 15, 2)
+SUMMARY_CHART_SIZE = {"width": 440, "height": 300}
 
 # Sheet names: at most 31 characters in either language.
 SHEETS = Labels({
@@ -723,9 +723,9 @@ class _Writer:
         for col, width in enumerate(widths):
             ws.set_column(col, col, width)
         ws.freeze_panes(4, 0)
-        # One page: the tables (about 100 characters wide) and the charts side by side make a
-        # page about 1,260 pixels wide and 45 rows tall, which A4 landscape holds at 75-85 %, so
-        # 11-point text prints at about 8.5 points.
+        # One page: the tables (about 95 characters, 720 pixels, wide) and the charts (440 pixels)
+        # side by side, some 45 rows tall, fit A4 landscape at about 80 % in Excel's Calibri, so
+        # 11-point text prints at about 8.5 points (LibreOffice with a wider fallback font: 7.5).
         ws.set_landscape()
         ws.set_paper(9)  # A4
         ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
@@ -747,7 +747,6 @@ class _Writer:
                 })
             chart.set_title({"name": t["chart.heading"], "name_font": {"size": 12}})
             chart.set_y_axis({"num_format": FORMATS[self.lang]["eur"]})
-            chart.set_x_axis({"num_font": {"size": 8}})
             chart.set_legend({"position": "bottom"})
             chart.set_size(SUMMARY_CHART_SIZE)
             ws.insert_chart(3, chart_col, chart)
