@@ -19,8 +19,15 @@ What the workbook promises:
   that carry the report's computed value (``write_formula(..., value=...)``), so a reader that
   does not recalculate shows the same figures as the JSON report; percentages are percentage
   cells holding the 2-decimal percentage / 100;
-- rows beyond tolerance are coloured by conditional formats on the flag column; headers are
-  frozen and repeated on each printed page; landscape, fit to one page wide;
+- rows beyond tolerance are coloured by conditional formats on the flag column; flags, statuses
+  and the version's state are words of the workbook's language; headers wrap, and rows whose
+  labels wrap are made tall enough for them (an estimate from the text's length: xlsxwriter does
+  not measure text); headers are frozen and repeated on each printed page; A4 landscape, fit to
+  one page wide, no printed gridlines; the summary prints on one page (its tables on the left, the
+  charts on the right, sized so that the fit keeps the text at about 8 points or more);
+- the expenditure detail continues on further sheets ("Expenditure detail (2)", ...) past
+  ``DETAIL_SHEET_ROWS`` (Excel's sheet), each sheet with the total of its rows and the last one
+  with the total of them all, so nothing is cut and the totals foot;
 - the workbook is written in ``constant_memory`` mode, every sheet row by row in order, so the
   expenditure detail streams from the database in chunks and memory stays flat in its length;
   its rows go to the sheet's XML directly (``_DirectRowWorksheet``), the same file, faster.
@@ -46,7 +53,7 @@ from xlsxwriter.format import Format
 from xlsxwriter.utility import _preserve_whitespace, _utf16_len, _utf16_truncate, xl_col_to_name, xl_rowcol_to_cell
 from xlsxwriter.worksheet import Worksheet
 
-from budget.models import BudgetVersion
+from budget.models import BudgetVersion, VersionStatus
 from expenditures.audit import accepted_digests
 from expenditures.fields import WORKBOOK_COLUMNS, Cell, workbook_sources
 from expenditures.models import COUNTED_STATUSES
@@ -63,6 +70,16 @@ from reports.variance import variance
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HUNDRED = Decimal("100")
 EXCEL_EPOCH = date(1899, 12, 30)  # day 0 of Excel's 1900 date system, as xlsxwriter counts it
+# The rows of an Excel sheet. The detail's rows past a sheet's (less its header and its total
+# rows) continue on another sheet; tests lower it to see that happen.
+DETAIL_SHEET_ROWS = 1_048_576
+DETAIL_FOOTER_ROWS = 3  # a blank row, the sheet's total, the total of every detail sheet
+LINE_HEIGHT = 15  # points: a line of 11-point text, the workbook's default font
+# Column widths (characters). The summary's tables share its columns: figure labels and headings
+# in A, figures in B-E; F is a gap before the charts.
+VARIANCE_WIDTHS = (10, 48, 16, 16, 16, 16, 13, 13, 16, 18)
+SUMMARY_WIDTHS = (34, 15, 15, 12, 15, 2)
+SUMMARY_CHART_SIZE = {"width": 440, "height": 300}
 
 # Sheet names: at most 31 characters in either language.
 SHEETS = Labels({
@@ -105,6 +122,8 @@ TEXT = Labels({
     "use_pct": pgettext_lazy("workbook", "Use %"),
     "variance_to_date": pgettext_lazy("workbook", "Variance to date"),
     "flag": pgettext_lazy("workbook", "Flag"),
+    # The variance flag "ok" as the donor reads it (over and under are the reports' words).
+    "flag.ok": pgettext_lazy("workbook flag", "within tolerance"),
     "title.summary": pgettext_lazy("workbook", "Budget monitoring"),
     "title.heading_line": pgettext_lazy("workbook", "Variance by heading and line"),
     "title.partner": pgettext_lazy("workbook", "Variance by partner"),
@@ -203,7 +222,7 @@ TEXT = Labels({
     "def.flag": pgettext_lazy(
         "workbook",
         "'over' where actual > budget x (1 + tolerance); 'under' where actual < planned to date x (1 - tolerance); "
-        "else 'ok'.",
+        "else 'within tolerance'.",
     ),
     "def.burn_rate": pgettext_lazy(
         "workbook",
@@ -233,6 +252,8 @@ STATUS_WORDS = Labels({
     "submitted": pgettext_lazy("expenditure status", "submitted"),
     "validated": pgettext_lazy("expenditure status", "validated"),
 })
+# A budget version's state, the model's own words.
+VERSION_STATES = Labels({status.value: status.label for status in VersionStatus})
 METHOD_WORDS = Labels({
     "parity": pgettext_lazy("fx method", "fixed parity"),
     "fifo": pgettext_lazy("fx method", "rate of the funding transfers (first in, first out)"),
@@ -297,7 +318,8 @@ def workbook_content(*, grant: Grant, as_of: date, version: BudgetVersion | None
         grant_code=grant.code, grant_title=grant.title, start_date=grant.start_date, end_date=grant.end_date,
         donors=donors, fx_method=grant.fx_method, tolerance_pct=grant.variance_tolerance_pct,
         as_of=inputs.as_of,
-        version=(f"{version.number} ({version.label}, {version.status})" if version else TEXT[lang]["no_version"]),
+        version=(f"{version.number} ({version.label}, {_version_state(lang, version.status)})" if version
+                 else TEXT[lang]["no_version"]),
         partner_code=partner.code if partner else None, statuses=inputs.statuses, lang=lang,
         generated_at=timezone.now(),
         by_heading_line=variance(inputs, by=("heading", "line"), lang=lang),
@@ -464,6 +486,10 @@ class _Writer:
             "wrap": add({"text_wrap": True, "valign": "top"}),
             "bold": add({"bold": True}),
             "indent": add({"indent": 1}),
+            "text.wrap": add({"text_wrap": True}),
+            "indent.wrap": add({"indent": 1, "text_wrap": True}),
+            "sub.text.wrap": add({"bold": True, "bg_color": "#F2F2F2", "text_wrap": True}),
+            "total.text.wrap": add({"bold": True, "top": 1, "text_wrap": True}),
             "eur": add({"num_format": codes["eur"]}),
             "xof": add({"num_format": codes["xof"]}),
             "pct": add({"num_format": codes["pct"]}),
@@ -488,13 +514,25 @@ class _Writer:
     def sheet(self, name: str):
         return self.wb.add_worksheet(SHEETS[self.lang][name])
 
-    def page_setup(self, ws, header_row: int, last_col: int) -> None:
+    def page_setup(self, ws, header_row: int | None, last_col: int) -> None:
+        """A4 landscape, one page wide, the header row on every page, no printed gridlines."""
         ws.set_landscape()
         ws.set_paper(9)  # A4
         ws.fit_to_pages(1, 0)
-        ws.repeat_rows(header_row)
+        if header_row is not None:
+            ws.repeat_rows(header_row)
         ws.set_footer("&L&A&R&P / &N")
-        ws.hide_gridlines(0)
+        ws.hide_gridlines(1)  # shown on screen, not printed: cells under a chart print blank
+
+    def fit_row(self, ws, row: int, cells: Iterable[tuple[str, float]], options: dict | None = None) -> bool:
+        """Make ``row`` tall enough for its wrapped ``(text, column width)`` cells; call it before
+        the row's cells are written (constant_memory). True when some cell takes several lines."""
+        lines = max((_wrapped_lines(text, width) for text, width in cells), default=1)
+        if lines > 1:
+            ws.set_row(row, LINE_HEIGHT * lines + 2, None, options or {})
+        elif options:
+            ws.set_row(row, None, None, options)
+        return lines > 1
 
     def heading_rows(self, ws, name: str) -> None:
         ws.write_string(0, 0, f"{self.t['title.' + name]} | {self.c.grant_code}", self.f["title"])
@@ -503,7 +541,10 @@ class _Writer:
             grant=self.c.grant_code, as_of=self.c.as_of.isoformat(), version=self.c.version,
             tolerance=_plain(self.c.tolerance_pct), scope=scope), self.f["subtitle"])
 
-    def header(self, ws, row: int, labels: list[str]) -> None:
+    def header(self, ws, row: int, labels: list[str], widths: Sequence[float] | None = None) -> None:
+        """The header row, made tall enough for labels that wrap in their ``widths``."""
+        if widths:
+            self.fit_row(ws, row, zip(labels, widths, strict=False))
         for col, label in enumerate(labels):
             ws.write_string(row, col, label, self.f["header"])
 
@@ -513,19 +554,29 @@ class _Writer:
         return "" if value is None else value / HUNDRED
 
     def flag_word(self, flag: str | None) -> str:
-        return word(self.lang, flag) if flag else self.t["none"]
+        """A variance or pace flag in the workbook's language, never the report's raw value."""
+        if not flag:
+            return self.t["none"]
+        return self.t["flag.ok"] if flag == "ok" else word(self.lang, flag)
 
     # -- variance sheets ----------------------------------------------------------------------
 
-    def variance_row(self, ws, row: int, data: dict, style: str = "", label_format=None) -> None:
+    def variance_row(self, ws, row: int, data: dict, style: str = "", indent: bool = False,
+                     options: dict | None = None) -> None:
         """One row of a variance table. ``style`` '' for a plain row; 'sub'/'total' rows get their
-        money from SUBTOTAL formulas over ``data['_range']`` carrying the report's values."""
+        money from SUBTOTAL formulas over ``data['_range']`` carrying the report's values. A label
+        longer than its column wraps, its row made taller; ``options`` are the row's (outline)."""
         text_f = self.f[f"{style}.text"] if style else self.f["text"]
+        wraps = self.fit_row(ws, row, [(data["label"], VARIANCE_WIDTHS[1] - (2 if indent else 0)),
+                                       (self.flag_word(data["flag"]), VARIANCE_WIDTHS[9])], options)
+        label_format = self.f["indent"] if indent else text_f
+        if wraps:
+            label_format = self.f["indent.wrap" if indent else f"{style}.text.wrap" if style else "text.wrap"]
         eur_f = self.f[f"{style}.eur"] if style else self.f["eur"]
         pct_f = self.f[f"{style}.pct"] if style else self.f["pct"]
         r = row + 1  # Excel's row number
         ws.write_string(row, 0, "" if style == "total" else data["key"], text_f)
-        ws.write_string(row, 1, data["label"], label_format or text_f)
+        ws.write_string(row, 1, data["label"], label_format)
         if style:
             first, last = data["_range"]
             for col, name in ((2, "budget"), (3, "planned_to_date"), (4, "actual")):
@@ -544,26 +595,22 @@ class _Writer:
     def variance_frame(self, ws, first_row: int, last_row: int) -> None:
         """Widths, frozen header, print set-up and the colours of rows beyond tolerance."""
         header_row = 3
-        ws.set_column(0, 0, 10)
-        ws.set_column(1, 1, 48)
-        ws.set_column(2, 5, 16)
-        ws.set_column(6, 7, 11)
-        ws.set_column(8, 8, 16)
-        ws.set_column(9, 9, 15)
+        for col, width in enumerate(VARIANCE_WIDTHS):
+            ws.set_column(col, col, width)
         ws.freeze_panes(header_row + 1, 2)
         self.page_setup(ws, header_row, 9)
         if last_row >= first_row:
             for flag in ("over", "under"):
                 ws.conditional_format(first_row, 0, last_row, 9, {
                     "type": "formula",
-                    "criteria": f'=$J{first_row + 1}="{word(self.lang, flag)}"',
+                    "criteria": f'=$J{first_row + 1}="{self.flag_word(flag)}"',
                     "format": self.f[flag],
                 })
 
     def sheet_variance(self, name: str, report: dict) -> None:
         ws = self.sheet(name)
         self.heading_rows(ws, name)
-        self.header(ws, 3, [self.t[c] for c in VARIANCE_COLUMNS])
+        self.header(ws, 3, [self.t[c] for c in VARIANCE_COLUMNS], VARIANCE_WIDTHS)
         row = 4
         for data in report["rows"]:
             self.variance_row(ws, row, data)
@@ -574,7 +621,7 @@ class _Writer:
     def sheet_heading_line(self, report: dict) -> None:
         ws = self.sheet("heading_line")
         self.heading_rows(ws, "heading_line")
-        self.header(ws, 3, [self.t[c] for c in VARIANCE_COLUMNS])
+        self.header(ws, 3, [self.t[c] for c in VARIANCE_COLUMNS], VARIANCE_WIDTHS)
         row = 4
         for heading in report["rows"]:
             lines = heading.get("children", [])
@@ -583,8 +630,7 @@ class _Writer:
             row += 1
             for line in lines:
                 # Lines fold under their heading (outline level 1); set before the row is written.
-                ws.set_row(row, None, None, {"level": 1})
-                self.variance_row(ws, row, line, label_format=self.f["indent"])
+                self.variance_row(ws, row, line, indent=True, options={"level": 1})
                 row += 1
         self.variance_row(ws, row, {**report["total"], "_range": (5, max(row, 5))}, "total")
         self.variance_frame(ws, 4, row - 1)
@@ -592,15 +638,18 @@ class _Writer:
     # -- summary --------------------------------------------------------------------------------
 
     def sheet_summary(self) -> None:
+        """Key figures, budget and actual by heading, cost per beneficiary on the left (columns
+        A-E), the two charts on the right; printed on one A4 landscape page."""
         c, t, f = self.c, self.t, self.f
         ws = self.sheet("summary")
+        widths = SUMMARY_WIDTHS
         ws.write_string(0, 0, c.grant_title, f["title"])
         scope = t["scope"].format(partner=c.partner_code) if c.partner_code else ""
         ws.write_string(1, 0, t["subtitle"].format(grant=c.grant_code, as_of=c.as_of.isoformat(), version=c.version,
                                                    tolerance=_plain(c.tolerance_pct), scope=scope), f["subtitle"])
         total = c.by_heading_line["total"]
         summary = c.burn["summary"]
-        self.header(ws, 3, [t["figure"], t["value"]])
+        self.header(ws, 3, [t["figure"], t["value"]], widths)
         figures = [
             (t["budget"], total["budget"], "eur"),
             (t["planned_to_date"], total["planned_to_date"], "eur"),
@@ -622,73 +671,85 @@ class _Writer:
         ]
         row = 4
         for label, value, kind in figures:
-            ws.write_string(row, 0, label, f["text"])
-            if value is None or value == "":
-                ws.write_string(row, 1, t["none"], f["text"])
-            elif kind == "text":
-                ws.write_string(row, 1, str(value), f["text"])
+            text = t["none"] if value is None or value == "" else str(value) if kind == "text" else ""
+            wraps = self.fit_row(ws, row, [(label, widths[0]), (text, widths[1])])
+            ws.write_string(row, 0, label, f["text.wrap"] if wraps else f["text"])
+            if text:
+                ws.write_string(row, 1, text, f["text.wrap"] if wraps else f["text"])
             else:
                 ws.write_number(row, 1, value, f[kind])
             row += 1
 
+        # Budget and actual by heading: "1 Personnel" in column A, the chart's categories.
         row += 1
         ws.write_string(row, 0, t["by_heading"], f["bold"])
         row += 1
-        self.header(ws, row, [t["key"], t["label"], t["budget"], t["actual"]])
+        self.header(ws, row, [t["label"], t["budget"], t["actual"]], widths)
         row += 1
         first_heading = row
         for heading in c.by_heading_line["rows"]:
-            ws.write_string(row, 0, heading["key"])
-            ws.write_string(row, 1, heading["label"])
-            ws.write_number(row, 2, heading["budget"], f["eur"])
-            ws.write_number(row, 3, heading["actual"], f["eur"])
+            name = f"{heading['key']} {heading['label']}"
+            wraps = self.fit_row(ws, row, [(name, widths[0])])
+            ws.write_string(row, 0, name, f["text.wrap"] if wraps else f["text"])
+            ws.write_number(row, 1, heading["budget"], f["eur"])
+            ws.write_number(row, 2, heading["actual"], f["eur"])
             row += 1
         last_heading = row - 1
-        ws.write_string(row, 0, "", f["total.text"])
-        ws.write_string(row, 1, total["label"], f["total.text"])
-        ws.write_formula(row, 2, f"=SUM(C{first_heading + 1}:C{max(row, first_heading + 1)})",
+        ws.write_string(row, 0, total["label"], f["total.text"])
+        ws.write_formula(row, 1, f"=SUM(B{first_heading + 1}:B{max(row, first_heading + 1)})",
                          f["total.eur"], total["budget"])
-        ws.write_formula(row, 3, f"=SUM(D{first_heading + 1}:D{max(row, first_heading + 1)})",
+        ws.write_formula(row, 2, f"=SUM(C{first_heading + 1}:C{max(row, first_heading + 1)})",
                          f["total.eur"], total["actual"])
         row += 2
 
         ws.write_string(row, 0, t["beneficiaries"], f["bold"])
         row += 1
-        self.header(ws, row, [t["key"], t["label"], t["actual"], t["target"], t["unit"], t["cost_per_beneficiary"]])
+        self.header(ws, row, [t["label"], t["actual"], t["target"], t["unit"], t["cost_per_beneficiary"]], widths)
         row += 1
         for item in c.beneficiaries["rows"]:
-            ws.write_string(row, 0, item["key"])
-            ws.write_string(row, 1, item["label"])
-            ws.write_number(row, 2, item["actual"], f["eur"])
-            ws.write_number(row, 3, item["target"], f["count"])
-            ws.write_string(row, 4, item["unit"])
+            name = f"{item['key']} {item['label']}"
+            wraps = self.fit_row(ws, row, [(name, widths[0]), (item["unit"], widths[3])])
+            ws.write_string(row, 0, name, f["text.wrap"] if wraps else f["text"])
+            ws.write_number(row, 1, item["actual"], f["eur"])
+            ws.write_number(row, 2, item["target"], f["count"])
+            ws.write_string(row, 3, item["unit"], f["text.wrap"] if wraps else f["text"])
             if item["cost_per_beneficiary"] is None:
-                ws.write_string(row, 5, t["none"])
+                ws.write_string(row, 4, t["none"])
             else:
-                ws.write_formula(row, 5, f'=IF(D{row + 1}=0,"",C{row + 1}/D{row + 1})', f["eur"],
+                ws.write_formula(row, 4, f'=IF(C{row + 1}=0,"",B{row + 1}/C{row + 1})', f["eur"],
                                  item["cost_per_beneficiary"])
             row += 1
 
-        ws.set_column(0, 0, 46)
-        ws.set_column(1, 1, 40)
-        ws.set_column(2, 5, 16)
+        for col, width in enumerate(widths):
+            ws.set_column(col, col, width)
         ws.freeze_panes(4, 0)
-        self.page_setup(ws, 3, 5)
+        # One page: the tables (about 95 characters, 720 pixels, wide) and the charts (440 pixels)
+        # side by side, some 45 rows tall, fit A4 landscape at about 80 % in Excel's Calibri, so
+        # 11-point text prints at about 8.5 points (LibreOffice with a wider fallback font: 7.5).
+        ws.set_landscape()
+        ws.set_paper(9)  # A4
+        ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
+        ws.fit_to_pages(1, 1)
+        ws.center_horizontally()
+        ws.set_footer("&L&A&R&P / &N")
+        ws.hide_gridlines(2)  # neither on screen nor printed: a report page, not a grid
 
+        chart_col = len(widths)
         if last_heading >= first_heading:
             chart = self.wb.add_chart({"type": "column"})
             sheet = SHEETS[self.lang]["summary"]
-            for col, name, colour in ((2, t["budget"], "#4F81BD"), (3, t["actual"], "#C0504D")):
+            for col, name, colour in ((1, t["budget"], "#4F81BD"), (2, t["actual"], "#C0504D")):
                 chart.add_series({
                     "name": name,
                     "categories": [sheet, first_heading, 0, last_heading, 0],
                     "values": [sheet, first_heading, col, last_heading, col],
                     "fill": {"color": colour},
                 })
-            chart.set_title({"name": t["chart.heading"]})
+            chart.set_title({"name": t["chart.heading"], "name_font": {"size": 12}})
             chart.set_y_axis({"num_format": FORMATS[self.lang]["eur"]})
-            chart.set_size({"width": 640, "height": 300})
-            ws.insert_chart(3, 7, chart)
+            chart.set_legend({"position": "bottom"})
+            chart.set_size(SUMMARY_CHART_SIZE)
+            ws.insert_chart(3, chart_col, chart)
 
         months = c.burn["months"]
         if months:
@@ -703,10 +764,11 @@ class _Writer:
                     "values": [burn_sheet, first, col, last, col],
                     "line": {"color": colour, "width": 2.25},
                 })
-            chart.set_title({"name": t["chart.burn"]})
+            chart.set_title({"name": t["chart.burn"], "name_font": {"size": 12}})
             chart.set_y_axis({"num_format": FORMATS[self.lang]["eur"]})
-            chart.set_size({"width": 640, "height": 300})
-            ws.insert_chart(19, 7, chart)
+            chart.set_legend({"position": "bottom"})
+            chart.set_size(SUMMARY_CHART_SIZE)
+            ws.insert_chart(3, chart_col, chart, {"y_offset": SUMMARY_CHART_SIZE["height"] + 15})
 
     # -- burn rate ------------------------------------------------------------------------------
 
@@ -715,7 +777,7 @@ class _Writer:
         ws = self.sheet("burn")
         self.heading_rows(ws, "burn")
         self.header(ws, 3, [t["month"], t["month_name"], t["actual"], t["planned"], t["cumulative_actual"],
-                            t["cumulative_planned"]])
+                            t["cumulative_planned"]], (16, 18, 18, 18, 18, 18))
         row = 4
         for month in self.c.burn["months"]:
             r = row + 1
@@ -773,7 +835,7 @@ class _Writer:
         ws.set_column(1, len(FX_COLUMNS), 17)
         ws.write_string(2, 0, f"{t['fx_method']}: {METHOD_WORDS[self.lang].get(recon.get('method'), '')}",
                         f["subtitle"])
-        self.header(ws, 3, [t["partner"]] + [t[c] for c in FX_COLUMNS])
+        self.header(ws, 3, [t["partner"]] + [t[c] for c in FX_COLUMNS], [16] + [17] * len(FX_COLUMNS))
         row = 4
         for item in recon.get("partners", []):
             ws.write_string(row, 0, str(item.get("partner", "")))
@@ -804,35 +866,66 @@ class _Writer:
     # -- expenditure detail -------------------------------------------------------------------------
 
     def sheet_detail(self) -> None:
-        t, f = self.t, self.f
-        # Rows go straight to the sheet's XML (see _DirectRowWorksheet); the rest as on any sheet.
-        ws = self.wb.add_worksheet(SHEETS[self.lang]["detail"], worksheet_class=_DirectRowWorksheet)
+        """The counted expenditures, oldest first, on as many sheets as Excel's row limit needs
+        ("Expenditure detail", "Expenditure detail (2)", ...): each sheet ends with the SUBTOTAL
+        of its own rows, the last one also with the total of every sheet's."""
+        f = self.f
+        name = SHEETS[self.lang]["detail"]
         # The columns, their headers and widths: expenditures.fields. The conversion method is the
         # grant's, stated once on the about sheet, not on every row.
         columns = [(column.cell, workbook_sources(column, field)) for column, field in WORKBOOK_COLUMNS]
-        self.header(ws, 0, [t[column.label] for column, _ in WORKBOOK_COLUMNS])
         cells = [self.detail_cell(cell, sources) for cell, sources in columns]
         eur_sources = [sources[0] for cell, sources in columns if cell is Cell.EUR]
-        write_row = ws.write_direct_row
-        row = 0
-        total_eur = Decimal("0.00")
-        for item in self.c.detail:
-            row += 1
-            write_row(row, [cell(item) for cell in cells])
-            for source in eur_sources:
-                total_eur += item[source]
-        last = row
-        row += 2
         eur_col = next(index for index, (cell, _) in enumerate(columns) if cell is Cell.EUR)
-        ws.write_string(row, eur_col - 1, word(self.lang, "total"), f["total.text"])
         eur_name = xl_col_to_name(eur_col)
-        ws.write_formula(row, eur_col, f"=SUBTOTAL(9,{eur_name}2:{eur_name}{max(last + 1, 2)})", f["total.eur"],
-                         total_eur.quantize(CENT))
-        ws.autofilter(0, 0, max(last, 1), len(columns) - 1)
+        rows_per_sheet = DETAIL_SHEET_ROWS - 1 - DETAIL_FOOTER_ROWS
+        if rows_per_sheet < 1:
+            raise ValueError(f"DETAIL_SHEET_ROWS {DETAIL_SHEET_ROWS} leaves no row for the detail")
+        sheets: list[tuple[str, int, Decimal]] = []  # (sheet name, total's row, total)
+        items = iter(self.c.detail)
+        item = next(items, None)
+        while True:
+            sheet_name = name if not sheets else f"{name} ({len(sheets) + 1})"
+            ws, write_row = self.detail_sheet(sheet_name, columns)
+            row = 0
+            sheet_eur = Decimal("0.00")
+            while item is not None and row < rows_per_sheet:
+                row += 1
+                write_row(row, [cell(item) for cell in cells])
+                for source in eur_sources:
+                    sheet_eur += item[source]
+                item = next(items, None)
+            last = row
+            row += 2
+            ws.write_string(row, eur_col - 1, word(self.lang, "total"), f["total.text"])
+            ws.write_formula(row, eur_col, f"=SUBTOTAL(9,{eur_name}2:{eur_name}{max(last + 1, 2)})", f["total.eur"],
+                             sheet_eur.quantize(CENT))
+            sheets.append((sheet_name, row, sheet_eur))
+            if item is None:
+                if len(sheets) > 1:
+                    # The sheets' totals added up: the detail's total, where the last rows end.
+                    row += 1
+                    total_eur = sum((total for _, _, total in sheets), Decimal("0.00"))
+                    ws.write_string(row, eur_col - 1, f"{word(self.lang, 'total')} ({name})", f["total.text"])
+                    ws.write_formula(row, eur_col, "=" + "+".join(
+                        f"'{sheet}'!{eur_name}{total_row + 1}" for sheet, total_row, _ in sheets),
+                        f["total.eur"], total_eur.quantize(CENT))
+                ws.autofilter(0, 0, max(last, 1), len(columns) - 1)
+                break
+            ws.autofilter(0, 0, max(last, 1), len(columns) - 1)
+
+    def detail_sheet(self, sheet_name: str, columns):
+        """A detail sheet with its header, widths and print set-up; its direct-row writer."""
+        t = self.t
+        # Rows go straight to the sheet's XML (see _DirectRowWorksheet); the rest as on any sheet.
+        ws = self.wb.add_worksheet(sheet_name, worksheet_class=_DirectRowWorksheet)
+        self.header(ws, 0, [t[column.label] for column, _ in WORKBOOK_COLUMNS],
+                    [column.width for column, _ in WORKBOOK_COLUMNS])
         ws.freeze_panes(1, 0)
         for col, (column, _) in enumerate(WORKBOOK_COLUMNS):
             ws.set_column(col, col, column.width)
         self.page_setup(ws, 0, len(columns) - 1)
+        return ws, ws.write_direct_row
 
     def detail_cell(self, cell: Cell, sources: tuple[str, ...]):
         """The function writing a detail row's ``(value, format)`` (None: no cell) for a column."""
@@ -911,8 +1004,7 @@ class _Writer:
         ws.write_string(row, 1, t["def.pace"], f["wrap"])
         ws.set_column(0, 0, 34)
         ws.set_column(1, 1, 100)
-        ws.set_landscape()
-        ws.fit_to_pages(1, 0)
+        self.page_setup(ws, None, 1)
 
     def sheet_revision(self) -> None:
         """Original against revised budget, by heading and line (only for a revised grant)."""
@@ -920,7 +1012,8 @@ class _Writer:
         ws = self.sheet("revision")
         self.heading_rows(ws, "revision")
         self.header(ws, 3, [t["key"], t["label"], t["original"].format(number=c.original_number),
-                            t["revised"].format(number=c.version_number), t["change"], t["change_pct"]])
+                            t["revised"].format(number=c.version_number), t["change"], t["change_pct"]],
+                    (10, 48, 18, 18, 18, 11))
         row = 4
 
         def write(data: dict, style: str = "", label_format=None, span: tuple[int, int] | None = None) -> None:
@@ -966,7 +1059,7 @@ class _Writer:
         ws.set_row(2, 45)
         ws.merge_range(2, 0, 2, 5, t["digests.note"].replace("{code}", c.grant_code), f["wrap"])
         self.header(ws, 4, [t["partner"], t["period"], t["accepted_at"], t["digest"], t["previous_digest"],
-                            t["reopenings"]])
+                            t["reopenings"]], (12, 12, 22, 68, 68, 60))
         row = 5
         for item in c.digests:
             accepted = item["accepted_at"]
@@ -1006,6 +1099,33 @@ class _Writer:
 def workbook_write(content: WorkbookContent, out) -> None:
     """Write the workbook of ``content`` to ``out`` (a path or a binary file object)."""
     _Writer(content, out).write()
+
+
+def _version_state(lang: str, status: str) -> str:
+    """'approved' -> "approved" / "approuvée": the state as a word within the version's name."""
+    state = VERSION_STATES[lang if lang in TEXT else "en"].get(status, status)
+    return state[:1].lower() + state[1:]
+
+
+def _wrapped_lines(text: str, width: float) -> int:
+    """The lines ``text`` takes wrapped in a column ``width`` characters wide: an estimate, word by
+    word, with room to spare for bold and wide letters (xlsxwriter cannot measure text)."""
+    room = max(int(width * 0.85) - 1, 1)
+    lines = 0
+    for paragraph in str(text).split("\n"):
+        count, used = 1, 0
+        for part in paragraph.split():
+            need = len(part) if used == 0 else used + 1 + len(part)
+            if need <= room:
+                used = need
+                continue
+            if used:
+                count += 1
+            # a word longer than the column breaks across lines
+            count += (len(part) - 1) // room
+            used = len(part) - ((len(part) - 1) // room) * room
+        lines += count
+    return max(lines, 1)
 
 
 def _plain(value: Decimal) -> str:

@@ -35,6 +35,14 @@ SAME_IN_FRENCH = {
     ("expenditures.workbook.LABELS", "date"),  # Date
 }
 
+# Words new in the code whose French is not yet in the catalogue (locale/ is updated on its own,
+# from the msgids and French given with the change). Only they may come out in English; once the
+# catalogue has their French, the test says so and they leave this list.
+AWAITING_FRENCH = {
+    ("reports.excel.TEXT", "flag.ok"),  # within tolerance: dans la tolérance
+    ("reports.excel.TEXT", "def.flag"),  # the flag's definition, naming "within tolerance"
+}
+
 
 @pytest.mark.parametrize("name", TABLES)
 def test_every_label_has_its_french(name):
@@ -48,6 +56,9 @@ def test_every_label_has_its_french(name):
         if (name, key) in SAME_IN_FRENCH:
             if french != english:
                 listed_but_translated.append((key, english, french))
+        elif (name, key) in AWAITING_FRENCH:
+            if french != english:
+                listed_but_translated.append((key, english, french))
         elif french == english:
             untranslated.append((key, english))
     assert not untranslated, f"{name}: no French in the catalogue for {untranslated}"
@@ -55,7 +66,7 @@ def test_every_label_has_its_french(name):
 
 
 def test_the_same_words_list_names_real_labels():
-    for name, key in SAME_IN_FRENCH:
+    for name, key in SAME_IN_FRENCH | AWAITING_FRENCH:
         assert key in TABLES[name].messages, (name, key)
 
 

@@ -17,13 +17,16 @@ from reports.selectors import budget_version_for, report_as_of
 from reports.variance import variance
 from tests.reports.conftest import inputs_for
 from tests.reports.test_footing import spend_on_seed
+from tests.test_translations import AWAITING_FRENCH
 
 D = Decimal
 AS_OF = date(2020, 3, 15)
 VARIANCE_COLUMNS = ("key", "label", "budget", "planned_to_date", "actual", "variance", "variance_pct",
                     "use_pct", "variance_to_date")
-FLAG_WORDS = {"en": {"over": "over", "under": "under", "ok": "ok"},
-              "fr": {"over": "dépassement", "under": "sous-exécution", "ok": "ok"}}
+FLAG_WORDS = {"en": {"over": "over", "under": "under", "ok": "within tolerance"},
+              "fr": {"over": "dépassement", "under": "sous-exécution", "ok": "dans la tolérance"}}
+if ("reports.excel.TEXT", "flag.ok") in AWAITING_FRENCH:  # until the catalogue has its French
+    FLAG_WORDS["fr"]["ok"] = FLAG_WORDS["en"]["ok"]
 
 
 def money(value) -> Decimal:
@@ -148,9 +151,9 @@ def test_burn_rate_summary_and_beneficiaries_equal_the_json(small, finance, lang
     assert percent(summary[labels[5]]) == D(s["time_elapsed_pct"])
     # cost per beneficiary, further down the summary
     cells = list(wb[SHEETS[lang]["summary"]].iter_rows(min_row=1, max_col=6, values_only=True))
-    row = next(r for r in cells if r[0] == "1" and r[3] == 300)
-    assert (row[1], money(row[2]), row[4], money(row[5])) == (
-        costs["rows"][0]["label"], D(costs["rows"][0]["actual"]), costs["rows"][0]["unit"],
+    row = next(r for r in cells if r[0] == f"1 {costs['rows'][0]['label']}" and r[2] == 300)
+    assert (money(row[1]), row[3], money(row[4])) == (
+        D(costs["rows"][0]["actual"]), costs["rows"][0]["unit"],
         D(costs["rows"][0]["cost_per_beneficiary"]))
     assert len(wb[SHEETS[lang]["summary"]]._charts) == 2
 
