@@ -575,7 +575,7 @@ def test_the_statement_page_shows_its_lines_as_a_table_with_their_budget_figures
     budget = sum(a.amount.amount for a in Allocation.objects.filter(
         version__is_current=True, partner=mali["BNCE"], budget_line=mali["2.1"]))
     assert figure["remaining"] == money_text(budget - Decimal("762.25"), "EUR")
-    assert ("Closing balance" in page.text or "closing balance" in page.text.lower())
+    assert "solde de clôture" in page.text.lower()  # the admin in French
     assert "6,000,000 XOF" in page.text and "F CFA" not in page.text
     assert "statement__id__exact" in review["expenditures_url"]
     assert admin_client.get(review["expenditures_url"]).context["cl"].result_count == 1
