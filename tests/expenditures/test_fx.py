@@ -140,11 +140,11 @@ def test_worked_example_at_parity_matches_an_independent_division(example_under)
     # given the example at the parity
     example = example_under("parity")
 
-    # then each value is XOF / 655.957 half up, and the rate shown is XOF / EUR to 6 decimals
+    # then each value is XOF / 655.957 half up, and the rate shown is the rate used, the parity
     assert example.stored() == [by_hand(3_250_000, "655.957"), by_hand(4_550_000, "655.957"),
                                 by_hand(6_000_000, "655.957")]
     first = Expenditure.objects.get(pk=example.expenditures[0].pk)
-    assert first.fx_rate == Decimal("655.957405")  # 3,250,000 / 4,954.59
+    assert first.fx_rate == Decimal("655.957000")  # not 3,250,000 / 4,954.59 = 655.957405
 
 
 def test_weighted_average_uses_transfers_received_up_to_the_day_and_parity_before(example_under):
@@ -156,7 +156,7 @@ def test_weighted_average_uses_transfers_received_up_to_the_day_and_parity_befor
     assert Expenditure.objects.get(pk=early.pk).amount_eur == Decimal("1000.00")
     may = Expenditure.objects.get(pk=example.expenditures[2].pk)
     assert may.amount_eur == by_hand(6_000_000, "652") == Decimal("9202.45")
-    assert may.fx_rate == Decimal("652.000283")  # 6,000,000 / 9,202.45, as shown
+    assert may.fx_rate == Decimal("652.000000")  # the average used, not 6,000,000 / 9,202.45 = 652.000283
 
 
 # --- fifo: straddling and unfunded ----------------------------------------------------------------------
