@@ -230,9 +230,9 @@ class StrictQueryParams(BaseFilterBackend):
             return queryset
         unknown = sorted(set(request.query_params) - accepted_parameters(view))
         if unknown:
+            # Django's own words (translated in its catalogue); the schema lists what the list reads.
             raise ValidationError({name: [ErrorDetail(
-                _("Unknown query parameter. This list reads: %(accepted)s.")
-                % {"accepted": ", ".join(sorted(accepted_parameters(view) - ALWAYS_ACCEPTED)) or "-"},
+                _("Select a valid choice. %(value)s is not one of the available choices.") % {"value": name},
                 code=ErrorCode.UNKNOWN_PARAMETER)] for name in unknown})
         return queryset
 
@@ -249,9 +249,8 @@ class StrictOrderingFilter(OrderingFilter):
             wrong = [field for field in fields if field.lstrip("-") not in valid]
             if wrong:
                 raise ValidationError({self.ordering_param: [ErrorDetail(
-                    _("Unknown ordering %(wrong)s. This list is ordered by: %(valid)s (a leading - reverses).")
-                    % {"wrong": ", ".join(wrong), "valid": ", ".join(sorted(valid)) or "-"},
-                    code=ErrorCode.UNKNOWN_ORDERING)]})
+                    _("Select a valid choice. %(value)s is not one of the available choices.")
+                    % {"value": ", ".join(wrong)}, code=ErrorCode.UNKNOWN_ORDERING)]})
         return super().get_ordering(request, queryset, view)
 
     def get_schema_operation_parameters(self, view):
