@@ -333,6 +333,8 @@ class ExpenditureSerializer(MoneyInputMixin, serializers.ModelSerializer):
         """After a failed ``is_valid``: the body's fields that are valid on their own, by name
         (the view asks the service's rules about them, so that one answer lists every problem)."""
         valid = {}
+        if not isinstance(self.initial_data, dict):  # not an object: no field to ask about
+            return valid
         for name, field in self.fields.items():
             if field.read_only or name in self.errors or name not in self.initial_data:
                 continue

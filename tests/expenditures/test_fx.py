@@ -601,13 +601,13 @@ def test_the_engine_is_what_every_helper_answers():
     context = fx.ConversionContext(rates)
     amount = Decimal(3_250_000)
 
-    # then conversion_for, conversion_at_parity and convert agree, and the rate stored is XOF / EUR
+    # then conversion_for, conversion_at_parity and convert agree, and the rate stored is the rate used
     at_parity = fx.convert(amount, "XOF", "parity", date(2020, 2, 1), context=context)
     assert at_parity == fx.conversion_at_parity(xof(3_250_000), parity=PARITY)
-    assert at_parity.values == (Decimal("4954.59"), Decimal("655.957405"), "parity", False, Decimal("0"))
+    assert at_parity.values == (Decimal("4954.59"), Decimal("655.957000"), "parity", False, Decimal("0"))
     rates._monthly = {}
     assert fx.conversion_for(xof(3_250_000), method="monthly_rate", day=date(2020, 2, 1), rates=rates).values == (
-        Decimal("4954.59"), Decimal("655.957405"), "monthly_rate", True, Decimal("0"))
+        Decimal("4954.59"), Decimal("655.957000"), "monthly_rate", True, Decimal("0"))
     # a draft under fifo is at the parity and says so; EUR is never converted
     assert fx.convert(amount, "XOF", "fifo", date(2020, 2, 1), "draft", context).fx_method == "parity"
     assert fx.convert(Decimal("12.30"), "EUR", "fifo", date(2020, 2, 1), context=context).values == (
@@ -658,9 +658,9 @@ def _spend(grant, partner, amount: int, day: date, voucher: str) -> Expenditure:
 def test_fifo_open_rows_get_what_a_frozen_row_left_of_its_tranche(accepted_quarter):
     grant, bnce, t1, frozen = accepted_quarter
     # the accepted row took 4,000,000 XOF of the first tranche: 4,000,000 x 10,000 / 6,500,000 = 6,153.85
-    # (its rate shown: 4,000,000 / 6,153.85)
+    # (its rate shown: the tranche's, 650; not 4,000,000 / 6,153.85)
     accepted = _frozen_state(frozen.pk)
-    assert accepted == ((Decimal("6153.85"), Decimal("649.999594"), "fifo", False, Decimal("0")),
+    assert accepted == ((Decimal("6153.85"), Decimal("650.000000"), "fifo", False, Decimal("0")),
                         ((t1.pk, Decimal("4000000"), Decimal("6153.85"), Decimal("650.000000")),))
 
     # when BNCE records 1,000,000 XOF in the open 2016-Q2, before the accepted row
