@@ -90,7 +90,9 @@ ErrorResponse429Serializer = _error_serializers("TooManyRequests429", codes_for(
 # a query's, by parameter. Named in the views' ``extend_schema``, so that a generated client
 # reads them as it reads any error.
 StatementProblemsSerializer = _error_serializers(
-    "StatementProblems400", codes_for(HTTPStatus.BAD_REQUEST), error_type=ValidationErrorEnum,
+    # with DRF's invalid_choice: the upload's ?lang is read by a choice field
+    "StatementProblems400", sorted({*codes_for(HTTPStatus.BAD_REQUEST), "invalid_choice"}),
+    error_type=ValidationErrorEnum,
     attr_help='The field or line concerned: "closing_balance", "expenditures.0.date", "explanations.2.3".')
 WorkbookProblemsSerializer = _error_serializers(
     "WorkbookProblems400", None, error_type=ValidationErrorEnum,
