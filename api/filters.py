@@ -8,13 +8,18 @@ from django.db import connection
 from django.db.models import BigIntegerField, Q
 from django.db.models.expressions import RawSQL
 from django.utils import translation
+from django.utils.translation import gettext as _
 from django_filters.constants import EMPTY_VALUES
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.utils import translate_validation
+from rest_framework.exceptions import ErrorDetail, ValidationError
+from rest_framework.filters import BaseFilterBackend, OrderingFilter
 
+from budget.models import Allocation
 from expenditures.fields import FIELDS as EXPENDITURE_FIELDS
 from expenditures.fields import FilterKind
 from expenditures.models import Expenditure, FundTransfer, QuarterlyStatement, StatementStatus
+from grants.errors import ErrorCode
 from grants.periods import FIRST_YEAR, LAST_YEAR
 
 
@@ -171,3 +176,91 @@ class StatementFilter(django_filters.FilterSet):
     class Meta:
         model = QuarterlyStatement
         fields = ["grant", "partner", "status", "year", "quarter"]
+
+
+class AllocationFilter(django_filters.FilterSet):
+    """A version's allocations by line (a heading's code takes its lines), partner, location and year."""
+
+    budget_line = django_filters.CharFilter(method="line_or_heading",
+                                            help_text='A line\'s code ("2.1"), or a heading\'s ("2") for its lines.')
+    partner = django_filters.CharFilter(field_name="partner__code", help_text="A partner's code.")
+    location = django_filters.CharFilter(field_name="location__code", help_text="A location's code.")
+    year = IntegerFilter(min_value=1, max_value=100, help_text="The project year, from 1.")
+
+    class Meta:
+        model = Allocation
+        fields = ["budget_line", "partner", "location", "year"]
+
+    @staticmethod
+    def line_or_heading(queryset, name, value):
+        return queryset.filter(Q(budget_line__code=value) | Q(budget_line__parent__code=value))
+
+
+# --- a list refuses what it does not read ----------------------------------------------------------
+
+# Read by every view whatever its list: DRF's format suffix, the request's language.
+ALWAYS_ACCEPTED = frozenset({"format", "lang"})
+
+
+def accepted_parameters(view) -> set[str]:
+    """The query parameters ``view``'s list reads: its filterset's, its ordering's, its paginator's,
+    and any it declares itself (``extra_query_params``)."""
+    accepted = set(ALWAYS_ACCEPTED) | set(getattr(view, "extra_query_params", ()))
+    filterset_class = getattr(view, "filterset_class", None)
+    backends = list(getattr(view, "filter_backends", ()))
+    if filterset_class is not None and any(issubclass(b, DjangoFilterBackend) for b in backends):
+        accepted |= set(filterset_class.base_filters)
+    for backend in backends:
+        if issubclass(backend, OrderingFilter):
+            accepted.add(backend.ordering_param)
+    paginator = getattr(view, "paginator", None)
+    if paginator is not None:
+        accepted |= {name for name in (getattr(paginator, "page_query_param", None),
+                                       getattr(paginator, "page_size_query_param", None)) if name}
+    return accepted
+
+
+class StrictQueryParams(BaseFilterBackend):
+    """First of every list's filter backends: a query parameter the list does not read is refused
+    (400 ``unknown_parameter``, naming it) rather than silently ignored, so that a misspelt filter
+    never passes for an empty one. Only lists: a record's detail reads no query."""
+
+    def filter_queryset(self, request, queryset, view):
+        if getattr(view, "action", None) != "list":
+            return queryset
+        unknown = sorted(set(request.query_params) - accepted_parameters(view))
+        if unknown:
+            # Django's own words (translated in its catalogue); the schema lists what the list reads.
+            raise ValidationError({name: [ErrorDetail(
+                _("Select a valid choice. %(value)s is not one of the available choices.") % {"value": name},
+                code=ErrorCode.UNKNOWN_PARAMETER)] for name in unknown})
+        return queryset
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """DRF's ordering, but an ordering by a field the list does not offer is refused (400
+    ``unknown_ordering``) instead of ignored."""
+
+    def get_ordering(self, request, queryset, view):
+        params = request.query_params.get(self.ordering_param)
+        if params:
+            fields = [param.strip() for param in params.split(",")]
+            valid = {name for name, _label in self.get_valid_fields(queryset, view, {"request": request})}
+            wrong = [field for field in fields if field.lstrip("-") not in valid]
+            if wrong:
+                raise ValidationError({self.ordering_param: [ErrorDetail(
+                    _("Select a valid choice. %(value)s is not one of the available choices.")
+                    % {"value": ", ".join(wrong)}, code=ErrorCode.UNKNOWN_ORDERING)]})
+        return super().get_ordering(request, queryset, view)
+
+    def get_schema_operation_parameters(self, view):
+        # The orderings offered, as values (DRF documents any string).
+        parameters = super().get_schema_operation_parameters(view)
+        fields = getattr(view, "ordering_fields", None)
+        if isinstance(fields, (list, tuple)):
+            for parameter in parameters:
+                parameter["schema"] = {"type": "array", "items": {
+                    "type": "string", "enum": [value for f in fields for value in (f, f"-{f}")]}}
+                parameter["explode"] = False
+                parameter["style"] = "form"
+        return parameters

@@ -37,6 +37,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 
 from api.exceptions import exception_handler as ledger_exception_handler
 from api.idempotency import IdempotentCreateMixin
+from api.resources import standard_text, tag_of
 from grants.errors import codes_for, codes_for_field
 
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
@@ -89,7 +90,9 @@ ErrorResponse429Serializer = _error_serializers("TooManyRequests429", codes_for(
 # a query's, by parameter. Named in the views' ``extend_schema``, so that a generated client
 # reads them as it reads any error.
 StatementProblemsSerializer = _error_serializers(
-    "StatementProblems400", codes_for(HTTPStatus.BAD_REQUEST), error_type=ValidationErrorEnum,
+    # with DRF's invalid_choice: the upload's ?lang is read by a choice field
+    "StatementProblems400", sorted({*codes_for(HTTPStatus.BAD_REQUEST), "invalid_choice"}),
+    error_type=ValidationErrorEnum,
     attr_help='The field or line concerned: "closing_balance", "expenditures.0.date", "explanations.2.3".')
 WorkbookProblemsSerializer = _error_serializers(
     "WorkbookProblems400", None, error_type=ValidationErrorEnum,
@@ -104,7 +107,48 @@ QueryProblemsSerializer = _error_serializers(
 StatementProblemsResponseSerializer = StatementProblemsSerializer
 
 
+def _first_sentence(text: str) -> str:
+    """A summary from a description: its first clause, at most a line."""
+    first = re.split(r"(?<=[a-z0-9)])[.:;]\s|\s\(|\n\n", text.strip(), maxsplit=1)[0]
+    first = " ".join(first.split()).rstrip(".")
+    return first.split(", ")[0] if len(first) > 100 else first
+
+
 class AutoSchema(StandardizedAutoSchema):
+    """Tags, summaries and descriptions written for the API's users.
+
+    The rule: an operation's description is an ``extend_schema(description=...)``, else the
+    docstring of its own handler written in ``api/views*.py`` (the action or method itself, never a
+    class's docstring, nor one inherited from a mixin or from DRF), else the standard action's
+    text (``api.resources``). Its summary: ``extend_schema(summary=...)``, else the standard
+    action's, else the description's first clause. Tags: by path (``api.resources.tag_of``).
+    ``tests/api/test_front_door.py`` checks every operation has both and no internal wording."""
+
+    def get_tags(self) -> list[str]:
+        return [tag_of(self.path)]
+
+    def _own_handler_doc(self) -> str:
+        name = getattr(self.view, "action", None) or self.method.lower()
+        handler = getattr(type(self.view), name, None)
+        module = getattr(handler, "__module__", "") or ""
+        doc = getattr(handler, "__doc__", None)
+        if not doc or not module.startswith("api.views"):
+            return ""
+        return " ".join(line.strip() for line in doc.strip().splitlines())
+
+    def get_description(self) -> str:
+        own = self._own_handler_doc()
+        if own:
+            return own
+        standard = standard_text(getattr(self.view, "action", None), self.path)
+        return standard[1] if standard else ""
+
+    def get_summary(self) -> str | None:
+        standard = standard_text(getattr(self.view, "action", None), self.path)
+        if standard:
+            return standard[0]
+        return _first_sentence(self.get_description()) or None
+
     def _should_add_error_response(self, responses: dict, status_code: str) -> bool:
         """Which error statuses the operation documents: decided from its view, method and
         permissions (DRF's public view API), not by the library's private helpers."""
@@ -258,3 +302,54 @@ def _document_union(union_name: str, schemas: dict, body_fields: set[str], index
             patterned = True
     if patterned:
         union.pop("discriminator", None)
+
+
+# --- 400 of a list's query string: unknown parameters and orderings (api.filters) ---------------
+
+def document_list_query_errors(result: dict, generator=None, request=None, public=None) -> dict:
+    """drf-spectacular's postprocessing hook: every paginated list refuses a query parameter it
+    does not read (400 ``unknown_parameter``, ``attr`` the parameter) and an ordering it does not
+    offer (400 ``unknown_ordering`` on ``ordering``), ``api.filters.StrictQueryParams`` and
+    ``StrictOrderingFilter``: their error items join the list's 400 validation body."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    ordering_name, unknown_name = "ListOrderingErrorComponent", "ListUnknownParameterErrorComponent"
+    schemas[ordering_name] = {"type": "object", "required": ["attr", "code", "detail"], "properties": {
+        "attr": {"type": "string", **_enum(["ordering"])}, "code": {"type": "string", **_enum(["unknown_ordering"])},
+        "detail": {"type": "string"}}}
+    schemas[unknown_name] = {"type": "object", "required": ["attr", "code", "detail"], "properties": {
+        "attr": {"type": "string", "description": "The query parameter the list does not read."},
+        "code": {"type": "string", **_enum(["unknown_parameter"])}, "detail": {"type": "string"}}}
+    for operations in result.get("paths", {}).values():
+        operation = operations.get("get")
+        if not isinstance(operation, dict) or not any(
+                parameter.get("name") == "page" and parameter.get("in") == "query"
+                for parameter in operation.get("parameters", ())):
+            continue
+        body = operation.get("responses", {}).get("400", {}).get("content", {}).get("application/json", {})
+        ref = body.get("schema", {}).get("$ref")
+        if not ref:
+            continue
+        response = schemas[_component_name(ref)]
+        mapping = response.setdefault("discriminator", {"propertyName": "type", "mapping": {}})["mapping"]
+        validation_ref = mapping.get("validation_error")
+        prefix = camelize(operation["operationId"])
+        if validation_ref is None:
+            union_name, validation_name = f"{prefix}QueryError", f"{prefix}QueryValidationError"
+            schemas[union_name] = {"oneOf": []}
+            schemas[validation_name] = {"type": "object", "required": ["errors", "type"], "properties": {
+                "type": {"$ref": "#/components/schemas/ValidationErrorEnum"},
+                "errors": {"type": "array", "items": {"$ref": f"#/components/schemas/{union_name}"}}}}
+            validation_ref = f"#/components/schemas/{validation_name}"
+            response.setdefault("oneOf", []).append({"$ref": validation_ref})
+            mapping["validation_error"] = validation_ref
+        validation = schemas[_component_name(validation_ref)]
+        union = schemas[_component_name(validation["properties"]["errors"]["items"]["$ref"])]
+        items = union.setdefault("oneOf", [])
+        for name in (ordering_name, unknown_name):
+            item = {"$ref": f"#/components/schemas/{name}"}
+            if item not in items:
+                items.append(item)
+        # An unknown parameter's attr is any name: no discriminator maps it (each item's code
+        # enum keeps exactly one match).
+        union.pop("discriminator", None)
+    return result

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -176,13 +177,38 @@ class GrantDetailSerializer(GrantSerializer):
 # --- budget -----------------------------------------------------------------------------------
 
 class BudgetLineSerializer(serializers.ModelSerializer):
+    """A line or heading, with its budget in a version (the view gives ``budget_version``, the
+    version or None, and ``budget_by_line``, {line id: EUR}, in the context)."""
+
     parent = serializers.CharField(allow_null=True, required=False, default=None,
                                    help_text="The heading's code, or null for a heading.")
+    budget = serializers.SerializerMethodField(
+        help_text="Its budget in `budget_version` (a heading's: the sum of its lines'); for a partner member, "
+                  "its own allocations only. Null before the grant's first approved version.")
+    budget_currency = serializers.SerializerMethodField()
+    budget_version = serializers.SerializerMethodField(
+        help_text="The version the budget is read from: the current one, or the one asked with `?version=`.")
 
     class Meta:
         model = BudgetLine
-        fields = ["code", "parent", "label_fr", "label_en", "beneficiary_target", "beneficiary_unit"]
+        fields = ["code", "parent", "label_fr", "label_en", "beneficiary_target", "beneficiary_unit",
+                  "budget", "budget_currency", "budget_version"]
         extra_kwargs = {"code": {"validators": [validate_code]}}
+
+    @extend_schema_field(decimal_string(nullable=True))
+    def get_budget(self, line) -> str | None:
+        if self.context.get("budget_version") is None:
+            return None
+        return str(self.context["budget_by_line"].get(line.pk, Decimal("0")).quantize(PCT))
+
+    @extend_schema_field({"type": "string", "enum": ["EUR"]})
+    def get_budget_currency(self, line) -> str:
+        return "EUR"
+
+    @extend_schema_field({"type": "integer", "nullable": True})
+    def get_budget_version(self, line) -> int | None:
+        version = self.context.get("budget_version")
+        return None if version is None else version.number
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -302,6 +328,34 @@ class ExpenditureSerializer(MoneyInputMixin, serializers.ModelSerializer):
         data = super().to_representation(instance)
         data["budget_line"] = instance.budget_line.code
         return data
+
+    def valid_fields(self) -> dict:
+        """After a failed ``is_valid``: the body's fields that are valid on their own, by name
+        (the view asks the service's rules about them, so that one answer lists every problem)."""
+        valid = {}
+        if not isinstance(self.initial_data, dict):  # not an object: no field to ask about
+            return valid
+        for name, field in self.fields.items():
+            if field.read_only or name in self.errors or name not in self.initial_data:
+                continue
+            try:
+                valid[name] = field.run_validation(self.initial_data[name])
+            except (serializers.ValidationError, DjangoValidationError):
+                continue
+        return valid
+
+    def is_valid(self, *, raise_exception=False):
+        """DRF's, but a body with malformed fields also hears the service's rules about the fields
+        that are well formed (``context["rule_problems"]``, given by the view: {attr: [ErrorDetail]})."""
+        valid = super().is_valid(raise_exception=False)
+        if not valid and raise_exception:
+            errors = dict(self.errors)
+            rule_problems = self.context.get("rule_problems")
+            if rule_problems is not None:
+                for attr, details in rule_problems(self).items():
+                    errors.setdefault(attr, details)
+            raise serializers.ValidationError(errors)
+        return valid
 
 
 class AdjustmentSerializer(MoneyInputMixin, serializers.Serializer):

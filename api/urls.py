@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import SimpleRouter
 
 from api import views
+from api.views_root import ApiRootView
 from grants.errors import ErrorCode
 
 router = SimpleRouter()
@@ -46,6 +47,7 @@ def not_found(request, *args, **kwargs):
 
 
 urlpatterns = [
+    path("api/v1/", ApiRootView.as_view(), name="api-root"),
     path("api/v1/", include(router.urls + extra)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

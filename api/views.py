@@ -1,5 +1,5 @@
 """The API's views: thin. Each validates its input with a serializer, calls one service or
-selector, and serializes the answer. Scoping by role is done in ``get_queryset``, so a record
+selector, and serializes the answer. Scoping by role is done in `get_queryset`, so a record
 that is not the user's is 404."""
 
 from __future__ import annotations
@@ -11,19 +11,25 @@ from django.db.models import DecimalField, OuterRef, Prefetch, Q, QuerySet, Subq
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
-from rest_framework import viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
-from rest_framework.filters import OrderingFilter
+from rest_framework.exceptions import ErrorDetail, NotFound
 from rest_framework.response import Response
 
 from api.access import budget_line_or_400, grant_not_found, grant_or_404
-from api.filters import ExpenditureFilter, ExpenditureFilterBackend, TransferFilter
+from api.filters import (
+    AllocationFilter,
+    ExpenditureFilter,
+    ExpenditureFilterBackend,
+    StrictOrderingFilter,
+    StrictQueryParams,
+    TransferFilter,
+)
 from api.idempotency import IDEMPOTENCY_PARAMETER, IdempotentCreateMixin
 from api.permissions import FinanceOrPartnerWrites, FinanceWritesOthersRead
-from api.schema import ErrorResponse409Serializer
+from api.schema import ErrorResponse409Serializer, document_query_errors
 from api.serializers import (
     EXPENDITURE_LIST_COLUMNS,
     RELATED_CODE_COLUMNS,
@@ -42,6 +48,7 @@ from api.serializers import (
     VersionSerializer,
     expenditure_list_rows,
 )
+from budget import selectors as budget_selectors
 from budget import services as budget_services
 from budget.models import Allocation, BudgetLine, BudgetVersion, DonorDecision
 from expenditures import services as expenditure_services
@@ -62,13 +69,20 @@ from grants.access import (
     require_grant_visible,
     visible_records,
 )
+from grants.errors import ApplicationError
 from grants.models import Donor, FxMethod, Grant, GrantDonor, Location, Partner
 from grants.money import MoneyValue, money_sum
 from grants.validation import holds_nul
 
 CONFLICT = OpenApiResponse(response=ErrorResponse409Serializer,
                            description="The record's state forbids it (approved version, locked quarter).")
+VERSION_PARAMETER = OpenApiParameter(
+    "version", int, description="The budget version to read the budget from (its number); the current one by default.")
 ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=14, decimal_places=2))
+
+
+class VersionQuerySerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
 
 
 class CodeLookupMixin:
@@ -126,7 +140,7 @@ class ExchangeRateViewSet(viewsets.ModelViewSet):
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         record = serializer.instance
-        if "rate" in data:  # the service names the record ``rate``: its field travels on the record
+        if "rate" in data:  # the service names the record `rate`: its field travels on the record
             record.rate = data.pop("rate")
         serializer.instance = expenditure_services.exchange_rate_update(rate=record, by=self.request.user, **data)
 
@@ -199,7 +213,7 @@ class GrantViewSet(CodeLookupMixin, viewsets.ModelViewSet):
 
 
 class _GrantChildMixin:
-    """Views under ``grants/{grant_code}/``: the grant must be one the user may read."""
+    """Views under `grants/{grant_code}/`: the grant must be one the user may read."""
 
     def get_grant(self):
         if not hasattr(self, "_grant"):
@@ -207,11 +221,39 @@ class _GrantChildMixin:
         return self._grant
 
 
+@document_query_errors(VersionQuerySerializer, actions=["list", "retrieve"])
+@extend_schema_view(
+    list=extend_schema(parameters=[VERSION_PARAMETER]), retrieve=extend_schema(parameters=[VERSION_PARAMETER]))
 class BudgetLineViewSet(_GrantChildMixin, CodeLookupMixin, viewsets.ModelViewSet):
     queryset = BudgetLine.objects.none()
     serializer_class = BudgetLineSerializer
     permission_classes = [FinanceWritesOthersRead]
-    pagination_class = None
+    extra_query_params = ("version",)
+
+    def budget_version(self):
+        """The version whose budget the lines show: ``?version=N`` (404 if none), else the current."""
+        if not hasattr(self, "_budget_version"):
+            number = self.request.query_params.get("version") if self.request.method == "GET" else None
+            if number is None:
+                self._budget_version = budget_selectors.current_version(self.get_grant())
+            else:
+                query = VersionQuerySerializer(data={"version": number})
+                query.is_valid(raise_exception=True)
+                self._budget_version = BudgetVersion.objects.filter(
+                    grant=self.get_grant(), number=query.validated_data["version"]).first()
+                if self._budget_version is None:
+                    raise NotFound(_("No such version."))
+        return self._budget_version
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if getattr(self, "swagger_fake_view", False) or "grant_code" not in self.kwargs:
+            return context
+        version = self.budget_version()
+        context["budget_version"] = version
+        context["budget_by_line"] = {} if version is None else budget_selectors.budget_by_line(
+            version=version, partner=partner_scope(self.request.user))
+        return context
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
@@ -279,7 +321,7 @@ class VersionViewSet(_GrantChildMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["post"])
     def approve(self, request, grant_code=None, number=None):
         """Make this draft the grant's current version (its allocations must add up to the
-        grant's total to the cent: 400 ``total_mismatch`` otherwise)."""
+        grant's total to the cent: 400 `total_mismatch` otherwise)."""
         version = budget_services.version_approve(version=self.get_object(), by=request.user)
         return Response(self.get_serializer(self.get_queryset().get(pk=version.pk)).data)
 
@@ -288,6 +330,7 @@ class AllocationViewSet(_GrantChildMixin, viewsets.ModelViewSet):
     queryset = Allocation.objects.none()
     serializer_class = AllocationSerializer
     permission_classes = [FinanceWritesOthersRead]
+    filterset_class = AllocationFilter
 
     def get_version(self):
         if not hasattr(self, "_version"):
@@ -329,15 +372,15 @@ class AllocationViewSet(_GrantChildMixin, viewsets.ModelViewSet):
 # --- money that moves ---------------------------------------------------------------------------
 
 class _ListRows:
-    """A filtered expenditure query as the paginator wants it: ``count()`` (``count`` given), and
-    a slice read as rows of ``EXPENDITURE_LIST_COLUMNS``."""
+    """A filtered expenditure query as the paginator wants it: `count()` (`count` given), and
+    a slice read as rows of `EXPENDITURE_LIST_COLUMNS`."""
 
     def __init__(self, queryset, *, count):
         self.queryset = queryset
         self._count = count
 
     def count(self) -> int:
-        # A method, not the callable itself: Django's paginator inspects ``count`` through an
+        # A method, not the callable itself: Django's paginator inspects `count` through an
         # lru_cache keyed by the function, which would keep each request's closure (its view,
         # filterset and query) alive.
         return self._count()
@@ -353,7 +396,7 @@ _CODE_TABLES = {column: Expenditure._meta.get_field(column).related_model for co
 
 
 def _related_codes(rows: list[dict]) -> dict[str, dict[int, str]]:
-    """{"grant_id": {id: code}, "partner_id": ..., ...} for the records ``rows`` refer to, in one
+    """{"grant_id": {id: code}, "partner_id": ..., ...} for the records `rows` refer to, in one
     query (a UNION of four primary-key lookups)."""
     codes: dict[str, dict[int, str]] = {column: {} for column in RELATED_CODE_COLUMNS}
     if not rows:
@@ -406,12 +449,12 @@ class ExpenditureViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     serializer_class = ExpenditureSerializer
     permission_classes = [FinanceOrPartnerWrites]
     filterset_class = ExpenditureFilter
-    filter_backends = [ExpenditureFilterBackend, OrderingFilter]
+    filter_backends = [StrictQueryParams, ExpenditureFilterBackend, StrictOrderingFilter]
     ordering_fields = ["date", "amount_eur"]
     ordering = ["date", "id"]
 
     def scope(self) -> list[Q] | None:
-        """``grants.access.record_scope`` of the request's user, read once (the list's count reuses it)."""
+        """`grants.access.record_scope` of the request's user, read once (the list's count reuses it)."""
         if not hasattr(self, "_scope"):
             self._scope = record_scope(self.request.user)
         return self._scope
@@ -470,6 +513,46 @@ class ExpenditureViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
             data["budget_line"] = budget_line_or_400(grant, data["budget_line"], attr="budget_line")
         return data
 
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if self.action in ("create", "update", "partial_update"):
+            context["rule_problems"] = self._rule_problems
+        return context
+
+    def _rule_problems(self, serializer) -> dict:
+        """The service's problems with the well-formed fields of a body that has malformed ones:
+        {attr: [ErrorDetail]}, so that one answer lists every problem."""
+        fields = serializer.valid_fields()
+        instance = serializer.instance
+        grant = fields.get("grant") or (instance.grant if instance else None)
+        try:
+            if grant is not None:
+                require_grant_visible(self.request.user, grant)
+        except ApplicationError:
+            return {}  # a grant out of sight: its rules are none of the user's business
+        known = {name: fields.get(name, getattr(instance, name, None) if instance else None)
+                 for name in ("grant", "partner", "date", "voucher")}
+        if instance is None:
+            known["partner"] = known["partner"] or partner_scope(self.request.user)
+        problems: list[dict] = []
+        line = fields.get("budget_line")
+        if line is not None and known["grant"] is not None:
+            try:
+                line = budget_line_or_400(known["grant"], line, attr="budget_line")
+            except ApplicationError as error:
+                problems += error.errors
+                line = None
+        elif instance is not None and line is None:
+            line = instance.budget_line
+        problems += expenditure_services.expenditure_problems(
+            grant=known["grant"], partner=known["partner"], budget_line=line, date=known["date"],
+            voucher=known["voucher"], exclude_pk=instance.pk if instance else None)
+        answer: dict = {}
+        for problem in problems:
+            answer.setdefault(problem["attr"] or "non_field_errors", []).append(
+                ErrorDetail(problem["detail"], code=problem["code"]))
+        return answer
+
     def perform_create(self, serializer):
         data = self._resolve(dict(serializer.validated_data))
         serializer.instance = expenditure_services.expenditure_record(
@@ -489,7 +572,7 @@ class ExpenditureViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     def adjust(self, request, pk=None):
         """Correct an expenditure of a locked quarter from an open one (finance officer): a
         reversal at the EUR it was accepted with and, with a new amount, line or location, a
-        replacement. 409 ``quarter_open`` when its quarter is open (change it instead)."""
+        replacement. 409 `quarter_open` when its quarter is open (change it instead)."""
         original = self.get_object()
         body = AdjustmentSerializer(data=request.data)
         body.is_valid(raise_exception=True)

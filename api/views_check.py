@@ -1,4 +1,4 @@
-"""The auditor's check of one grant (``reports.checks.ledger_check``) for finance officers and
+"""The auditor's check of one grant (`reports.checks.ledger_check`) for finance officers and
 the grant's donors; a partner member gets 404, as for a grant it may not read."""
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ class CheckReportSerializer(serializers.Serializer):
 class GrantCheckView(APIView):
     @extend_schema(
         operation_id="grants_check",
-        tags=["conversions"],
         summary="The auditor's check of a grant",
         description=(
             "Recomputes the grant's figures from the raw records, as `manage.py ledger_check --grant CODE` does: "

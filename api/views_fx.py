@@ -2,9 +2,9 @@
 reads its fund reconciliation (a partner member, its own row only).
 
 Thin views: a serializer checks the input, one service or selector does the work
-(``expenditures.revaluation.grant_revalue``, ``expenditures.reconciliation.reconciliation_for``),
+(`expenditures.revaluation.grant_revalue`, `expenditures.reconciliation.reconciliation_for`),
 a serializer shapes the answer (money as strings). Errors the services raise are turned into the
-API's error body by ``api.exceptions``.
+API's error body by `api.exceptions`.
 """
 
 from __future__ import annotations
@@ -67,7 +67,6 @@ class GrantRevalueView(APIView):
 
     @extend_schema(
         operation_id="grants_revalue",
-        tags=["conversions"],
         summary="Switch a grant's conversion method and revalue its spending",
         description=(
             "Finance officers only. Sets the grant's method (recorded in its history) and recomputes the "
@@ -141,7 +140,6 @@ class GrantReconciliationView(APIView):
 
     @extend_schema(
         operation_id="grants_reconciliation",
-        tags=["conversions"],
         summary="Each partner's fund reconciliation on a grant",
         description=(
             "EUR sent, XOF received and spent, the balance still to justify, unfunded spending, EUR spent at "

@@ -1,7 +1,7 @@
 """Report endpoints: variance, burn rate, cost per beneficiary (JSON) and the donor's workbook.
 
-Thin views: a small serializer checks the query string (a bad ``by``, date, status or version is
-a 400 naming the field), ``reports.selectors`` reads, the pure report functions compute, a
+Thin views: a small serializer checks the query string (a bad `by`, date, status or version is
+a 400 naming the field), `reports.selectors` reads, the pure report functions compute, a
 response serializer turns Decimals into strings. A grant the user may not read is 404; a
 partner's member gets the reports restricted to that partner's allocations and spending.
 """
@@ -191,7 +191,7 @@ class _ReportView(APIView):
     query_serializer = ReportQuerySerializer
 
     def finalize_response(self, request, response, *args, **kwargs):
-        # The report's language is its ``lang`` when one is asked for: the header says so (the
+        # The report's language is its `lang` when one is asked for: the header says so (the
         # locale middleware only fills it in when the view has not).
         response = super().finalize_response(request, response, *args, **kwargs)
         if getattr(self, "report_lang", None):
@@ -236,8 +236,11 @@ class VarianceReportView(_ReportView):
     query_serializer = VarianceQuerySerializer
 
     @extend_schema(operation_id="report_variance", parameters=[VarianceQuerySerializer],
-                   responses={200: VarianceReportSerializer}, tags=["reports"],
-                   summary="Variance: budget, planned to date and actual, grouped one or two ways")
+                   responses={200: VarianceReportSerializer},
+                   summary="Variance: budget, planned to date and actual, grouped one or two ways",
+                   description=(
+                       "Each group's budget, what was planned to date and what was spent, with the variance in EUR and "
+                       "per cent, grouped by line, partner, location, year, quarter or heading (`by`, one or two)."))
     def get(self, request, code: str):
         args = self.report_arguments(request, code)
         report = variance(self.inputs(args), by=args["by"], lang=args["lang"])
@@ -249,8 +252,11 @@ class BurnRateReportView(_ReportView):
     query_serializer = BurnRateQuerySerializer
 
     @extend_schema(operation_id="report_burn_rate", parameters=[BurnRateQuerySerializer],
-                   responses={200: BurnRateReportSerializer}, tags=["reports"],
-                   summary="Burn rate: monthly spending against plan, runway and forecast")
+                   responses={200: BurnRateReportSerializer},
+                   summary="Burn rate: monthly spending against plan, runway and forecast",
+                   description=(
+                       "Month by month, what was spent against what was planned, the average over the last months "
+                       "(`window`), the months of money left at that pace and the forecast at the end date."))
     def get(self, request, code: str):
         args = self.report_arguments(request, code)
         report = burn_rate(self.inputs(args), window=args["window"])
@@ -260,8 +266,10 @@ class BurnRateReportView(_ReportView):
 @document_query_errors(ReportQuerySerializer)
 class CostPerBeneficiaryReportView(_ReportView):
     @extend_schema(operation_id="report_cost_per_beneficiary", parameters=[ReportQuerySerializer],
-                   responses={200: BeneficiaryCostReportSerializer}, tags=["reports"],
-                   summary="Cost per beneficiary of each heading with a target")
+                   responses={200: BeneficiaryCostReportSerializer},
+                   summary="Cost per beneficiary of each heading with a target",
+                   description=(
+                       "For each heading with a beneficiary target, its spending divided by its target."))
     def get(self, request, code: str):
         args = self.report_arguments(request, code)
         report = cost_per_beneficiary(self.inputs(args), lang=args["lang"])
@@ -275,8 +283,11 @@ class VarianceWorkbookView(_ReportView):
         return super().perform_content_negotiation(request, force=True)
 
     @extend_schema(operation_id="report_variance_workbook", parameters=[ReportQuerySerializer],
-                   responses={(200, XLSX_MEDIA_TYPE): OpenApiTypes.BINARY}, tags=["reports"],
-                   summary="The donor's workbook (variance, burn rate, FX, detail), in French or English")
+                   responses={(200, XLSX_MEDIA_TYPE): OpenApiTypes.BINARY},
+                   summary="The donor's workbook (variance, burn rate, FX, detail), in French or English",
+                   description=(
+                       "The donor's Excel workbook: variance, burn rate, the conversions and the detail of "
+                       "expenditures, in French or English (`lang`)."))
     def get(self, request, code: str):
         args = self.report_arguments(request, code)
         filename, handle = variance_workbook(grant=args["grant"], as_of=args["as_of"], version=args["version"],

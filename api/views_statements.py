@@ -1,5 +1,5 @@
 """Quarterly statements over the API: draft, submit (all problems at once), accept, return (with
-comments on rows and balances), the XLSX template, its upload (``statements.statement_upload``:
+comments on rows and balances), the XLSX template, its upload (`statements.statement_upload`:
 created, or sent again), the versions sent, the problems handed back in the workbook, and the
 overdue list."""
 
@@ -115,7 +115,7 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
         """Accept a submitted statement (finance officer): the partner's quarter is locked. 400
-        ``opening_balance_mismatch`` when its opening balance is not what the ledger shows."""
+        `opening_balance_mismatch` when its opening balance is not what the ledger shows."""
         require_finance(request.user)
         body = ReviewSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -128,7 +128,7 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     def return_(self, request, pk=None):
         """Send a submitted statement back to the partner with a comment (finance officer), and
         comments on single rows (numbered from 1) and balances, which the partner sees beside them
-        (``review_comments``, and in ``problems.xlsx``)."""
+        (`review_comments`, and in `problems.xlsx`)."""
         require_finance(request.user)
         body = ReturnSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -143,7 +143,7 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     def reopen(self, request, pk=None):
         """Reopen an accepted quarter (finance officer) with a reason kept on record: the statement
         is submitted again until finance accepts it anew. Only the partner's latest accepted quarter
-        reopens (409 ``later_quarter_accepted``: correct it with an adjustment)."""
+        reopens (409 `later_quarter_accepted`: correct it with an adjustment)."""
         body = ReopenSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         statement = statement_services.statement_reopen(statement=self.get_object(), by=request.user,
@@ -192,10 +192,10 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
     def upload(self, request):
         """Turn a filled template into a draft statement (201), or send it again: a draft or
         returned statement of the quarter gets the workbook's content (200, the same statement).
-        400 lists every problem of the workbook at once, on its cell (``"Dépenses!D5"``); a
-        statement saved carries in ``problems`` what submission would still refuse. 409 for a
+        400 lists every problem of the workbook at once, on its cell (`"Dépenses!D5"`); a
+        statement saved carries in `problems` what submission would still refuse. 409 for a
         quarter whose statement is submitted or accepted, saying what to do. A file over the upload
-        limit answers 413 ``upload_too_large``; one that unpacks to too much, 400 on ``file``."""
+        limit answers 413 `upload_too_large`; one that unpacks to too much, 400 on `file`."""
         from expenditures.upload_limits import upload_check_length
 
         upload_check_length(request.META.get("CONTENT_LENGTH"))  # before the body is read
@@ -260,7 +260,7 @@ def _xlsx(content: bytes, filename: str) -> HttpResponse:
 
 
 def _requested_language(request) -> str | None:
-    """The language a request asks for: ``?lang``, else its Accept-Language; None when it names
+    """The language a request asks for: `?lang`, else its Accept-Language; None when it names
     none (the workbook's own language is then used)."""
     query = LangQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)

@@ -40,3 +40,20 @@ def lines_allocated_to(*, grant: Grant, partner: Partner) -> set[int]:
         Allocation.objects.filter(version__grant=grant, version__is_current=True, partner=partner)
         .values_list("budget_line_id", flat=True).distinct().order_by()
     )
+
+
+def budget_by_line(*, version: BudgetVersion, partner: Partner | None = None) -> dict[int, Decimal]:
+    """{budget line id: its EUR budget in ``version``}: a line's allocations summed, a heading's
+    the sum of its lines'; ``partner``: its allocations only. A line without allocations is absent
+    (its budget is 0). One grouped query; every allocation is in EUR (a constraint)."""
+    allocations = Allocation.objects.filter(version=version)
+    if partner is not None:
+        allocations = allocations.filter(partner=partner)
+    budget: dict[int, Decimal] = {}
+    rows = (allocations.order_by().values("budget_line_id", "budget_line__parent_id")
+            .annotate(total=money_sum("amount")))
+    for row in rows:
+        for line_id in (row["budget_line_id"], row["budget_line__parent_id"]):
+            if line_id is not None:
+                budget[line_id] = budget.get(line_id, Decimal("0")) + row["total"]
+    return budget

@@ -19,6 +19,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from api.resources import TAGS as API_TAGS  # plain data, no Django import
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -214,8 +216,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
+        # A list refuses a query parameter or an ordering it does not read (400), never ignores it.
+        "api.filters.StrictQueryParams",
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "api.filters.StrictOrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
@@ -240,8 +244,15 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Grant ledger API",
     "DESCRIPTION": (
         "Budgets, transfers, XOF/EUR spending, partners' quarterly statements and donor reports "
-        "for NGO grants. Authenticate with `Authorization: Token <key>`."
+        "for NGO grants. Authenticate with `Authorization: Token <key>`. `GET /api/v1/` lists the "
+        "resources. Related records are named by their codes; money is two sibling fields "
+        "(`amount`, `amount_currency`); every list is paginated (`count`, `next`, `previous`, "
+        "`results`) and refuses a query parameter it does not know (400 `unknown_parameter`). "
+        "Errors have one shape: `{\"type\", \"errors\": [{\"code\", \"detail\", \"attr\"}]}`. "
+        "A partner's quarterly statement goes draft -> submitted -> returned or accepted: see the "
+        "statements tag."
     ),
+    "TAGS": API_TAGS,
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema and the docs: for authenticated users (token or admin session) unless
@@ -273,7 +284,8 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
     },
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
-                             "api.schema.document_field_codes", "api.schema.document_retry_after"],
+                             "api.schema.document_field_codes", "api.schema.document_retry_after",
+                             "api.schema.document_list_query_errors"],
 }
 
 SIMPLE_HISTORY_HISTORY_ID_USE_UUID = False

@@ -26,8 +26,11 @@ The four methods (``grants.models.FxMethod``; DOMAIN.md says why, issue 4 says e
   at the parity (``fx_method`` says ``parity``) until submitted.
 
 Only transfers received (``received_on`` set) with a positive XOF amount count as funds.
-EUR expenditures are never converted (rate 1). The rate stored on a row (``fx_rate``) is its
-XOF over its EUR, to 6 decimals (the rate used where the EUR rounds to zero).
+EUR expenditures are never converted (rate 1). The rate stored on a row (``fx_rate``) is the rate
+used, to 6 decimals: the parity (655.957), the month's rate, the weighted average (received / sent)
+or, under fifo, the rate of the one tranche it was paid from; never the XOF over the rounded EUR
+(1,000 XOF at the parity is 1.52 EUR, which would read 657.894737). A fifo row paid from several
+tranches has no one rate: it stores its XOF over its EUR, and its pieces carry each tranche's rate.
 
 Frozen rows (DOMAIN rule 8). A row dated in a quarter the partner's statement for that grant has
 ``accepted`` keeps the conversion it was accepted with: no revaluation (a method switch, a rate
@@ -136,11 +139,16 @@ def convert_to_eur(amount: Money, *, rate: Decimal | None = None) -> Money:
 
 
 def shown_rate(xof: Decimal, eur: Decimal, fallback: Decimal) -> Decimal:
-    """The rate stored on a row: XOF over EUR to 6 decimals; ``fallback`` (the rate used) when
-    the EUR rounds to zero."""
+    """XOF over EUR to 6 decimals (``fallback`` when the EUR rounds to zero): the rate stored for a
+    fifo row paid from several tranches, which has no one rate."""
     if not eur:
         return fallback.quantize(RATE_PLACES)
     return (xof / eur).quantize(RATE_PLACES)
+
+
+def rate_used(rate: Decimal) -> Decimal:
+    """The rate stored on a row: the one its EUR was computed with, to 6 decimals."""
+    return rate.quantize(RATE_PLACES)
 
 
 class RateBook:
@@ -273,7 +281,7 @@ class Conversion:
     """The stored conversion of one expenditure: ``values`` are its ``STORED_FIELDS``."""
 
     amount_eur: Decimal
-    fx_rate: Decimal  # as stored: XOF / EUR to 6 decimals (1 for EUR)
+    fx_rate: Decimal  # as stored: the rate used, to 6 decimals (1 for EUR; see the module docstring)
     fx_method: str
     rate_missing: bool = False
     unfunded_xof: Decimal = ZERO_XOF
@@ -309,8 +317,7 @@ class ConversionContext:
 
 
 def _at(xof: Decimal, rate: Decimal, method: str, *, rate_missing: bool = False) -> Conversion:
-    eur = divide_to_eur(xof, rate)
-    return Conversion(eur, shown_rate(xof, eur, rate), method, rate_missing)
+    return Conversion(divide_to_eur(xof, rate), rate_used(rate), method, rate_missing)
 
 
 def convert(amount: Decimal, currency: str, method: str, day: date,
@@ -339,14 +346,14 @@ def convert(amount: Decimal, currency: str, method: str, day: date,
             pieces = context.fifo.take(amount)
             eur = sum((p.eur for p in pieces), ZERO_EUR)
             unfunded = sum((p.xof for p in pieces if p.transfer_id is None), ZERO_XOF)
-            return Conversion(eur, shown_rate(amount, eur, pieces[0].rate), method,
-                              unfunded_xof=unfunded, pieces=pieces)
+            rate = rate_used(pieces[0].rate) if len(pieces) == 1 else shown_rate(amount, eur, pieces[0].rate)
+            return Conversion(eur, rate, method, unfunded_xof=unfunded, pieces=pieces)
     elif method == FxMethod.WEIGHTED_AVERAGE and context.average is not None:
         received, sent = context.average.upto(day)
         if sent:
             # xof / (received / sent), the full rate: xof x sent / received, rounded once.
             eur = divide_to_eur(amount * sent, received)
-            return Conversion(eur, shown_rate(amount, eur, received / sent), method)
+            return Conversion(eur, rate_used(received / sent), method)
     return _at(amount, context.rates.parity(), method)
 
 

@@ -28,41 +28,70 @@ VOUCHER_LENGTH = 64
 TRANSFER_CHANGED = "revaluation (transfer changed)"  # the reason on the expenditures' history rows
 
 
+def _problem(error: ApplicationError) -> list[dict]:
+    return list(error.errors)
+
+
+def expenditure_problems(*, grant: Grant | None = None, partner: Partner | None = None,
+                         budget_line: BudgetLine | None = None, amount: Money | None = None,
+                         date: date | None = None, voucher: str | None = None,
+                         exclude_pk: int | None = None) -> list[dict]:
+    """Every rule an expenditure with these fields breaks, all at once: ``[{"code", "detail",
+    "attr"}]``, empty when none. A rule whose fields are not given (None) is not checked, so that
+    a request whose other fields are malformed still hears about these."""
+    problems: list[dict] = []
+    if amount is not None:
+        try:
+            with as_application_error():
+                validate_money(amount, "amount", allow_zero=False)
+        except ApplicationError as error:
+            problems += _problem(error)
+    if grant is not None and date is not None and not grant.covers(date):
+        problems.append({"code": ErrorCode.DATE_OUTSIDE_GRANT.value, "attr": "date", "detail": _(
+            "%(date)s is outside the grant (%(start_date)s to %(end_date)s).") % {
+            "date": date.isoformat(), "start_date": grant.start_date.isoformat(),
+            "end_date": grant.end_date.isoformat()}})
+    partner_on_grant = None
+    if grant is not None and partner is not None:
+        partner_on_grant = grant.partners.filter(pk=partner.pk).exists()
+        if not partner_on_grant:
+            problems.append({"code": ErrorCode.PARTNER_NOT_ON_GRANT.value, "attr": "partner", "detail": _(
+                "%(partner)s is not a partner of %(grant)s.") % {"partner": partner.code, "grant": grant.code}})
+    if grant is not None and budget_line is not None:
+        if budget_line.grant_id != grant.pk:
+            problems.append({"code": ErrorCode.UNKNOWN_BUDGET_LINE.value, "attr": "budget_line", "detail": _(
+                "%(line)s is not a line of %(grant)s's budget.") % {"line": budget_line.code, "grant": grant.code}})
+        elif budget_line.is_heading:
+            problems.append({"code": ErrorCode.HEADING_NOT_A_LINE.value, "attr": "budget_line", "detail": _(
+                "%(line)s is a heading: spend on one of its lines.") % {"line": budget_line.code}})
+        elif partner_on_grant:
+            try:
+                lifecycle.check_allocated(grant=grant, partner=partner, budget_line=budget_line)
+            except ApplicationError as error:
+                problems += _problem(error)
+    if voucher is not None:
+        if not voucher.strip():
+            problems.append({"code": ErrorCode.REQUIRED.value, "attr": "voucher",
+                             "detail": _("A voucher reference is required.")})
+        elif partner is not None:
+            clash = Expenditure.objects.filter(partner_id=partner.pk, voucher=voucher)
+            if exclude_pk:
+                clash = clash.exclude(pk=exclude_pk)
+            if clash.exists():
+                problems.append({"code": ErrorCode.DUPLICATE_VOUCHER.value, "attr": "voucher", "detail": _(
+                    "%(partner)s already used voucher %(voucher)s.") % {"partner": partner.code, "voucher": voucher}})
+    return problems
+
+
 def _check_expenditure(exp: Expenditure) -> None:
-    """Every rule an expenditure must meet before it is written. Raises ApplicationError."""
-    grant = exp.grant
-    with as_application_error():
-        validate_money(exp.amount, "amount", allow_zero=False)
-    if not grant.covers(exp.date):
-        raise ApplicationError(
-            _("%(date)s is outside the grant (%(start_date)s to %(end_date)s).") % {
-                "date": exp.date.isoformat(), "start_date": grant.start_date.isoformat(),
-                "end_date": grant.end_date.isoformat()},
-            code=ErrorCode.DATE_OUTSIDE_GRANT, attr="date",
-        )
-    if not grant.partners.filter(pk=exp.partner_id).exists():
-        raise ApplicationError(_("%(partner)s is not a partner of %(grant)s.") % {
-            "partner": exp.partner.code, "grant": grant.code},
-                               code=ErrorCode.PARTNER_NOT_ON_GRANT, attr="partner")
-    line: BudgetLine = exp.budget_line
-    if line.grant_id != grant.pk:
-        raise ApplicationError(_("%(line)s is not a line of %(grant)s's budget.") % {
-            "line": line.code, "grant": grant.code},
-                               code=ErrorCode.UNKNOWN_BUDGET_LINE, attr="budget_line")
-    if line.is_heading:
-        raise ApplicationError(_("%(line)s is a heading: spend on one of its lines.") % {"line": line.code},
-                               code=ErrorCode.HEADING_NOT_A_LINE, attr="budget_line")
-    lifecycle.check_allocated(grant=grant, partner=exp.partner, budget_line=line)
-    if not exp.voucher or not exp.voucher.strip():
-        raise ApplicationError(_("A voucher reference is required."), code=ErrorCode.REQUIRED,
-                               attr="voucher")
-    clash = Expenditure.objects.filter(partner_id=exp.partner_id, voucher=exp.voucher)
-    if exp.pk:
-        clash = clash.exclude(pk=exp.pk)
-    if clash.exists():
-        raise ApplicationError(_("%(partner)s already used voucher %(voucher)s.") % {
-            "partner": exp.partner.code, "voucher": exp.voucher},
-                               code=ErrorCode.DUPLICATE_VOUCHER, attr="voucher")
+    """Every rule an expenditure must meet before it is written: one ApplicationError listing
+    every problem (``expenditure_problems``)."""
+    problems = expenditure_problems(grant=exp.grant, partner=exp.partner, budget_line=exp.budget_line,
+                                    amount=exp.amount, date=exp.date, voucher=exp.voucher or "",
+                                    exclude_pk=exp.pk)
+    if problems:
+        first = problems[0]
+        raise ApplicationError(first["detail"], code=first["code"], attr=first["attr"], errors=problems)
 
 
 def _save(exp: Expenditure) -> None:

@@ -75,6 +75,9 @@ class ErrorCode(StrEnum):
     GRANT_TOO_LONG = "grant_too_long", HTTPStatus.BAD_REQUEST  # longer than grants.periods.MAX_GRANT_YEARS
     INVALID_CODE = "invalid_code", HTTPStatus.BAD_REQUEST  # a code with a character a URL does not carry as is
     NULL_CHARACTERS_NOT_ALLOWED = "null_characters_not_allowed", HTTPStatus.BAD_REQUEST  # Django's and DRF's too
+    # a list's query string (issue 14): a parameter or an ordering the list does not know
+    UNKNOWN_PARAMETER = "unknown_parameter", HTTPStatus.BAD_REQUEST
+    UNKNOWN_ORDERING = "unknown_ordering", HTTPStatus.BAD_REQUEST
 
     # --- 403: who asks may not do this ---------------------------------------------------------
     FORBIDDEN = "forbidden", HTTPStatus.FORBIDDEN

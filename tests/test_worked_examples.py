@@ -51,11 +51,9 @@ QUARTER_LINES = [
 # At the parity they would have been 190.56, 304.90 and 114.34 (609.80): the 5.58 EUR between
 # the two is the cost of the francs the bank did not credit, which fifo puts inside the rate.
 EUR_BY_VOUCHER = {"BNCE-16-001": "192.31", "BNCE-16-002": "307.69", "BNCE-16-003": "115.38"}
-# A row stores the rate its EUR stands for, XOF / stored EUR to 6 decimals (expenditures.fx), so
-# the cent's rounding shows in it: 125,000 / 192.31 = 649.992200 (192.31 x 650 = 125,001.50),
-# 200,000 / 307.69 = 650.004875, 75,000 / 115.38 = 650.026001. The tranche's own rate, 650, is
-# in the row's funding.
-RATE_BY_VOUCHER = {"BNCE-16-001": "649.992200", "BNCE-16-002": "650.004875", "BNCE-16-003": "650.026001"}
+# A row stores the rate used (expenditures.fx): each is paid whole from the one tranche, so 650,
+# the tranche's rate, not XOF / rounded EUR (125,000 / 192.31 would read 649.992200).
+RATE_BY_VOUCHER = {"BNCE-16-001": "650.000000", "BNCE-16-002": "650.000000", "BNCE-16-003": "650.000000"}
 
 
 def error_code(response) -> str | None:

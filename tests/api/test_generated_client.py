@@ -58,7 +58,7 @@ def test_a_generated_client_drafts_fills_and_submits_a_statement(live_server, tm
     client_module = importlib.import_module(f"{PACKAGE}.client")
     models = importlib.import_module(f"{PACKAGE}.models")
     create, partial_update, submit, retrieve = (
-        importlib.import_module(f"{PACKAGE}.api.v1.v1_statements_{name}")
+        importlib.import_module(f"{PACKAGE}.api.statements.v1_statements_{name}")
         for name in ("create", "partial_update", "submit_create", "retrieve"))
     token = Token.objects.create(user=bnce_user).key
     client = client_module.AuthenticatedClient(base_url=live_server.url, token=token, prefix="Token",

@@ -19,11 +19,12 @@ def expenditure(amount, currency: str = "XOF", voucher: str = "V-1") -> dict:
 
 @pytest.mark.parametrize(("amount", "currency", "shown", "eur", "rate"), [
     ("655957", "XOF", "655957", "1000.00", "655.957000"),
-    ("328", "XOF", "328", "0.50", "656.000000"),  # 0.50003... EUR: the rate shown is amount / stored EUR
-    ("327", "XOF", "327", "0.50", "654.000000"),  # 0.49850... rounds half up to 0.50
+    ("328", "XOF", "328", "0.50", "655.957000"),  # 0.50003... EUR: the rate shown is the rate used
+    ("327", "XOF", "327", "0.50", "655.957000"),  # 0.49850... rounds half up to 0.50; not 654
     ("1", "XOF", "1", "0.00", "655.957000"),  # nothing in EUR: the rate is the parity itself
+    ("1000", "XOF", "1000", "1.52", "655.957000"),  # issue 14: 1,000 / 1.52 would read 657.894737
     ("6559570", "XOF", "6559570", "10000.00", "655.957000"),
-    ("100.00", "XOF", "100", "0.15", "666.666667"),  # whole francs written with zero cents are whole
+    ("100.00", "XOF", "100", "0.15", "655.957000"),  # whole francs with zero cents; not 100 / 0.15
     (655957, "XOF", "655957", "1000.00", "655.957000"),  # a JSON number
     ("250.5", "EUR", "250.50", "250.50", "1.000000"),
     ("0.01", "EUR", "0.01", "0.01", "1.000000"),

@@ -85,7 +85,7 @@ def test_a_grant_created_through_the_api_reads_back_as_sent(finance, clients):
 
 
 def test_budget_lines_form_a_tree_of_headings_and_lines(finance, new_grant):
-    lines = ok(finance.get(f"{G}/budget-lines/"))
+    lines = ok(finance.get(f"{G}/budget-lines/"))["results"]
     assert [(line["code"], line["parent"]) for line in lines] == [(x["code"], x["parent"]) for x in LINES]
     assert lines[0]["beneficiary_target"] == 500
 

@@ -140,11 +140,11 @@ def test_worked_example_at_parity_matches_an_independent_division(example_under)
     # given the example at the parity
     example = example_under("parity")
 
-    # then each value is XOF / 655.957 half up, and the rate shown is XOF / EUR to 6 decimals
+    # then each value is XOF / 655.957 half up, and the rate shown is the rate used, the parity
     assert example.stored() == [by_hand(3_250_000, "655.957"), by_hand(4_550_000, "655.957"),
                                 by_hand(6_000_000, "655.957")]
     first = Expenditure.objects.get(pk=example.expenditures[0].pk)
-    assert first.fx_rate == Decimal("655.957405")  # 3,250,000 / 4,954.59
+    assert first.fx_rate == Decimal("655.957000")  # not 3,250,000 / 4,954.59 = 655.957405
 
 
 def test_weighted_average_uses_transfers_received_up_to_the_day_and_parity_before(example_under):
@@ -156,7 +156,7 @@ def test_weighted_average_uses_transfers_received_up_to_the_day_and_parity_befor
     assert Expenditure.objects.get(pk=early.pk).amount_eur == Decimal("1000.00")
     may = Expenditure.objects.get(pk=example.expenditures[2].pk)
     assert may.amount_eur == by_hand(6_000_000, "652") == Decimal("9202.45")
-    assert may.fx_rate == Decimal("652.000283")  # 6,000,000 / 9,202.45, as shown
+    assert may.fx_rate == Decimal("652.000000")  # the average used, not 6,000,000 / 9,202.45 = 652.000283
 
 
 # --- fifo: straddling and unfunded ----------------------------------------------------------------------
@@ -601,13 +601,13 @@ def test_the_engine_is_what_every_helper_answers():
     context = fx.ConversionContext(rates)
     amount = Decimal(3_250_000)
 
-    # then conversion_for, conversion_at_parity and convert agree, and the rate stored is XOF / EUR
+    # then conversion_for, conversion_at_parity and convert agree, and the rate stored is the rate used
     at_parity = fx.convert(amount, "XOF", "parity", date(2020, 2, 1), context=context)
     assert at_parity == fx.conversion_at_parity(xof(3_250_000), parity=PARITY)
-    assert at_parity.values == (Decimal("4954.59"), Decimal("655.957405"), "parity", False, Decimal("0"))
+    assert at_parity.values == (Decimal("4954.59"), Decimal("655.957000"), "parity", False, Decimal("0"))
     rates._monthly = {}
     assert fx.conversion_for(xof(3_250_000), method="monthly_rate", day=date(2020, 2, 1), rates=rates).values == (
-        Decimal("4954.59"), Decimal("655.957405"), "monthly_rate", True, Decimal("0"))
+        Decimal("4954.59"), Decimal("655.957000"), "monthly_rate", True, Decimal("0"))
     # a draft under fifo is at the parity and says so; EUR is never converted
     assert fx.convert(amount, "XOF", "fifo", date(2020, 2, 1), "draft", context).fx_method == "parity"
     assert fx.convert(Decimal("12.30"), "EUR", "fifo", date(2020, 2, 1), context=context).values == (
@@ -658,9 +658,9 @@ def _spend(grant, partner, amount: int, day: date, voucher: str) -> Expenditure:
 def test_fifo_open_rows_get_what_a_frozen_row_left_of_its_tranche(accepted_quarter):
     grant, bnce, t1, frozen = accepted_quarter
     # the accepted row took 4,000,000 XOF of the first tranche: 4,000,000 x 10,000 / 6,500,000 = 6,153.85
-    # (its rate shown: 4,000,000 / 6,153.85)
+    # (its rate shown: the tranche's, 650; not 4,000,000 / 6,153.85)
     accepted = _frozen_state(frozen.pk)
-    assert accepted == ((Decimal("6153.85"), Decimal("649.999594"), "fifo", False, Decimal("0")),
+    assert accepted == ((Decimal("6153.85"), Decimal("650.000000"), "fifo", False, Decimal("0")),
                         ((t1.pk, Decimal("4000000"), Decimal("6153.85"), Decimal("650.000000")),))
 
     # when BNCE records 1,000,000 XOF in the open 2016-Q2, before the accepted row

@@ -1,0 +1,115 @@
+"""Budget per line (issue 14): each line with its budget in a version, allocations filtered by
+line, partner and location, one pagination envelope, and unknown query parameters refused."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.api.support import API, SEED
+
+G = f"{API}/grants/{SEED}"
+CSV = Path(__file__).resolve().parents[2] / "fixtures" / "mali" / "budget-mali-2015-2018.csv"
+
+
+def from_csv(*, partner: str | None = None) -> dict[str, Decimal]:
+    """The seed's budget per line and per heading, summed from the fixture file (an independent path)."""
+    budget: dict[str, Decimal] = defaultdict(Decimal)
+    with CSV.open(encoding="utf-8") as rows:
+        for row in csv.DictReader(rows):
+            if partner is None or row["partner"] == partner:
+                amount = Decimal(row["amount_eur"])
+                budget[row["line"]] += amount
+                budget[row["line"].split(".")[0]] += amount
+    return budget
+
+
+def all_pages(client, url: str) -> list[dict]:
+    rows = []
+    while url:
+        body = client.get(url).json()
+        rows += body["results"]
+        url = body["next"]
+    return rows
+
+
+def test_each_budget_line_shows_its_budget_in_the_current_version(clients):
+    # When finance lists the seed's budget lines
+    response = clients["finance"].get(f"{G}/budget-lines/?page_size=100")
+
+    # Then the list has the pagination envelope, and each line and heading its budget (version 1)
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert set(body) == {"count", "next", "previous", "results"}
+    expected = from_csv()
+    by_code = {row["code"]: row for row in body["results"]}
+    assert by_code["2.1"]["budget"] == f"{expected['2.1']:.2f}"
+    assert by_code["2"]["budget"] == f"{expected['2']:.2f}"
+    assert (by_code["2.1"]["budget_currency"], by_code["2.1"]["budget_version"]) == ("EUR", 1)
+    headings = sum(Decimal(row["budget"]) for row in body["results"] if row["parent"] is None)
+    assert headings == Decimal("955926.26")
+
+
+def test_a_partner_member_sees_its_own_budget_per_line(clients):
+    body = clients["bnce"].get(f"{G}/budget-lines/2.1/").json()
+    assert body["budget"] == f"{from_csv(partner='BNCE')['2.1']:.2f}"
+
+
+def test_budget_lines_read_another_version_or_refuse_an_unknown_one(clients):
+    assert clients["finance"].get(f"{G}/budget-lines/2.1/?version=1").json()["budget_version"] == 1
+    missing = clients["finance"].get(f"{G}/budget-lines/?version=99")
+    assert missing.status_code == 404
+    malformed = clients["finance"].get(f"{G}/budget-lines/?version=x")
+    assert malformed.status_code == 400
+    assert malformed.json()["errors"][0]["attr"] == "version"
+
+
+def lines_of(heading: str) -> set[str]:
+    with (CSV.parent / "budget-lines.csv").open(encoding="utf-8") as rows:
+        return {row["code"] for row in csv.DictReader(rows) if row["parent"] == heading}
+
+
+@pytest.mark.parametrize(("query", "lines"), [
+    ("budget_line=2.1", lambda: {"2.1"}),
+    ("budget_line=2", lambda: lines_of("2")),
+])
+def test_allocations_filter_by_line_or_heading(clients, query, lines):
+    rows = all_pages(clients["finance"], f"{G}/versions/1/allocations/?{query}&page_size=1000")
+    expected = from_csv()
+    assert rows and {row["budget_line"] for row in rows} == lines() & set(expected)
+    assert sum(Decimal(row["amount"]) for row in rows) == sum(
+        (expected[line] for line in {row["budget_line"] for row in rows}), Decimal("0"))
+    assert len(rows) < 240
+
+
+def test_allocations_filter_by_partner_and_location(clients):
+    rows = all_pages(clients["finance"], f"{G}/versions/1/allocations/?partner=BNCE&location=SEG&page_size=1000")
+    assert rows and {(row["partner"], row["location"]) for row in rows} == {("BNCE", "SEG")}
+
+
+@pytest.mark.parametrize("url", [
+    f"{G}/versions/1/allocations/?budget_lin=2.1", f"{API}/expenditures/?partnr=BNCE", f"{API}/transfers/?foo=1",
+    f"{API}/partners/?code=BNCE", f"{G}/budget-lines/?parent=2", f"{API}/statements/?grant_code=X",
+])
+def test_a_list_refuses_a_query_parameter_it_does_not_read(clients, url):
+    response = clients["finance"].get(url)
+    assert response.status_code == 400, response.content
+    (error,) = response.json()["errors"]
+    assert error["code"] == "unknown_parameter"
+    assert error["attr"] == url.split("?")[1].split("=")[0]
+
+
+@pytest.mark.parametrize("url", [f"{API}/expenditures/?ordering=-id", f"{API}/transfers/?ordering=amount"])
+def test_a_list_refuses_an_ordering_it_does_not_offer(clients, url):
+    response = clients["finance"].get(url)
+    assert response.status_code == 400, response.content
+    assert [(e["code"], e["attr"]) for e in response.json()["errors"]] == [("unknown_ordering", "ordering")]
+
+
+def test_offered_orderings_and_pagination_still_work(clients):
+    assert clients["finance"].get(f"{API}/expenditures/?ordering=-date&page=1&page_size=5").status_code == 200
+    assert clients["finance"].get(f"{API}/transfers/?ordering=-received_on,sent_on").status_code == 200
