@@ -26,7 +26,6 @@ from api.schema import (
     ErrorResponse409Serializer,
     QueryProblemsSerializer,
     StatementProblemsResponseSerializer,
-    WorkbookProblemsSerializer,
     document_query_errors,
 )
 from api.serializers_statements import (
@@ -57,7 +56,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PROBLEMS = OpenApiResponse(response=StatementProblemsResponseSerializer, description=(
     "Every problem of the statement at once, each with its code, attr and, where they apply, its row (the "
     "expenditure's line number, from 1) and its workbook cell."))
-UPLOAD_PROBLEMS = OpenApiResponse(response=WorkbookProblemsSerializer, description=(
+UPLOAD_PROBLEMS = OpenApiResponse(response=StatementProblemsResponseSerializer, description=(
     "Every problem of the workbook at once, each on its cell (attr and cell, e.g. \"Dépenses!D5\"; row for an "
     "expenditure), in the request's language (Accept-Language or ?lang), else the workbook's."))
 VERSION_NUMBER = OpenApiParameter("number", OpenApiTypes.INT, OpenApiParameter.PATH,
