@@ -19,7 +19,8 @@ from budget.models import BudgetLine
 from expenditures.models import Expenditure, QuarterlyStatement, StatementStatus
 from expenditures.services import expenditure_record
 from grants.models import Location, Partner
-from tests.portal.test_browser import chromium_and_driver, click_and_wait
+from tests.browser import chrome_session
+from tests.portal.test_browser import click_and_wait
 from tests.test_admin import _submitted_statement
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed: `make install` installs it")
@@ -31,19 +32,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def chrome():
-    chromium, driver_path = chromium_and_driver()
-    if not (chromium and driver_path):
-        pytest.skip("no Chromium and chromedriver here: `make test` installs Debian's chromium and chromium-driver "
-                    "where it can (as root, with apt-get); or name them with CHROMIUM and CHROMEDRIVER")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1366,900",
-                     "--lang=en-US"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver_path))
-    driver.implicitly_wait(5)
-    yield driver
-    driver.quit()
+    yield from chrome_session(webdriver, width=1366, height=900)
 
 
 def test_finance_records_filters_and_accepts_in_the_admin(live_server, grant, chrome, tmp_path):

@@ -12,14 +12,13 @@ is skipped, saying so, only where neither is there."""
 from __future__ import annotations
 
 import io
-import os
-import shutil
 import urllib.request
 
 import pytest
 from openpyxl import load_workbook
 
 from expenditures.models import Expenditure, QuarterlyStatement, StatementStatus
+from tests.browser import chrome_session
 from tests.expenditures.test_workbook import fill
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed: `make install` installs it")
@@ -30,28 +29,9 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def chromium_and_driver() -> tuple[str | None, str | None]:
-    chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = os.environ.get("CHROMEDRIVER") or shutil.which("chromedriver")
-    return chromium, driver
-
-
 @pytest.fixture
 def chrome():
-    chromium, driver_path = chromium_and_driver()
-    if not (chromium and driver_path):
-        pytest.skip("no Chromium and chromedriver here: `make test` installs Debian's chromium and chromium-driver "
-                    "where it can (as root, with apt-get); or name them with CHROMIUM and CHROMEDRIVER")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000",
-                     "--lang=en-US"):  # an English browser: the page is French all the same
-        options.add_argument(argument)
-    # Both paths given: Selenium Manager, which would download a driver, is never asked.
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver_path))
-    driver.implicitly_wait(5)
-    yield driver
-    driver.quit()
+    yield from chrome_session(webdriver, width=1280, height=1000)
 
 
 def problem_cells(driver) -> list[str]:
