@@ -41,19 +41,22 @@ from grants.validation import validate_code
 
 
 class BudgetLine(models.Model):
-    grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="budget_lines")
-    code = models.CharField(max_length=16, validators=[validate_code])
+    grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="budget_lines", verbose_name=_("grant"))
+    code = models.CharField(max_length=16, validators=[validate_code], verbose_name=_("code"))
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children",
+        verbose_name=_("parent"),
     )
-    label_fr = models.CharField(max_length=300)
-    label_en = models.CharField(max_length=300)
-    beneficiary_target = models.PositiveIntegerField(null=True, blank=True)
-    beneficiary_unit = models.CharField(max_length=50, blank=True)
-    position = models.PositiveIntegerField(default=0, help_text=_("Order within the tree."))
+    label_fr = models.CharField(max_length=300, verbose_name=_("label (French)"))
+    label_en = models.CharField(max_length=300, verbose_name=_("label (English)"))
+    beneficiary_target = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("beneficiary target"))
+    beneficiary_unit = models.CharField(max_length=50, blank=True, verbose_name=_("beneficiary unit"))
+    position = models.PositiveIntegerField(default=0, help_text=_("Order within the tree."), verbose_name=_("position"))
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("budget line")
+        verbose_name_plural = _("budget lines")
         ordering = ["grant", "position", "code"]
         constraints = [
             models.UniqueConstraint(fields=["grant", "code"], name="budgetline_code_per_grant"),
@@ -80,20 +83,25 @@ class VersionStatus(models.TextChoices):
 
 
 class BudgetVersion(models.Model):
-    grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="versions")
-    number = models.PositiveIntegerField()
-    label = models.CharField(max_length=200)
-    reason = models.TextField(blank=True)
-    status = models.CharField(max_length=12, choices=VersionStatus.choices, default=VersionStatus.DRAFT)
-    is_current = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    approved_at = models.DateTimeField(null=True, blank=True)
+    grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="versions", verbose_name=_("grant"))
+    number = models.PositiveIntegerField(verbose_name=_("number"))
+    label = models.CharField(max_length=200, verbose_name=_("label"))
+    reason = models.TextField(blank=True, verbose_name=_("reason"))
+    status = models.CharField(
+        max_length=12, choices=VersionStatus.choices, default=VersionStatus.DRAFT, verbose_name=_("status"),
+    )
+    is_current = models.BooleanField(default=False, verbose_name=_("current"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    approved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("approved at"))
     approved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("approved by"),
     )
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("budget version")
+        verbose_name_plural = _("budget versions")
         ordering = ["grant", "number"]
         constraints = [
             models.UniqueConstraint(fields=["grant", "number"], name="budgetversion_number_per_grant"),
@@ -136,17 +144,30 @@ class BudgetVersion(models.Model):
 
 
 class Allocation(models.Model):
-    version = models.ForeignKey(BudgetVersion, on_delete=models.CASCADE, related_name="allocations")
-    budget_line = models.ForeignKey(BudgetLine, on_delete=models.PROTECT, related_name="allocations")
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="allocations")
-    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="allocations")
-    year = models.PositiveSmallIntegerField(help_text=_("Project year, 1 for the first twelve months."))
+    version = models.ForeignKey(
+        BudgetVersion, on_delete=models.CASCADE, related_name="allocations", verbose_name=_("version"),
+    )
+    budget_line = models.ForeignKey(
+        BudgetLine, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("budget line"),
+    )
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("partner"),
+    )
+    location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("location"),
+    )
+    year = models.PositiveSmallIntegerField(
+        help_text=_("Project year, 1 for the first twelve months."), verbose_name=_("project year"),
+    )
     amount = MoneyField(
-        max_digits=14, decimal_places=2, default_currency=EUR, currency_choices=[(EUR, "EUR")]
+        max_digits=14, decimal_places=2, default_currency=EUR, currency_choices=[(EUR, "EUR")],
+        verbose_name=_("amount"),
     )
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("allocation")
+        verbose_name_plural = _("allocations")
         ordering = ["version", "budget_line__position", "partner__code", "location__code", "year"]
         constraints = [
             models.UniqueConstraint(
@@ -168,26 +189,36 @@ class Reallocation(models.Model):
     The move itself is the change of the two allocations (whose history keeps before and after);
     this record says who moved what, when and why."""
 
-    version = models.ForeignKey(BudgetVersion, on_delete=models.CASCADE, related_name="reallocations")
-    from_line = models.ForeignKey(BudgetLine, on_delete=models.PROTECT, related_name="+")
-    from_partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="+")
-    from_location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
-    from_year = models.PositiveSmallIntegerField()
-    to_line = models.ForeignKey(BudgetLine, on_delete=models.PROTECT, related_name="+")
-    to_partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="+")
-    to_location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
-    to_year = models.PositiveSmallIntegerField()
+    version = models.ForeignKey(
+        BudgetVersion, on_delete=models.CASCADE, related_name="reallocations", verbose_name=_("version"),
+    )
+    from_line = models.ForeignKey(BudgetLine, on_delete=models.PROTECT, related_name="+", verbose_name=_("from line"))
+    from_partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="+", verbose_name=_("from partner"),
+    )
+    from_location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, related_name="+", verbose_name=_("from location"),
+    )
+    from_year = models.PositiveSmallIntegerField(verbose_name=_("from year"))
+    to_line = models.ForeignKey(BudgetLine, on_delete=models.PROTECT, related_name="+", verbose_name=_("to line"))
+    to_partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="+", verbose_name=_("to partner"))
+    to_location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+", verbose_name=_("to location"))
+    to_year = models.PositiveSmallIntegerField(verbose_name=_("to year"))
     amount = MoneyField(
-        max_digits=14, decimal_places=2, default_currency=EUR, currency_choices=[(EUR, "EUR")]
+        max_digits=14, decimal_places=2, default_currency=EUR, currency_choices=[(EUR, "EUR")],
+        verbose_name=_("amount"),
     )
-    reason = models.TextField()
+    reason = models.TextField(verbose_name=_("reason"))
     moved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("moved by"),
     )
-    moved_at = models.DateTimeField(auto_now_add=True)
+    moved_at = models.DateTimeField(auto_now_add=True, verbose_name=_("moved at"))
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("reallocation")
+        verbose_name_plural = _("reallocations")
         ordering = ["version", "moved_at", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount_currency=EUR), name="reallocation_in_eur"),
@@ -212,21 +243,29 @@ class DonorDecision(models.Model):
         APPROVED = "approved", _("Approved")
         REJECTED = "rejected", _("Rejected")
 
-    version = models.ForeignKey(BudgetVersion, on_delete=models.CASCADE, related_name="donor_decisions")
-    donor = models.ForeignKey("grants.Donor", on_delete=models.PROTECT, related_name="decisions")
-    decision = models.CharField(max_length=10, choices=Decision.choices)
-    comment = models.TextField(blank=True)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    version = models.ForeignKey(
+        BudgetVersion, on_delete=models.CASCADE, related_name="donor_decisions", verbose_name=_("version"),
     )
-    decided_at = models.DateTimeField(auto_now_add=True)
+    donor = models.ForeignKey(
+        "grants.Donor", on_delete=models.PROTECT, related_name="decisions", verbose_name=_("donor"),
+    )
+    decision = models.CharField(max_length=10, choices=Decision.choices, verbose_name=_("decision"))
+    comment = models.TextField(blank=True, verbose_name=_("comment"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(auto_now_add=True, verbose_name=_("decided at"))
     allocations_fingerprint = models.CharField(
         max_length=64, blank=True, default="", editable=False,
         help_text=_("SHA-256 of the version's allocations when the decision was recorded."),
+        verbose_name=_("allocations fingerprint"),
     )
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("donor's decision")
+        verbose_name_plural = _("donors' decisions")
         ordering = ["version", "decided_at", "id"]
 
     def __str__(self) -> str:

@@ -83,19 +83,23 @@ def _whole_if_xof(field: str, name: str) -> models.CheckConstraint:
 
 
 class ExchangeRate(models.Model):
-    currency = models.CharField(max_length=3, choices=[(XOF, "XOF")], default=XOF)
+    currency = models.CharField(max_length=3, choices=[(XOF, "XOF")], default=XOF, verbose_name=_("currency"))
     rate = models.DecimalField(
-        max_digits=16, decimal_places=6, help_text=_("Units of the currency for one EUR.")
+        max_digits=16, decimal_places=6, help_text=_("Units of the currency for one EUR."),
+        verbose_name=_("rate"),
     )
     month = models.DateField(
         null=True, blank=True, validators=[validate_in_bounds],
         help_text=_("First day of the month the rate is for; empty for a standing rate."),
+        verbose_name=_("month"),
     )
-    source = models.CharField(max_length=300)
-    created_at = models.DateTimeField(auto_now_add=True)
+    source = models.CharField(max_length=300, verbose_name=_("source"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("exchange rate")
+        verbose_name_plural = _("exchange rates")
         ordering = ["currency", "month"]
         constraints = [
             models.CheckConstraint(condition=Q(rate__gt=0), name="exchangerate_positive"),
@@ -232,8 +236,9 @@ class Expenditure(models.Model):
     adjusts = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="adjustments",
         help_text=_("The expenditure of a locked quarter this row corrects (a reversal, or its replacement)."),
+        verbose_name=_("adjusts"),
     )
-    adjustment_reason = models.CharField(max_length=300, blank=True)
+    adjustment_reason = models.CharField(max_length=300, blank=True, verbose_name=_("adjustment reason"))
     entered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         verbose_name=_("entered by"),
@@ -301,12 +306,18 @@ class ExpenditureDayCount(models.Model):
     FILTERS = DAY_COUNT_FILTERS
     VENDORS = frozenset({"postgresql", "sqlite"})  # where migration 0005 puts the triggers
 
-    grant = models.ForeignKey(Grant, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
-    partner = models.ForeignKey(Partner, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
-    date = models.DateField()
-    count = models.BigIntegerField()
+    grant = models.ForeignKey(
+        Grant, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", verbose_name=_("grant"),
+    )
+    partner = models.ForeignKey(
+        Partner, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", verbose_name=_("partner"),
+    )
+    date = models.DateField(verbose_name=_("date"))
+    count = models.BigIntegerField(verbose_name=_("count"))
 
     class Meta:
+        verbose_name = _("expenditure count per day")
+        verbose_name_plural = _("expenditure counts per day")
         constraints = [
             models.UniqueConstraint(fields=["grant", "partner", "date"], name="expenditure_day_count_once"),
         ]
@@ -331,19 +342,25 @@ pre_save.connect(_day_count_loaded, sender=ExpenditureDayCount, dispatch_uid="ex
 class ExpenditureFunding(models.Model):
     """One piece of an expenditure under ``fifo``: XOF taken from one transfer, or unfunded."""
 
-    expenditure = models.ForeignKey(Expenditure, on_delete=models.CASCADE, related_name="funding")
+    expenditure = models.ForeignKey(
+        Expenditure, on_delete=models.CASCADE, related_name="funding", verbose_name=_("expenditure"),
+    )
     transfer = models.ForeignKey(
         FundTransfer, null=True, blank=True, on_delete=models.CASCADE, related_name="funding",
         help_text=_("The tranche that paid this piece; empty for XOF spent beyond all funds received."),
+        verbose_name=_("transfer"),
     )
-    xof = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=0)
-    eur = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=2)
+    xof = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=0, verbose_name=_("XOF"))
+    eur = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=2, verbose_name=_("EUR"))
     rate = models.DecimalField(
         max_digits=16, decimal_places=6,
         help_text=_("XOF per EUR of the tranche (received / sent), or the parity when unfunded."),
+        verbose_name=_("rate"),
     )
 
     class Meta:
+        verbose_name = _("funding of an expenditure")
+        verbose_name_plural = _("funding of expenditures")
         ordering = ["expenditure", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(xof__gt=0), name="funding_xof_positive"),
@@ -403,14 +420,17 @@ class QuarterlyStatement(models.Model):
         default=list, blank=True,
         help_text=_("Finance's comments on single rows and balances when it last returned the statement: "
                     '[{"row": 3, "comment": ...}, {"field": "cash_on_hand", "comment": ...}].'),
+        verbose_name=_("review comments"),
     )
     digest = models.CharField(
         max_length=64, blank=True,
         help_text=_("SHA-256 of the quarter's ledger rows, their conversions and the statement, taken at "
                     "acceptance and chained to the partner's previous accepted quarter."),
+        verbose_name=_("digest"),
     )
     previous_digest = models.CharField(
         max_length=64, blank=True, help_text=_("The digest of the partner's previous accepted quarter."),
+        verbose_name=_("previous digest"),
     )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     history = HistoricalRecords()
@@ -448,15 +468,22 @@ class StatementReopening(models.Model):
     """A finance officer reopened an accepted quarter, with a reason that stays on record: the
     quarter is open again (its statement is ``submitted``) until finance accepts it anew."""
 
-    statement = models.ForeignKey(QuarterlyStatement, on_delete=models.CASCADE, related_name="reopenings")
-    reason = models.TextField()
-    digest = models.CharField(max_length=64, blank=True, help_text=_("The digest the quarter had when reopened."))
-    reopened_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    statement = models.ForeignKey(
+        QuarterlyStatement, on_delete=models.CASCADE, related_name="reopenings", verbose_name=_("statement"),
     )
-    reopened_at = models.DateTimeField(auto_now_add=True)
+    reason = models.TextField(verbose_name=_("reason"))
+    digest = models.CharField(
+        max_length=64, blank=True, help_text=_("The digest the quarter had when reopened."), verbose_name=_("digest"),
+    )
+    reopened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("reopened by"),
+    )
+    reopened_at = models.DateTimeField(auto_now_add=True, verbose_name=_("reopened at"))
 
     class Meta:
+        verbose_name = _("statement reopening")
+        verbose_name_plural = _("statement reopenings")
         ordering = ["statement", "reopened_at", "id"]
 
     def __str__(self) -> str:
@@ -474,24 +501,32 @@ class StatementVersion(models.Model):
     the API (created or changed), with who sent it and when. Numbered 1, 2, ... per statement and
     never changed; the statement's own history (django-simple-history) keeps its other changes."""
 
-    statement = models.ForeignKey(QuarterlyStatement, on_delete=models.CASCADE, related_name="versions")
-    number = models.PositiveIntegerField()
-    source = models.CharField(max_length=10, choices=StatementVersionSource.choices)
-    body = models.JSONField(default=dict, help_text=_("The statement as sent, in the API's body shape."))
+    statement = models.ForeignKey(
+        QuarterlyStatement, on_delete=models.CASCADE, related_name="versions", verbose_name=_("statement"),
+    )
+    number = models.PositiveIntegerField(verbose_name=_("number"))
+    source = models.CharField(max_length=10, choices=StatementVersionSource.choices, verbose_name=_("source"))
+    body = models.JSONField(
+        default=dict, help_text=_("The statement as sent, in the API's body shape."), verbose_name=_("body"),
+    )
     cells = models.JSONField(
         default=dict, blank=True,
         help_text=_('For a workbook: the cell each field and row was read from ("expenditures.0.amount": '
                     '"Dépenses!D2").'),
+        verbose_name=_("cells"),
     )
-    lang = models.CharField(max_length=2, blank=True)
-    file = models.BinaryField(null=True, blank=True, editable=False)
-    file_name = models.CharField(max_length=255, blank=True)
+    lang = models.CharField(max_length=2, blank=True, verbose_name=_("language"))
+    file = models.BinaryField(null=True, blank=True, editable=False, verbose_name=_("file"))
+    file_name = models.CharField(max_length=255, blank=True, verbose_name=_("file name"))
     sent_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("sent by"),
     )
-    sent_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(auto_now_add=True, verbose_name=_("sent at"))
 
     class Meta:
+        verbose_name = _("statement version")
+        verbose_name_plural = _("statement versions")
         ordering = ["statement", "number"]
         constraints = [
             models.UniqueConstraint(fields=["statement", "number"], name="statement_version_once"),

@@ -53,11 +53,15 @@ class Role(models.TextChoices):
 
 
 class Donor(models.Model):
-    code = models.CharField(max_length=32, unique=True, validators=[validate_code])
-    name = models.CharField(max_length=200)
-    notes = models.TextField(blank=True, help_text=_("Assumptions and remarks about this donor."))
+    code = models.CharField(max_length=32, unique=True, validators=[validate_code], verbose_name=_("code"))
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    notes = models.TextField(
+        blank=True, help_text=_("Assumptions and remarks about this donor."), verbose_name=_("notes"),
+    )
 
     class Meta:
+        verbose_name = _("donor")
+        verbose_name_plural = _("donors")
         ordering = ["code"]
 
     def __str__(self) -> str:
@@ -70,16 +74,21 @@ class PartnerKind(models.TextChoices):
 
 
 class Partner(models.Model):
-    code = models.CharField(max_length=32, unique=True, validators=[validate_code])
-    name = models.CharField(max_length=200)
-    kind = models.CharField(max_length=12, choices=PartnerKind.choices, default=PartnerKind.IMPLEMENTING)
-    reporting_currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
-    country = models.CharField(max_length=2, default="ML", help_text=_("ISO 3166 code."))
+    code = models.CharField(max_length=32, unique=True, validators=[validate_code], verbose_name=_("code"))
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    kind = models.CharField(
+        max_length=12, choices=PartnerKind.choices, default=PartnerKind.IMPLEMENTING, verbose_name=_("kind"),
+    )
+    reporting_currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, verbose_name=_("reporting currency"))
+    country = models.CharField(max_length=2, default="ML", help_text=_("ISO 3166 code."), verbose_name=_("country"))
     locations = models.ManyToManyField(
-        "Location", related_name="partners", blank=True, help_text=_("Where the partner works.")
+        "Location", related_name="partners", blank=True, help_text=_("Where the partner works."),
+        verbose_name=_("locations"),
     )
 
     class Meta:
+        verbose_name = _("partner")
+        verbose_name_plural = _("partners")
         ordering = ["code"]
         constraints = [
             models.CheckConstraint(
@@ -93,20 +102,24 @@ class Partner(models.Model):
 
 
 class Location(models.Model):
-    code = models.CharField(max_length=16, unique=True, validators=[validate_code])
-    name = models.CharField(max_length=200)
-    region = models.CharField(max_length=200, blank=True)
-    country = models.CharField(max_length=2, default="ML", help_text=_("ISO 3166 code."))
+    code = models.CharField(max_length=16, unique=True, validators=[validate_code], verbose_name=_("code"))
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    region = models.CharField(max_length=200, blank=True, verbose_name=_("region"))
+    country = models.CharField(max_length=2, default="ML", help_text=_("ISO 3166 code."), verbose_name=_("country"))
     latitude = models.DecimalField(
         max_digits=9, decimal_places=6, null=True, blank=True,
         validators=[MinValueValidator(Decimal("-90")), MaxValueValidator(Decimal("90"))],
+        verbose_name=_("latitude"),
     )
     longitude = models.DecimalField(
         max_digits=9, decimal_places=6, null=True, blank=True,
         validators=[MinValueValidator(Decimal("-180")), MaxValueValidator(Decimal("180"))],
+        verbose_name=_("longitude"),
     )
 
     class Meta:
+        verbose_name = _("location")
+        verbose_name_plural = _("locations")
         ordering = ["code"]
         constraints = [
             models.CheckConstraint(
@@ -124,28 +137,39 @@ class Location(models.Model):
 
 
 class Grant(models.Model):
-    code = models.CharField(max_length=32, unique=True, validators=[validate_code])
-    title = models.CharField(max_length=500)
+    code = models.CharField(max_length=32, unique=True, validators=[validate_code], verbose_name=_("code"))
+    title = models.CharField(max_length=500, verbose_name=_("title"))
     total = MoneyField(
-        max_digits=14, decimal_places=2, default_currency=EUR, currency_choices=[(EUR, "EUR")]
+        max_digits=14, decimal_places=2, default_currency=EUR, currency_choices=[(EUR, "EUR")],
+        verbose_name=_("total"),
     )
-    start_date = models.DateField(validators=[validate_in_bounds])
-    end_date = models.DateField(validators=[validate_in_bounds])
-    fx_method = models.CharField(max_length=20, choices=FxMethod.choices, default=FxMethod.PARITY)
+    start_date = models.DateField(validators=[validate_in_bounds], verbose_name=_("start date"))
+    end_date = models.DateField(validators=[validate_in_bounds], verbose_name=_("end date"))
+    fx_method = models.CharField(
+        max_length=20, choices=FxMethod.choices, default=FxMethod.PARITY, verbose_name=_("conversion method"),
+    )
     variance_tolerance_pct = models.DecimalField(
         max_digits=5, decimal_places=2, default=Decimal("10"),
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        verbose_name=_("variance tolerance (%)"),
     )
     reallocation_limit_pct = models.DecimalField(
         max_digits=5, decimal_places=2, default=Decimal("25"),
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        verbose_name=_("reallocation limit without donor approval (%)"),
     )
-    partners = models.ManyToManyField(Partner, related_name="grants", blank=True)
-    donors = models.ManyToManyField(Donor, through="GrantDonor", related_name="grants", blank=True)
-    notes = models.TextField(blank=True, help_text=_("Assumptions and remarks about this grant."))
+    partners = models.ManyToManyField(Partner, related_name="grants", blank=True, verbose_name=_("partners"))
+    donors = models.ManyToManyField(
+        Donor, through="GrantDonor", related_name="grants", blank=True, verbose_name=_("donors"),
+    )
+    notes = models.TextField(
+        blank=True, help_text=_("Assumptions and remarks about this grant."), verbose_name=_("notes"),
+    )
     history = HistoricalRecords(excluded_fields=["partners", "donors"])
 
     class Meta:
+        verbose_name = _("grant")
+        verbose_name_plural = _("grants")
         ordering = ["code"]
         constraints = [
             models.CheckConstraint(condition=Q(total_currency=EUR), name="grant_total_in_eur"),
@@ -184,12 +208,14 @@ class Grant(models.Model):
 
 
 class GrantDonor(models.Model):
-    grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="donor_shares")
-    donor = models.ForeignKey(Donor, on_delete=models.PROTECT, related_name="grant_shares")
-    share_pct = models.DecimalField(max_digits=5, decimal_places=2)
+    grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="donor_shares", verbose_name=_("grant"))
+    donor = models.ForeignKey(Donor, on_delete=models.PROTECT, related_name="grant_shares", verbose_name=_("donor"))
+    share_pct = models.DecimalField(max_digits=5, decimal_places=2, verbose_name=_("share (%)"))
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("donor's share")
+        verbose_name_plural = _("donors' shares")
         ordering = ["grant", "-share_pct", "donor"]
         constraints = [
             models.UniqueConstraint(fields=["grant", "donor"], name="grantdonor_once_per_grant"),
@@ -204,16 +230,21 @@ class GrantDonor(models.Model):
 
 class Membership(models.Model):
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships",
+        verbose_name=_("user"),
     )
     partner = models.ForeignKey(
-        Partner, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships"
+        Partner, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships",
+        verbose_name=_("partner"),
     )
     donor = models.ForeignKey(
-        Donor, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships"
+        Donor, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships",
+        verbose_name=_("donor"),
     )
 
     class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
         constraints = [
             models.CheckConstraint(
                 condition=(Q(partner__isnull=False, donor__isnull=True)

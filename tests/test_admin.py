@@ -645,14 +645,29 @@ def test_the_only_grant_is_preselected_on_add_forms(admin_client, mali):
         assert form["grant"].value() == mali["grant"].pk, model
 
 
-def test_field_labels_are_marked_for_translation(admin_client, mali):
+def test_every_admin_model_and_field_label_is_marked_for_translation():
     from django.utils.functional import Promise
 
-    for model, names in ((Expenditure, ("grant", "partner", "budget_line", "amount")),
-                         (QuarterlyStatement, ("closing_balance", "partner")), (FundTransfer, ("sent_on",))):
+    models = [model for model in admin.site._registry if model._meta.app_label in ("grants", "budget", "expenditures")]
+    assert Grant in models and Partner in models and Expenditure in models
+    for model in models:
         assert isinstance(model._meta.verbose_name, Promise), model
-        for name in names:
-            assert isinstance(model._meta.get_field(name).verbose_name, Promise), (model, name)
+        assert isinstance(model._meta.verbose_name_plural, Promise), model
+        for field in model._meta.get_fields():
+            if field.auto_created or not hasattr(field, "verbose_name") or field.name.endswith("_currency"):
+                continue
+            assert isinstance(field.verbose_name, Promise), (model, field.name)
+
+
+def test_the_grant_and_partner_pages_are_labelled_in_french(admin_client, mali):
+    admin_client.cookies["django_language"] = "fr"
+
+    grant_page = admin_client.get(_url(Grant, "change", mali["grant"].pk)).text
+    partner_page = admin_client.get(_url(Partner, "change", mali["BNCE"].pk)).text
+
+    assert "Modification de subvention" in grant_page and "Date de début" in grant_page
+    assert "Méthode de conversion" in grant_page
+    assert "Modification de partenaire" in partner_page and "Devise de rapport" in partner_page
 
 
 def test_the_grant_page_shows_budget_actual_and_variance_by_heading_and_links_the_workbooks(admin_client, mali):
