@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django_filters.constants import EMPTY_VALUES
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.utils import translate_validation
+from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.filters import BaseFilterBackend, OrderingFilter
 
@@ -228,13 +229,46 @@ class StrictQueryParams(BaseFilterBackend):
     def filter_queryset(self, request, queryset, view):
         if getattr(view, "action", None) != "list":
             return queryset
-        unknown = sorted(set(request.query_params) - accepted_parameters(view))
-        if unknown:
-            # Django's own words (translated in its catalogue); the schema lists what the list reads.
-            raise ValidationError({name: [ErrorDetail(
-                _("Select a valid choice. %(value)s is not one of the available choices.") % {"value": name},
-                code=ErrorCode.UNKNOWN_PARAMETER)] for name in unknown})
+        errors = unknown_parameter_errors(request.query_params, accepted_parameters(view))
+        if errors:
+            raise ValidationError(errors)
         return queryset
+
+
+def unknown_parameter_errors(query, accepted) -> dict:
+    """Each query parameter of ``query`` not in ``accepted``, as a 400 ``unknown_parameter`` error
+    on its name: the one rule for lists (``StrictQueryParams``) and for the query strings other
+    endpoints read (``QuerySerializer``)."""
+    unknown = sorted(set(query) - set(accepted) - ALWAYS_ACCEPTED)
+    # Django's own words (translated in its catalogue); the schema lists what the endpoint reads.
+    return {name: [ErrorDetail(
+        _("Select a valid choice. %(value)s is not one of the available choices.") % {"value": name},
+        code=ErrorCode.UNKNOWN_PARAMETER)] for name in unknown}
+
+
+class QuerySerializer(serializers.Serializer):
+    """A query string's serializer that refuses a parameter it does not read (400
+    ``unknown_parameter`` on it), together with its fields' own errors: a misspelt ``as_off`` is
+    never taken for today. ``extra_query_params`` names what the view reads besides the fields
+    (a paginated answer's ``page``)."""
+
+    extra_query_params: tuple[str, ...] = ()
+
+    def to_internal_value(self, data):
+        unknown = unknown_parameter_errors(data, set(self.fields) | set(self.extra_query_params))
+        try:
+            value = super().to_internal_value(data)
+        except ValidationError as exc:
+            raise ValidationError({**unknown, **exc.detail}) from exc
+        if unknown:
+            raise ValidationError(unknown)
+        return value
+
+
+class PageQuerySerializer(QuerySerializer):
+    """The query string of a paginated answer that reads nothing else."""
+
+    extra_query_params = ("page", "page_size")
 
 
 class StrictOrderingFilter(OrderingFilter):

@@ -307,10 +307,11 @@ def _document_union(union_name: str, schemas: dict, body_fields: set[str], index
 # --- 400 of a list's query string: unknown parameters and orderings (api.filters) ---------------
 
 def document_list_query_errors(result: dict, generator=None, request=None, public=None) -> dict:
-    """drf-spectacular's postprocessing hook: every paginated list refuses a query parameter it
-    does not read (400 ``unknown_parameter``, ``attr`` the parameter) and an ordering it does not
-    offer (400 ``unknown_ordering`` on ``ordering``), ``api.filters.StrictQueryParams`` and
-    ``StrictOrderingFilter``: their error items join the list's 400 validation body."""
+    """drf-spectacular's postprocessing hook: every list and every query string refuses a query
+    parameter it does not read (400 ``unknown_parameter``, ``attr`` the parameter;
+    ``api.filters.StrictQueryParams`` and ``QuerySerializer``), and a list an ordering it does not
+    offer (400 ``unknown_ordering`` on ``ordering``, ``StrictOrderingFilter``): their error items
+    join the operation's 400 validation body."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     ordering_name, unknown_name = "ListOrderingErrorComponent", "ListUnknownParameterErrorComponent"
     schemas[ordering_name] = {"type": "object", "required": ["attr", "code", "detail"], "properties": {
@@ -321,10 +322,13 @@ def document_list_query_errors(result: dict, generator=None, request=None, publi
         "code": {"type": "string", **_enum(["unknown_parameter"])}, "detail": {"type": "string"}}}
     for operations in result.get("paths", {}).values():
         operation = operations.get("get")
-        if not isinstance(operation, dict) or not any(
-                parameter.get("name") == "page" and parameter.get("in") == "query"
-                for parameter in operation.get("parameters", ())):
+        if not isinstance(operation, dict):
             continue
+        query = {parameter.get("name") for parameter in operation.get("parameters", ())
+                 if parameter.get("in") == "query"}
+        if not query or (operation["operationId"].endswith("_retrieve") and "page" not in query):
+            continue  # a record's detail reads no query but its version
+        items_added = (ordering_name, unknown_name) if "ordering" in query else (unknown_name,)
         body = operation.get("responses", {}).get("400", {}).get("content", {}).get("application/json", {})
         ref = body.get("schema", {}).get("$ref")
         if not ref:
@@ -345,7 +349,7 @@ def document_list_query_errors(result: dict, generator=None, request=None, publi
         validation = schemas[_component_name(validation_ref)]
         union = schemas[_component_name(validation["properties"]["errors"]["items"]["$ref"])]
         items = union.setdefault("oneOf", [])
-        for name in (ordering_name, unknown_name):
+        for name in items_added:
             item = {"$ref": f"#/components/schemas/{name}"}
             if item not in items:
                 items.append(item)

@@ -13,6 +13,7 @@ from api.fields import (
     PeriodField,
     currency_field,
 )
+from api.filters import QuerySerializer
 from expenditures.fields import DESCRIPTION_MAX_LENGTH
 from expenditures.models import QuarterlyStatement
 from expenditures.statements import MONEY_FIELDS, statement_total_spent
@@ -152,12 +153,14 @@ class OverdueSerializer(serializers.Serializer):
     days_overdue = serializers.IntegerField()
 
 
-class OverdueQuerySerializer(serializers.Serializer):
+class OverdueQuerySerializer(QuerySerializer):
+    extra_query_params = ("page", "page_size")
+
     as_of = serializers.DateField(required=False, validators=[validate_in_bounds])
     grace_days = serializers.IntegerField(required=False, min_value=0, max_value=365, default=30)
 
 
-class TemplateQuerySerializer(serializers.Serializer):
+class TemplateQuerySerializer(QuerySerializer):
     grant = serializers.CharField()
     partner = serializers.CharField(required=False)
     period = PeriodField()
@@ -168,7 +171,7 @@ class UploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="A filled statement template (.xlsx).")
 
 
-class LangQuerySerializer(serializers.Serializer):
+class LangQuerySerializer(QuerySerializer):
     lang = serializers.ChoiceField(choices=["en", "fr"], required=False, help_text=(
         "The language of the messages; by default the workbook's own, else the request's."))
 

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from api.access import budget_line_or_400, grant_or_404
 from api.fields import EUR_ONLY, CodeRelatedField, MoneyAmountField, MoneyInputMixin, currency_field
+from api.filters import PageQuerySerializer
 from api.permissions import HasLedgerRole
 from api.schema import ErrorResponse409Serializer
 from budget.models import BudgetVersion, Reallocation
@@ -120,7 +121,7 @@ class DonorDecisionSerializer(serializers.Serializer):
 
 class _VersionChildView(GenericAPIView):
     permission_classes = [HasLedgerRole]
-    pagination_class = None
+    filter_backends = []  # a version's moves are read whole, page by page
 
     def get_version(self) -> BudgetVersion:
         grant = grant_or_404(self.request.user, self.kwargs["grant_code"])
@@ -145,9 +146,12 @@ class ReallocationView(_VersionChildView):
         version = self.get_version()
         if not sees_whole_grant(request.user):
             raise PermissionRefused(_("Partners see their own allocations, not the moves between them."))
+        PageQuerySerializer(data=request.query_params).is_valid(raise_exception=True)
         moves = (version.reallocations.select_related(
-            "from_line", "from_partner", "from_location", "to_line", "to_partner", "to_location", "moved_by"))
-        return Response(ReallocationSerializer(moves, many=True).data)
+            "from_line", "from_partner", "from_location", "to_line", "to_partner", "to_location", "moved_by")
+            .order_by("moved_at", "id"))
+        page = self.paginate_queryset(moves)
+        return self.get_paginated_response(ReallocationSerializer(page, many=True).data)
 
     @extend_schema(request=ReallocationRequestSerializer, responses={200: StandingSerializer, 409: CONFLICT})
     def post(self, request, grant_code: str, number: int):

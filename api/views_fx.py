@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.access import grant_or_404
+from api.filters import QuerySerializer
 from api.permissions import FinanceWritesOthersRead, HasLedgerRole
 from api.schema import ErrorResponse409Serializer, document_query_errors
 from expenditures.reconciliation import reconciliation_for
@@ -93,7 +94,7 @@ class GrantRevalueView(APIView):
 
 # --- reconciliation ----------------------------------------------------------------------------------
 
-class ReconciliationQuerySerializer(serializers.Serializer):
+class ReconciliationQuerySerializer(QuerySerializer):
     as_of = serializers.DateField(required=False, validators=[validate_in_bounds],
                                   help_text="Count up to this day (default: today).")
     partner = serializers.CharField(required=False, max_length=32, help_text="One partner's code.")

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.access import grant_or_404
+from api.filters import QuerySerializer
 from api.schema import document_query_errors
 from expenditures.models import COUNTED_STATUSES
 from grants.access import partner_scope
@@ -34,7 +35,7 @@ COUNTED = [str(s) for s in COUNTED_STATUSES]
 
 # --- query strings ---------------------------------------------------------------------------------
 
-class ReportQuerySerializer(serializers.Serializer):
+class ReportQuerySerializer(QuerySerializer):
     as_of = serializers.DateField(
         required=False, validators=[validate_in_bounds],
         help_text="YYYY-MM-DD; default today, capped at the grant's end date."

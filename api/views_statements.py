@@ -18,7 +18,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from api.access import grant_not_found
-from api.filters import StatementFilter
+from api.filters import PageQuerySerializer, StatementFilter
 from api.idempotency import IDEMPOTENCY_PARAMETER, IdempotentCreateMixin
 from api.permissions import FinanceOrPartnerWrites
 from api.schema import (
@@ -150,7 +150,7 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
         return Response(self.get_serializer(statement).data)
 
     @extend_schema(parameters=[OverdueQuerySerializer], responses={200: OverdueSerializer(many=True)})
-    @action(detail=False, methods=["get"], pagination_class=None)
+    @action(detail=False, methods=["get"], filter_backends=[])
     def overdue(self, request):
         """Partners and ended quarters with no submitted or accepted statement once the grace
         period (default 30 days) has passed (finance officer)."""
@@ -159,7 +159,8 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
         query.is_valid(raise_exception=True)
         as_of = query.validated_data.get("as_of") or timezone.localdate()
         rows = statement_services.statements_overdue(as_of=as_of, grace_days=query.validated_data["grace_days"])
-        return Response(OverdueSerializer(rows, many=True).data)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(OverdueSerializer(page, many=True).data)
 
     @extend_schema(
         parameters=[TemplateQuerySerializer],
@@ -207,12 +208,15 @@ class StatementViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(responses={200: StatementVersionSerializer(many=True)})
-    @action(detail=True, methods=["get"], pagination_class=None)
+    @action(detail=True, methods=["get"], filter_backends=[])
     def versions(self, request, pk=None):
         """Every content the statement was sent with, oldest first: each workbook uploaded, each
         body written through the API, who sent it and when."""
+        query = PageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
         versions = statement_services.statement_version_list(statement=self.get_object())
-        return Response(StatementVersionSerializer(versions, many=True).data)
+        page = self.paginate_queryset(versions)
+        return self.get_paginated_response(StatementVersionSerializer(page, many=True).data)
 
     @extend_schema(parameters=[VERSION_NUMBER], responses={200: StatementVersionDetailSerializer})
     @action(detail=True, methods=["get"], url_path=r"versions/(?P<number>[0-9]+)", pagination_class=None)

@@ -113,3 +113,65 @@ def test_a_list_refuses_an_ordering_it_does_not_offer(clients, url):
 def test_offered_orderings_and_pagination_still_work(clients):
     assert clients["finance"].get(f"{API}/expenditures/?ordering=-date&page=1&page_size=5").status_code == 200
     assert clients["finance"].get(f"{API}/transfers/?ordering=-received_on,sent_on").status_code == 200
+
+
+# --- every list in the envelope; every query string refuses what it does not read -------------------
+
+ENVELOPE = {"count", "next", "previous", "results"}
+
+
+def test_the_lists_that_answered_bare_arrays_answer_the_pagination_envelope(clients):
+    from expenditures.models import QuarterlyStatement
+    from grants.models import Grant, Partner
+
+    statement = QuarterlyStatement.objects.create(
+        grant=Grant.objects.get(code=SEED), partner=Partner.objects.get(code="BNCE"), year=2016, quarter=1)
+    finance = clients["finance"]
+    for url in (f"{API}/statements/overdue/?as_of=2017-01-31", f"{API}/statements/{statement.pk}/versions/",
+                f"{G}/versions/1/reallocations/"):
+        body = finance.get(url).json()
+        assert set(body) == ENVELOPE, url
+        assert body["count"] == len(body["results"]) or body["next"], url
+
+    overdue = finance.get(f"{API}/statements/overdue/?as_of=2017-01-31&page_size=2").json()
+    assert overdue["count"] > 2 and len(overdue["results"]) == 2 and "page=2" in overdue["next"]
+
+
+@pytest.mark.parametrize("url", [
+    f"{API}/statements/overdue/?as_f=2017-01-31", f"{G}/versions/1/reallocations/?partner=BNCE",
+    f"{G}/reports/variance/?by=line&as_off=2016-12-31", f"{G}/reports/burn-rate/?windows=3",
+    f"{G}/reports/variance.xlsx?langue=fr", f"{G}/reconciliation/?partenaire=BNCE",
+    f"{API}/statements/template.xlsx?grant={SEED}&partner=BNCE&period=2016-Q1&quarter=1",
+])
+def test_a_query_string_refuses_a_parameter_it_does_not_read(clients, url):
+    response = clients["finance"].get(url)
+    assert response.status_code == 400, response.content
+    (error,) = response.json()["errors"]
+    assert (error["code"], error["attr"]) == ("unknown_parameter", url.rsplit("&", 1)[-1].split("?")[-1].split("=")[0])
+
+
+def test_an_unknown_parameter_is_reported_with_the_other_problems_of_the_query(clients):
+    response = clients["finance"].get(f"{G}/reports/variance/?by=colour&as_off=2016-12-31")
+    assert response.status_code == 400
+    codes = {e["attr"]: e["code"] for e in response.json()["errors"]}
+    assert set(codes) == {"by", "as_off"} and codes["as_off"] == "unknown_parameter"
+
+
+def test_the_schema_documents_unknown_parameter_on_every_query_string():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    schemas = schema["components"]["schemas"]
+    unknown = {"$ref": "#/components/schemas/ListUnknownParameterErrorComponent"}
+    checked = 0
+    for path, operations in schema["paths"].items():
+        operation = operations.get("get")
+        query = {p["name"] for p in (operation or {}).get("parameters", ()) if p["in"] == "query"}
+        if not query or operation["operationId"].endswith("_retrieve"):
+            continue
+        ref = operation["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        validation = schemas[schemas[ref]["discriminator"]["mapping"]["validation_error"].rsplit("/", 1)[1]]
+        union = schemas[validation["properties"]["errors"]["items"]["$ref"].rsplit("/", 1)[1]]
+        assert unknown in union["oneOf"], path
+        checked += 1
+    assert checked >= 15

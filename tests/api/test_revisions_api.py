@@ -35,7 +35,7 @@ def test_a_move_answers_the_drafts_standing_and_is_listed(grant, finance, draft,
     assert h6 == {"code": "6", "original": "33000.00", "revised": "39600.00", "change": "6600.00",
                   "change_pct": "20.00", "needs_donor_approval": False, "warning": True}
     assert (body["total"], body["grant_total"]) == ("955926.26", "955926.26")
-    moves = finance.get(f"{BASE}/{draft}/reallocations/").json()
+    moves = finance.get(f"{BASE}/{draft}/reallocations/").json()["results"]
     assert len(moves) == 1 and moves[0]["from"]["budget_line"] == "4.2" and moves[0]["to"]["partner"] == "CARITAS"
     assert moves[0]["amount"] == "6600.00" and moves[0]["moved_by"] == "finance"
     assert donor.get(f"{BASE}/{draft}/reallocations/").status_code == 200

@@ -186,7 +186,7 @@ def test_a_draft_is_replaced_by_the_workbook_sent_again_and_every_version_is_kep
     assert QuarterlyStatement.objects.filter(year=2016, quarter=3).count() == 1
     assert QuarterlyStatement.history.filter(id=statement_id).count() == 2  # created, replaced
 
-    versions = bnce.get(f"{API}/{statement_id}/versions/").json()
+    versions = bnce.get(f"{API}/{statement_id}/versions/").json()["results"]
     assert [(v["number"], v["source"], v["sent_by"], v["file_name"], v["lang"]) for v in versions] == [
         (1, "workbook", "bnce", "releve-v1.xlsx", "fr"), (2, "workbook", "bnce", "releve-v2.xlsx", "fr")]
     one = bnce.get(f"{API}/{statement_id}/versions/1/").json()
@@ -240,7 +240,7 @@ def test_a_json_statement_keeps_its_versions_and_a_workbook_replaces_it(ledger, 
     assert bnce.patch(f"{API}/{statement_id}/", {"cash_on_hand": str(CASH), "cash_on_hand_currency": "XOF"},
                       format="json").status_code == 200
     assert upload(bnce, fill(template(bnce, lang="fr").content)).status_code == 200
-    versions = bnce.get(f"{API}/{statement_id}/versions/").json()
+    versions = bnce.get(f"{API}/{statement_id}/versions/").json()["results"]
     assert [(v["number"], v["source"]) for v in versions] == [(1, "api"), (2, "api"), (3, "workbook")]
     assert bnce.get(f"{API}/{statement_id}/versions/1/").json()["body"]["expenditures"] == BODY["expenditures"]
     assert bnce.get(f"{API}/{statement_id}/versions/1/file.xlsx/").status_code == 404  # no file

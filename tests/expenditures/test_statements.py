@@ -284,7 +284,8 @@ def test_overdue_quarters(grant, funded, bnce_partner, finance, bnce):
     assert (caritas_q3["due_on"], caritas_q3["days_overdue"]) == (date(2016, 10, 30), 2)
     assert len(rows) == 4 * 5 - 1
     response = finance.get("/api/v1/statements/overdue/?as_of=2016-11-01")
-    assert response.status_code == 200 and len(response.json()) == 19
+    assert response.status_code == 200 and response.json()["count"] == 19
+    assert len(response.json()["results"]) == 19
     assert bnce.get("/api/v1/statements/overdue/").status_code == 403
 
 
