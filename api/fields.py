@@ -4,6 +4,7 @@ records named by their codes."""
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from moneyed import Money
 from rest_framework import serializers
@@ -93,11 +94,11 @@ class MoneyInputMixin:
                 amount = current.amount if amount is None else amount
                 currency = str(current.currency) if currency is None else currency
             if amount is None:
-                errors[name] = serializers.ErrorDetail("An amount is required.", code=ErrorCode.REQUIRED)
+                errors[name] = serializers.ErrorDetail(_("An amount is required."), code=ErrorCode.REQUIRED)
                 continue
             if currency is None:
                 errors[currency_name] = serializers.ErrorDetail(
-                    "The currency is required: XOF or EUR.", code=ErrorCode.REQUIRED)
+                    _("The currency is required: XOF or EUR."), code=ErrorCode.REQUIRED)
                 continue
             try:
                 amount = parse_amount(amount, currency, allow_zero=name not in self.positive_money_fields)

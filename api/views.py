@@ -13,6 +13,7 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
+from moneyed import Money
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ErrorDetail, NotFound
@@ -544,9 +545,14 @@ class ExpenditureViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
                 line = None
         elif instance is not None and line is None:
             line = instance.budget_line
+        amount, currency = fields.get("amount"), fields.get("amount_currency")
+        if instance is not None:  # a partial update keeps the other half
+            amount = instance.amount.amount if amount is None else amount
+            currency = str(instance.amount.currency) if currency is None else currency
         problems += expenditure_services.expenditure_problems(
             grant=known["grant"], partner=known["partner"], budget_line=line, date=known["date"],
-            voucher=known["voucher"], exclude_pk=instance.pk if instance else None)
+            voucher=known["voucher"], exclude_pk=instance.pk if instance else None,
+            amount=Money(amount, currency) if amount is not None and currency is not None else None)
         answer: dict = {}
         for problem in problems:
             answer.setdefault(problem["attr"] or "non_field_errors", []).append(

@@ -63,3 +63,19 @@ def test_a_transfer_carries_its_bank_reference_and_note(clients):
     assert changed.status_code == 200, changed.json()
     again = finance.get(f"{API}/transfers/{created.json()['id']}/").json()
     assert (again["reference"], again["note"]) == ("BOA-2016-0042", "Corrected")
+
+
+def test_the_amounts_rules_are_heard_when_another_field_is_malformed(clients):
+    # A fraction of a franc, a malformed date: both problems in one answer
+    response = clients["finance"].post(
+        f"{API}/expenditures/", body(voucher="PROB-5", date="05/13/2016", amount="1000.50"), format="json")
+    found = problems(response)
+    assert ("date", "invalid") in found
+    assert {attr for attr, _code in found} == {"date", "amount"}
+
+
+def test_a_patch_hears_the_amounts_rule_with_the_stored_currency(clients):
+    finance = clients["finance"]
+    created = finance.post(f"{API}/expenditures/", body(voucher="PROB-6"), format="json").json()
+    response = finance.patch(f"{API}/expenditures/{created['id']}/", {"amount": "-5", "date": "x"}, format="json")
+    assert {attr for attr, _code in problems(response)} == {"date", "amount"}
