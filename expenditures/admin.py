@@ -25,6 +25,7 @@ from django.urls import path, reverse
 from django.utils.http import urlencode
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
+from rangefilter.filters import DateRangeFilter
 
 from budget.admin import HeadingFilter, LedgerChoosersMixin, LineOnlyFilter
 from budget.models import BudgetLine
@@ -79,7 +80,7 @@ class ExchangeRateAdmin(LockedWhenMixin, ServiceWritesMixin, LedgerHistoryAdmin)
 
     form = ExchangeRateForm
     list_display = ("currency", "month", "rate", "source", "created_at")
-    list_filter = ("currency", ("month", admin.DateFieldListFilter))
+    list_filter = ("currency", ("month", DateRangeFilter))
     search_fields = ("source",)
     date_hierarchy = "month"
     fieldsets = ((None, {"fields": ("currency", "rate", "month", "source", "created_at")}),)
@@ -121,7 +122,7 @@ class FundTransferAdmin(LedgerChoosersMixin, ServiceWritesMixin, LedgerHistoryAd
     form = FundTransferForm
     list_display = ("sent_on", "received_on", "grant", "partner", "sent_shown", "received_shown", "fees_shown",
                     "rate", "reference")
-    list_filter = ("grant", "partner", ("sent_on", admin.DateFieldListFilter), "amount_received_currency")
+    list_filter = ("grant", "partner", ("sent_on", DateRangeFilter), "amount_received_currency")
     list_select_related = ("grant", "partner")
     search_fields = ("reference", "note")
     date_hierarchy = "sent_on"
@@ -201,7 +202,7 @@ class ExpenditureAdmin(LedgerChoosersMixin, LockedWhenMixin, ServiceWritesMixin,
         ("budget_line__parent", HeadingFilter),
         "location",
         "status",
-        ("date", admin.DateFieldListFilter),
+        ("date", DateRangeFilter),
         "amount_currency",
     )
     list_select_related = ("grant", "partner", "budget_line", "location")

@@ -619,6 +619,36 @@ def test_the_expenditure_list_adds_up_its_filtered_rows_by_currency_and_in_eur(a
     assert 'id="expenditure-totals"' in bnce.text
 
 
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_the_date_filters_are_typed_day_first_and_the_totals_follow_them(admin_client, mali, lang):
+    # Given spending on 5 June and 6 May 2016 (05/06 and 06/05 written day first)
+    _spend(mali, voucher="JUNE-5", day=date(2016, 6, 5), amount=Money("1000", "XOF"))
+    _spend(mali, voucher="MAY-6", day=date(2016, 5, 6), amount=Money("2000", "XOF"))
+    admin_client.cookies["django_language"] = lang
+
+    # When finance types 05/06/2016 in both ends of the date filter
+    page = admin_client.get(_url(Expenditure, "changelist"),
+                            {"date__range__gte": "05/06/2016", "date__range__lte": "05/06/2016"})
+
+    # Then only 5 June's row is listed and added up
+    assert [e.voucher for e in page.context["cl"].queryset] == ["JUNE-5"]
+    assert page.context["totals"]["count"] == 1
+    assert 'name="date__range__gte"' in page.text
+
+    # ISO is still accepted, and a range takes both days
+    both = admin_client.get(_url(Expenditure, "changelist"),
+                            {"date__range__gte": "2016-05-06", "date__range__lte": "05/06/2016"})
+    assert sorted(e.voucher for e in both.context["cl"].queryset) == ["JUNE-5", "MAY-6"]
+
+
+def test_transfer_and_rate_lists_filter_by_typed_dates(admin_client, mali):
+    for model, field in ((FundTransfer, "sent_on"), (ExchangeRate, "month")):
+        page = admin_client.get(_url(model, "changelist"),
+                                {f"{field}__range__gte": "01/02/2016", f"{field}__range__lte": "29/02/2016"})
+        assert page.status_code == 200, model
+        assert f'name="{field}__range__gte"' in page.text
+
+
 def test_the_expenditure_list_shows_codes_not_long_names(admin_client, mali):
     _spend(mali)
 

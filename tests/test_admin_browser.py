@@ -78,6 +78,15 @@ def test_finance_records_filters_and_accepts_in_the_admin(live_server, grant, ch
     status = chrome.find_element(By.CSS_SELECTOR, "#result_list td.field-status")
     assert status.location["x"] + status.size["width"] <= 1366
 
+    # Types a day-first date range in the sidebar: 05/06/2018 to 05/06/2018 keeps 5 June's row only.
+    for name in ("date__range__gte", "date__range__lte"):
+        chrome.find_element(By.NAME, name).send_keys("05/06/2018")
+    click_and_wait(chrome, chrome.find_element(By.CSS_SELECTOR, ".admindatefilter input[type=submit]"))
+    chrome.save_screenshot(str(tmp_path / "3b-dates.png"))
+    assert [cell.text for cell in chrome.find_elements(By.CSS_SELECTOR, "#result_list td.field-voucher")] == [
+        "BNCE-2018-001"]
+    assert "655,957 XOF" in chrome.find_element(By.ID, "expenditure-totals").text
+
     # Opens the submitted statement, reads its table and accepts it.
     chrome.get(f"{live_server.url}/admin/expenditures/quarterlystatement/{statement.pk}/change/")
     cells = [cell.text for cell in chrome.find_elements(By.CSS_SELECTOR, "#statement-lines tbody td")]
