@@ -503,6 +503,10 @@ class _Writer:
             "total.pct": add({"bold": True, "top": 1, "num_format": codes["pct"]}),
             "total.rate": add({"bold": True, "top": 1, "num_format": codes["rate"]}),
             "sub.text": add({"bold": True, "bg_color": "#F2F2F2"}),
+            # a flag is indented, so that it never runs into the figure to its left
+            "flag": add({"indent": 1}),
+            "sub.flag": add({"bold": True, "bg_color": "#F2F2F2", "indent": 1}),
+            "total.flag": add({"bold": True, "top": 1, "indent": 1}),
             "sub.eur": add({"bold": True, "bg_color": "#F2F2F2", "num_format": codes["eur"]}),
             "sub.pct": add({"bold": True, "bg_color": "#F2F2F2", "num_format": codes["pct"]}),
             "over": add({"bg_color": "#F8CBAD", "font_color": "#9C0006"}),
@@ -590,7 +594,7 @@ class _Writer:
         ws.write_formula(row, 6, f'=IF(C{r}=0,"",F{r}/C{r})', pct_f, self.ratio(data["variance_pct"]))
         ws.write_formula(row, 7, f'=IF(C{r}=0,"",E{r}/C{r})', pct_f, self.ratio(data["use_pct"]))
         ws.write_formula(row, 8, f"=D{r}-E{r}", eur_f, data["variance_to_date"])
-        ws.write_string(row, 9, self.flag_word(data["flag"]), text_f)
+        ws.write_string(row, 9, self.flag_word(data["flag"]), self.f[f"{style}.flag" if style else "flag"])
 
     def variance_frame(self, ws, first_row: int, last_row: int) -> None:
         """Widths, frozen header, print set-up and the colours of rows beyond tolerance."""
@@ -1107,23 +1111,37 @@ def _version_state(lang: str, status: str) -> str:
     return state[:1].lower() + state[1:]
 
 
+# Widths of Calibri 11's characters in Excel's column unit (the width of a digit), roughly: the
+# narrow ones, the wide ones, capitals; the rest as wide as a digit.
+_NARROW = frozenset("iìíîïjlIrtf.,;:'!|()[] ")
+_WIDE = frozenset("mwMW%@")
+
+
+def _text_width(text: str) -> float:
+    return sum(0.5 if ch in _NARROW else 1.6 if ch in _WIDE else 1.2 if ch.isupper() else 1.0 for ch in text)
+
+
 def _wrapped_lines(text: str, width: float) -> int:
-    """The lines ``text`` takes wrapped in a column ``width`` characters wide: an estimate, word by
-    word, with room to spare for bold and wide letters (xlsxwriter cannot measure text)."""
-    room = max(int(width * 0.85) - 1, 1)
+    """The lines ``text`` takes wrapped in a column ``width`` digits wide: an estimate, word by
+    word from the widths of its characters, with room to spare for bold and for the cell's margins
+    (xlsxwriter cannot measure text)."""
+    room = max(width * 0.9 - 1, 1.0)
+    space = _text_width(" ")
     lines = 0
     for paragraph in str(text).split("\n"):
-        count, used = 1, 0
+        count, used = 1, 0.0
         for part in paragraph.split():
-            need = len(part) if used == 0 else used + 1 + len(part)
+            size = _text_width(part)
+            need = size if used == 0 else used + space + size
             if need <= room:
                 used = need
                 continue
             if used:
                 count += 1
-            # a word longer than the column breaks across lines
-            count += (len(part) - 1) // room
-            used = len(part) - ((len(part) - 1) // room) * room
+            # a word wider than the column breaks across lines
+            extra = int(size // room) if size > room else 0
+            count += extra
+            used = size - extra * room
         lines += count
     return max(lines, 1)
 

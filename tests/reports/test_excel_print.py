@@ -207,3 +207,21 @@ def test_the_printed_summary_is_one_page(grant, tmp_path, lang):
             continue
     scale = max(sizes) / 14
     assert 11 * scale >= 7.0, sizes
+
+
+def test_a_flag_is_set_apart_from_the_figure_before_it(small):
+    wb = openpyxl.load_workbook(BytesIO(workbook_bytes(small, "en")))
+    ws = wb[SHEETS["en"]["partner"]]
+    flags = [row[9] for row in ws.iter_rows(min_row=5) if isinstance(row[9].value, str) and row[9].value]
+    assert flags and all(cell.alignment.indent >= 1 for cell in flags)
+
+
+@pytest.mark.parametrize(("text", "width", "lines"), [
+    ("2 Protection, réhabilitation et réinsertion", 34.7, 2),  # one line in LibreOffice: not three
+    ("1 Prévention", 34.7, 1),
+    ("Taux d'exécution", 13, 2),
+    ("MMMMMMMMMMMMMMMMMMMM", 13, 3),  # wide capitals
+    ("Rythme de dépense (moyenne des 3 derniers mois complets)", 34.7, 2),
+])
+def test_a_wrapped_label_is_given_the_lines_it_takes(text, width, lines):
+    assert excel._wrapped_lines(text, width) == lines
