@@ -101,7 +101,8 @@ WorkbookProblemsSerializer = _error_serializers(
 QueryProblemsSerializer = _error_serializers(
     "QueryProblems400", None, error_type=ValidationErrorEnum,
     attr_help="The query parameter concerned.",
-    code_help="The parameter's problem: required, invalid, invalid_choice, min_value, max_value...")
+    code_help="The parameter's problem: required, invalid, invalid_choice, min_value, max_value..., or "
+              "unknown_parameter for a parameter the endpoint does not read.")
 # A statement's problems, all at once (submission, acceptance, a workbook's upload): any 400 code,
 # each problem with its row and cell when they apply (every error item may carry them).
 StatementProblemsResponseSerializer = StatementProblemsSerializer
@@ -326,14 +327,16 @@ def document_list_query_errors(result: dict, generator=None, request=None, publi
             continue
         query = {parameter.get("name") for parameter in operation.get("parameters", ())
                  if parameter.get("in") == "query"}
-        if not query or (operation["operationId"].endswith("_retrieve") and "page" not in query):
-            continue  # a record's detail reads no query but its version
+        if not query:
+            continue
         items_added = (ordering_name, unknown_name) if "ordering" in query else (unknown_name,)
         body = operation.get("responses", {}).get("400", {}).get("content", {}).get("application/json", {})
         ref = body.get("schema", {}).get("$ref")
         if not ref:
             continue
         response = schemas[_component_name(ref)]
+        if "properties" in response:
+            continue  # a body written by hand (``QueryProblemsSerializer``): its items take any code
         mapping = response.setdefault("discriminator", {"propertyName": "type", "mapping": {}})["mapping"]
         validation_ref = mapping.get("validation_error")
         prefix = camelize(operation["operationId"])

@@ -16,7 +16,7 @@ from drf_standardized_errors.openapi_validation_errors import extend_validation_
 from moneyed import Money
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ErrorDetail, NotFound
+from rest_framework.exceptions import ErrorDetail, NotFound, ValidationError
 from rest_framework.response import Response
 
 from api.access import budget_line_or_400, grant_not_found, grant_or_404
@@ -27,6 +27,7 @@ from api.filters import (
     StrictOrderingFilter,
     StrictQueryParams,
     TransferFilter,
+    unknown_parameter_errors,
 )
 from api.idempotency import IDEMPOTENCY_PARAMETER, IdempotentCreateMixin
 from api.permissions import FinanceOrPartnerWrites, FinanceWritesOthersRead
@@ -234,6 +235,10 @@ class BudgetLineViewSet(_GrantChildMixin, CodeLookupMixin, viewsets.ModelViewSet
     def budget_version(self):
         """The version whose budget the lines show: ``?version=N`` (404 if none), else the current."""
         if not hasattr(self, "_budget_version"):
+            if self.action == "retrieve":  # a line's detail reads its version and nothing else
+                unknown = unknown_parameter_errors(self.request.query_params, self.extra_query_params)
+                if unknown:
+                    raise ValidationError(unknown)
             number = self.request.query_params.get("version") if self.request.method == "GET" else None
             if number is None:
                 self._budget_version = budget_selectors.current_version(self.get_grant())

@@ -142,6 +142,7 @@ def test_the_lists_that_answered_bare_arrays_answer_the_pagination_envelope(clie
     f"{G}/reports/variance/?by=line&as_off=2016-12-31", f"{G}/reports/burn-rate/?windows=3",
     f"{G}/reports/variance.xlsx?langue=fr", f"{G}/reconciliation/?partenaire=BNCE",
     f"{API}/statements/template.xlsx?grant={SEED}&partner=BNCE&period=2016-Q1&quarter=1",
+    f"{G}/budget-lines/2.1/?version=1&partner=BNCE",
 ])
 def test_a_query_string_refuses_a_parameter_it_does_not_read(clients, url):
     response = clients["finance"].get(url)
@@ -167,9 +168,13 @@ def test_the_schema_documents_unknown_parameter_on_every_query_string():
     for path, operations in schema["paths"].items():
         operation = operations.get("get")
         query = {p["name"] for p in (operation or {}).get("parameters", ()) if p["in"] == "query"}
-        if not query or operation["operationId"].endswith("_retrieve"):
+        if not query:
             continue
         ref = operation["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        if "properties" in schemas[ref]:  # a body written by hand, whose items take any code
+            item = schemas[schemas[ref]["properties"]["errors"]["items"]["$ref"].rsplit("/", 1)[1]]
+            assert "unknown_parameter" in item["properties"]["code"]["description"], path
+            continue
         validation = schemas[schemas[ref]["discriminator"]["mapping"]["validation_error"].rsplit("/", 1)[1]]
         union = schemas[validation["properties"]["errors"]["items"]["$ref"].rsplit("/", 1)[1]]
         assert unknown in union["oneOf"], path
