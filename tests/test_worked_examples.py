@@ -483,7 +483,7 @@ def test_a_quarter_sent_as_a_workbook_is_accepted_with_the_ledgers_figures_to_th
     assert {r["voucher"]: r["amount"] for r in rows_of(finance, statement["id"]).values()} == {
         "BNCE-16-101": "400000", "BNCE-16-102": "250000", "BNCE-16-103": "125500"}
     # and the workbook it was read from is kept with it (the refused one never made a statement)
-    versions = bnce.get(f"/api/v1/statements/{statement['id']}/versions/").json()
+    versions = bnce.get(f"/api/v1/statements/{statement['id']}/versions/").json()["results"]
     assert [(v["number"], v["source"], v["file_name"]) for v in versions] == [(1, "workbook", "releve-2016-T2.xlsx")]
 
 
