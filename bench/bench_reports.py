@@ -208,7 +208,7 @@ def main() -> int:
     url_report = f"/api/v1/grants/{GRANT}/reports/variance/?by=line&as_of={as_of.isoformat()}"
 
     def http_report():
-        response = client.get(url_report)
+        response = client.get(url_report, secure=True)  # as behind TLS: no redirect to https with DEBUG off
         assert response.status_code == 200, response.content[:500]
         return len(response.content)
 
