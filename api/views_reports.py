@@ -27,8 +27,8 @@ from reports.beneficiaries import cost_per_beneficiary
 from reports.burn_rate import burn_rate
 from reports.excel import XLSX_MEDIA_TYPE, variance_workbook
 from reports.labels import LANGS
-from reports.selectors import UnknownVersion, budget_version_for, report_as_of, report_inputs
-from reports.variance import DIMENSIONS, FLAGS, BadGrouping, parse_by, variance
+from reports.selectors import GRAIN, UnknownVersion, budget_version_for, report_as_of, report_inputs
+from reports.variance import DIMENSIONS, FLAGS, BadGrouping, actual_grain, parse_by, variance
 
 COUNTED = [str(s) for s in COUNTED_STATUSES]
 
@@ -227,9 +227,10 @@ class _ReportView(APIView):
         }
 
     @staticmethod
-    def inputs(args: dict):
+    def inputs(args: dict, grain: tuple[str, ...] = GRAIN):
         return report_inputs(grant=args["grant"], as_of=args["as_of"], version=args["version"],
-                             partner=args["partner"], statuses=args["statuses"], compare=args.get("compare"))
+                             partner=args["partner"], statuses=args["statuses"], compare=args.get("compare"),
+                             grain=grain)
 
 
 @document_query_errors(VarianceQuerySerializer)
@@ -244,7 +245,7 @@ class VarianceReportView(_ReportView):
                        "per cent, grouped by line, partner, location, year, quarter or heading (`by`, one or two)."))
     def get(self, request, code: str):
         args = self.report_arguments(request, code)
-        report = variance(self.inputs(args), by=args["by"], lang=args["lang"])
+        report = variance(self.inputs(args, actual_grain(args["by"])), by=args["by"], lang=args["lang"])
         return Response(VarianceReportSerializer(report).data)
 
 

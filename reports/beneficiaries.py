@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from reports.grain import CENT, cents_to_money, grain
+from reports.grain import CENT, cents_to_money, grain, require_grain
 from reports.labels import unit_label
 from reports.selectors import ReportInputs
 
+# The spending's grain (``reports.selectors.GRAIN``) this report needs: by line (of a heading).
+ACTUAL_GRAIN = ("line",)
+
 
 def cost_per_beneficiary(inputs: ReportInputs, *, lang: str = "en") -> dict:
+    require_grain(inputs, ACTUAL_GRAIN, "the cost per beneficiary")
     frame = grain(inputs)
     by_heading = frame.groupby("heading_id")["actual"].sum() if not frame.empty else None
     headings = sorted(

@@ -32,16 +32,29 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 from grants.periods import month_index
-from reports.grain import CENT, HUNDRED, cents_to_money, grain, half_up_div, month_key, month_share, pct
+from reports.grain import (
+    CENT,
+    HUNDRED,
+    cents_to_money,
+    grain,
+    half_up_div,
+    month_key,
+    month_share,
+    pct,
+    require_grain,
+)
 from reports.selectors import ReportInputs
 
 PACE_POINTS = Decimal("15")
+# The spending's grain (``reports.selectors.GRAIN``) this report needs: month by month.
+ACTUAL_GRAIN = ("month",)
 
 
 def burn_rate(inputs: ReportInputs, *, window: int = 3) -> dict:
     """The burn-rate report as a dict of Decimals, ints and strings. ``window`` >= 1."""
     if window < 1:
         raise ValueError("window must be at least 1")
+    require_grain(inputs, ACTUAL_GRAIN, "the burn rate")
     frame = grain(inputs)
     budget = int(frame["budget"].sum()) if not frame.empty else 0
     last_month = _month_index(inputs)                      # -1 when as_of is before the start

@@ -1,4 +1,9 @@
-"""The finest grain every report sums: line x partner x location x month, in whole cents.
+"""The grain every report sums: line x partner x location x month in whole cents, or coarser.
+
+The spending comes summed by the grain its ``ReportInputs`` was read at (``inputs.grain``: the
+finest, or only what a report groups by); the budget's pieces are built at the finest grain
+(a few hundred allocations) and keep only the columns of that grain, so that every grouping
+adds up the very same cents whatever the grain read.
 
 Planned spending is built here once, so that every grouping adds up the very same pieces:
 
@@ -16,6 +21,7 @@ Months are calendar months counted from the grant's start month (index 0).
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -25,7 +31,7 @@ import pandas as pd
 
 from grants.money import CENT
 from grants.periods import month_start, months_in_year, quarter_of
-from reports.selectors import ReportInputs
+from reports.selectors import ReportInputs, grain_columns
 
 HUNDRED = Decimal("100")
 MONEY_COLUMNS = ["budget", "planned", "actual"]
@@ -123,29 +129,43 @@ def planned_pieces(inputs: ReportInputs) -> pd.DataFrame:
     return frame
 
 
+def require_grain(inputs: ReportInputs, needed: Iterable[str], report: str) -> None:
+    """ValueError (a caller's mistake, not a user's) when ``inputs`` was read at a grain that lacks
+    some of ``needed``: the spending cannot be split finer than it was summed."""
+    missing = [name for name in needed if name not in inputs.grain]
+    if missing:
+        raise ValueError(f"{report} needs the spending summed by {', '.join(missing)}; "
+                         f"it was summed by {', '.join(inputs.grain)}")
+
+
 def grain(inputs: ReportInputs) -> pd.DataFrame:
-    """Budget, planned and actual cents per line x partner x location x month, with the
-    columns every grouping needs: ``heading_id``, ``year``, ``quarter``. With a compared
-    version, also ``budget_compared``: its allocations spread over the same months."""
+    """Budget, planned and actual cents per ``inputs.grain`` (line x partner x location x month
+    by default; a row per piece, not one per key: groupings sum them), with the columns the
+    groupings need that the grain gives: ``heading_id`` with the line, ``year`` and ``quarter``
+    with the month. With a compared version, also ``budget_compared``: its allocations spread
+    over the same months."""
+    columns = grain_columns(inputs.grain)
     money = MONEY_COLUMNS + (["budget_compared"] if inputs.compared_allocations is not None else [])
     pieces = planned_pieces(inputs)
     actuals = inputs.actuals.rename(columns={"cents": "actual"})
     actuals = actuals.assign(budget=np.int64(0), planned=np.int64(0))
-    frames = [pieces, actuals[GRAIN_COLUMNS + MONEY_COLUMNS]]
+    frames = [pieces[columns + MONEY_COLUMNS], actuals[columns + MONEY_COLUMNS]]
     if inputs.compared_allocations is not None:
         compared = planned_pieces(replace(inputs, allocations=inputs.compared_allocations))
         compared = compared.rename(columns={"budget": "budget_compared"}).assign(
             budget=np.int64(0), planned=np.int64(0), actual=np.int64(0))
-        frames.append(compared[GRAIN_COLUMNS + money])
+        frames.append(compared[columns + money])
     frames = [f for f in frames if not f.empty]
     if not frames:
-        frame = pd.DataFrame({c: pd.Series(dtype="int64") for c in GRAIN_COLUMNS + money})
+        frame = pd.DataFrame({c: pd.Series(dtype="int64") for c in columns + money})
     else:
         frame = pd.concat(frames, ignore_index=True).fillna({c: 0 for c in money})
-    frame = frame.astype({c: "int64" for c in GRAIN_COLUMNS + money})
-    headings = {line_id: info.heading_id for line_id, info in inputs.lines.items()}
-    frame["heading_id"] = frame["line_id"].map(headings).astype("int64")
-    frame["year"] = (frame["month"] // 12 + 1).astype("int64")
-    quarters = {m: quarter_key(inputs.start_date, int(m)) for m in frame["month"].unique()}
-    frame["quarter"] = frame["month"].map(quarters).astype("object")
+    frame = frame.astype({c: "int64" for c in columns + money})
+    if "line_id" in frame:
+        headings = {line_id: info.heading_id for line_id, info in inputs.lines.items()}
+        frame["heading_id"] = frame["line_id"].map(headings).astype("int64")
+    if "month" in frame:
+        frame["year"] = (frame["month"] // 12 + 1).astype("int64")
+        quarters = {m: quarter_key(inputs.start_date, int(m)) for m in frame["month"].unique()}
+        frame["quarter"] = frame["month"].map(quarters).astype("object")
     return frame

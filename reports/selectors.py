@@ -2,7 +2,9 @@
 
 Everything a report needs is gathered here into a ``ReportInputs``: the grant's facts, the
 labels of its lines, partners and locations, the allocations of one budget version, and the
-counted spending summed by line x partner x location x month. Money leaves the database as
+counted spending summed by line x partner x location x month (the finest grain, ``GRAIN``) or
+by only those of them a report needs (``grain``: the variance report by line reads a ``GROUP BY``
+of the line alone, not the finer groups to be added up again). Money leaves the database as
 whole cents (``int64``, ``grants.money.minor_units``): each row is rounded to its cents and the
 integers are added, exactly on either database (SQLite stores decimals as REAL). No float ever
 carries an amount into a frame.
@@ -32,6 +34,12 @@ from grants.periods import month_index
 
 ALLOCATION_COLUMNS = ["line_id", "partner_id", "location_id", "year", "cents"]
 ACTUAL_COLUMNS = ["line_id", "partner_id", "location_id", "month", "cents"]
+# What counted spending can be summed by, finest first to last: each name's frame column and
+# the expenditure's field it is read from (``month`` is the date's month, see ``actual_rows``).
+GRAIN = ("line", "partner", "location", "month")
+GRAIN_COLUMN = {"line": "line_id", "partner": "partner_id", "location": "location_id", "month": "month"}
+GRAIN_FIELD = {"line": "budget_line_id", "partner": "partner_id", "location": "location_id",
+               "month": "month_start"}
 
 
 class UnknownVersion(LookupError):
@@ -73,8 +81,9 @@ class ReportInputs:
     """What every report of one grant, version, as-of date and scope is computed from.
 
     ``allocations``: one row per allocation of the version (``ALLOCATION_COLUMNS``, cents int64).
-    ``actuals``: counted spending dated from the start to ``as_of``, summed per line x partner x
-    location x month, ``month`` being the month's index from the grant's start month (0 first).
+    ``actuals``: counted spending dated from the start to ``as_of``, summed per ``grain`` (by
+    default line x partner x location x month), ``month`` being the month's index from the
+    grant's start month (0 first); its columns are ``grain_columns(grain)`` and ``cents``.
     """
 
     grant_code: str
@@ -96,6 +105,21 @@ class ReportInputs:
     # With ``compare``: another version's allocations, to show its budget beside this one's.
     compared: VersionInfo | None = None
     compared_allocations: pd.DataFrame | None = None
+    # What ``actuals`` is summed by: some of ``GRAIN``, in its order.
+    grain: tuple[str, ...] = GRAIN
+
+
+def normalize_grain(grain: Iterable[str]) -> tuple[str, ...]:
+    """``grain`` as distinct names of ``GRAIN`` in its order; ValueError for anything else or none."""
+    names = set(grain)
+    if not names or not names <= set(GRAIN):
+        raise ValueError(f"a grain is one or more of {', '.join(GRAIN)}, not {sorted(names)}")
+    return tuple(name for name in GRAIN if name in names)
+
+
+def grain_columns(grain: Iterable[str]) -> list[str]:
+    """The frame columns of ``grain``'s names, e.g. ``("line", "month")`` -> ``["line_id", "month"]``."""
+    return [GRAIN_COLUMN[name] for name in normalize_grain(grain)]
 
 
 def report_as_of(grant: Grant, as_of: date | None, *, today: date | None = None) -> date:
@@ -136,22 +160,31 @@ def counted_expenditures(*, grant: Grant, as_of: date, partner: Partner | None =
 
 
 def actual_rows(*, grant: Grant, as_of: date, partner: Partner | None = None,
-                statuses: Iterable[str] = COUNTED_STATUSES) -> pd.DataFrame:
-    """Counted spending summed in SQL by line x partner x location x month (``ACTUAL_COLUMNS``)."""
+                statuses: Iterable[str] = COUNTED_STATUSES, grain: Iterable[str] = GRAIN) -> pd.DataFrame:
+    """Counted spending summed in SQL by ``grain`` (some of line, partner, location, month; all
+    of them by default, ``ACTUAL_COLUMNS``): one ``GROUP BY`` of those columns only, columns
+    ``grain_columns(grain)`` then ``cents``."""
+    grain = normalize_grain(grain)
+    qs = counted_expenditures(grant=grant, as_of=as_of, partner=partner, statuses=statuses)
+    if "month" in grain:
+        qs = qs.annotate(month_start=TruncMonth("date"))
+    fields = [GRAIN_FIELD[name] for name in grain]
     rows = (
-        counted_expenditures(grant=grant, as_of=as_of, partner=partner, statuses=statuses)
-        .annotate(month_start=TruncMonth("date"))
-        .values("budget_line_id", "partner_id", "location_id", "month_start")
+        qs.values(*fields)
         .annotate(cents=Sum(minor_units("amount_eur")))
         .order_by()
-        .values_list("budget_line_id", "partner_id", "location_id", "month_start", "cents")
+        .values_list(*fields, "cents")
     )
+    columns = grain_columns(grain) + ["cents"]
+    if "month" not in grain:
+        return _frame(list(rows), columns)
     start = grant.start_date
+    at = grain.index("month")
     records = [
-        (line_id, partner_id, location_id, month_index(start, _as_date(month_start)), cents)
-        for line_id, partner_id, location_id, month_start, cents in rows
+        (*row[:at], month_index(start, _as_date(row[at])), *row[at + 1:])
+        for row in rows
     ]
-    return _frame(records, ACTUAL_COLUMNS)
+    return _frame(records, columns)
 
 
 def allocation_rows(*, version: BudgetVersion | None, partner: Partner | None = None) -> pd.DataFrame:
@@ -172,15 +205,18 @@ def allocation_rows(*, version: BudgetVersion | None, partner: Partner | None = 
 def report_inputs(*, grant: Grant, as_of: date, version: BudgetVersion | None = None,
                   partner: Partner | None = None,
                   statuses: Iterable[str] = COUNTED_STATUSES,
-                  compare: BudgetVersion | None = None) -> ReportInputs:
+                  compare: BudgetVersion | None = None, grain: Iterable[str] = GRAIN) -> ReportInputs:
     """Everything the reports of ``grant`` need, restricted to ``partner``'s allocations and
     spending when one is given. ``version`` None means the budget is empty (a grant with no
     approved version yet); callers pick it with ``budget_version_for``. ``compare``: another
-    version whose budget the variance report shows beside this one's."""
+    version whose budget the variance report shows beside this one's. ``grain``: what the
+    spending is summed by (the finest by default, which every report can use; a report that
+    needs less says so, e.g. ``reports.variance.actual_grain``)."""
     statuses = tuple(str(s) for s in statuses)
+    grain = normalize_grain(grain)
     allocations = allocation_rows(version=version, partner=partner)
     compared_allocations = allocation_rows(version=compare, partner=partner) if compare is not None else None
-    actuals = actual_rows(grant=grant, as_of=as_of, partner=partner, statuses=statuses)
+    actuals = actual_rows(grant=grant, as_of=as_of, partner=partner, statuses=statuses, grain=grain)
     lines = {
         line.id: LineInfo(
             id=line.id, code=line.code, heading_id=line.parent_id or line.id,
@@ -190,8 +226,8 @@ def report_inputs(*, grant: Grant, as_of: date, version: BudgetVersion | None = 
         )
         for line in BudgetLine.objects.filter(grant=grant)
     }
-    partner_ids = set(allocations["partner_id"]) | set(actuals["partner_id"])
-    location_ids = set(allocations["location_id"]) | set(actuals["location_id"])
+    partner_ids = set(allocations["partner_id"]) | set(actuals.get("partner_id", ()))
+    location_ids = set(allocations["location_id"]) | set(actuals.get("location_id", ()))
     if compared_allocations is not None:
         partner_ids |= set(compared_allocations["partner_id"])
         location_ids |= set(compared_allocations["location_id"])
@@ -212,7 +248,7 @@ def report_inputs(*, grant: Grant, as_of: date, version: BudgetVersion | None = 
         lines=lines, partners=partners, locations=locations,
         allocations=allocations, actuals=actuals,
         compared=(VersionInfo(compare.number, compare.label, compare.status) if compare else None),
-        compared_allocations=compared_allocations,
+        compared_allocations=compared_allocations, grain=grain,
     )
 
 

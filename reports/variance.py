@@ -13,6 +13,10 @@ A pure function of ``ReportInputs`` (``reports.selectors``); see DESIGN.md "Repo
 
 Money is ``Decimal`` to the cent. Rows are sums of the same cents as the total, so they foot to
 it exactly under every grouping, and the total is the same under every grouping.
+
+A grouping needs the spending summed by no more than ``actual_grain(by)`` (the line for a line
+or a heading, the month for a year or a quarter): the API reads that grain, one ``GROUP BY`` of
+those columns; the workbook reads the finest, which serves every grouping.
 """
 
 from __future__ import annotations
@@ -24,14 +28,19 @@ import pandas as pd
 from django.utils.translation import gettext as _
 
 from grants.periods import month_start
-from reports.grain import HUNDRED, cents_to_money, grain, pct
+from reports.grain import HUNDRED, cents_to_money, grain, pct, require_grain
 from reports.labels import word
-from reports.selectors import ReportInputs
+from reports.selectors import ReportInputs, normalize_grain
 
 DIMENSIONS = ("heading", "line", "partner", "location", "year", "quarter")
 DIMENSION_COLUMN = {
     "heading": "heading_id", "line": "line_id", "partner": "partner_id",
     "location": "location_id", "year": "year", "quarter": "quarter",
+}
+# What of the spending's grain (``reports.selectors.GRAIN``) each dimension is made from.
+DIMENSION_GRAIN = {
+    "heading": "line", "line": "line", "partner": "partner",
+    "location": "location", "year": "month", "quarter": "month",
 }
 FLAGS = ("over", "under", "ok")
 
@@ -52,6 +61,12 @@ def parse_by(value: str | Sequence[str]) -> tuple[str, ...]:
     if len(set(names)) != len(names):
         raise BadGrouping(_("Group by two different things."))
     return tuple(names)
+
+
+def actual_grain(by: str | Sequence[str]) -> tuple[str, ...]:
+    """The grain the spending must be summed by for grouping ``by``: ``"heading,partner"`` ->
+    ``("line", "partner")``. Raises ``BadGrouping``."""
+    return normalize_grain(DIMENSION_GRAIN[name] for name in parse_by(by))
 
 
 def flag_for(budget: int, planned: int, actual: int, tolerance_pct: Decimal) -> str:
@@ -132,6 +147,7 @@ def variance(inputs: ReportInputs, *, by: str | Sequence[str] = "line", lang: st
     Raises ``BadGrouping`` for a bad ``by``.
     """
     dimensions = parse_by(by)
+    require_grain(inputs, actual_grain(dimensions), f"the variance report by {','.join(dimensions)}")
     frame = grain(inputs)
     total_figures = _sums(frame, inputs)
     return {
