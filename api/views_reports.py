@@ -23,7 +23,9 @@ from api.schema import document_query_errors
 from expenditures.models import COUNTED_STATUSES
 from grants.access import partner_scope
 from grants.periods import validate_in_bounds
+from reports.beneficiaries import ACTUAL_GRAIN as BENEFICIARY_GRAIN
 from reports.beneficiaries import cost_per_beneficiary
+from reports.burn_rate import ACTUAL_GRAIN as BURN_RATE_GRAIN
 from reports.burn_rate import burn_rate
 from reports.excel import XLSX_MEDIA_TYPE, variance_workbook
 from reports.labels import LANGS
@@ -261,7 +263,7 @@ class BurnRateReportView(_ReportView):
                        "(`window`), the months of money left at that pace and the forecast at the end date."))
     def get(self, request, code: str):
         args = self.report_arguments(request, code)
-        report = burn_rate(self.inputs(args), window=args["window"])
+        report = burn_rate(self.inputs(args, BURN_RATE_GRAIN), window=args["window"])
         return Response(BurnRateReportSerializer(report).data)
 
 
@@ -274,7 +276,7 @@ class CostPerBeneficiaryReportView(_ReportView):
                        "For each heading with a beneficiary target, its spending divided by its target."))
     def get(self, request, code: str):
         args = self.report_arguments(request, code)
-        report = cost_per_beneficiary(self.inputs(args), lang=args["lang"])
+        report = cost_per_beneficiary(self.inputs(args, BENEFICIARY_GRAIN), lang=args["lang"])
         return Response(BeneficiaryCostReportSerializer(report).data)
 
 

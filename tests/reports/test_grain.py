@@ -196,3 +196,20 @@ def test_the_api_reads_the_spending_grouped_by_its_grouping_only(seed_with_histo
     _, finest = both_ways(seed_with_history, date(2017, 3, 1), tuple(by.split(",")))
     assert response.json()["total"]["actual"] == str(finest["total"]["actual"])
     assert [row["key"] for row in response.json()["rows"]] == [row["key"] for row in finest["rows"]]
+
+
+@pytest.mark.parametrize(("report", "columns"), [("burn-rate", ["date"]), ("cost-per-beneficiary", ["budget_line_id"])])
+def test_the_other_json_reports_read_the_grain_they_need(seed_with_history, finance, report, columns):
+    from api.views_reports import BeneficiaryCostReportSerializer, BurnRateReportSerializer
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        response = finance.get(f"/api/v1/grants/ML-ESEC-2015/reports/{report}/?as_of=2017-03-01&lang=en")
+    # then: one GROUP BY of what the report needs, and the figures read at the finest grain
+    assert response.status_code == 200
+    assert group_by_of_the_spending_query([q["sql"] for q in queries.captured_queries]) == columns
+    inputs = report_inputs(grant=seed_with_history, as_of=date(2017, 3, 1),
+                           version=budget_version_for(grant=seed_with_history))
+    finest = (BurnRateReportSerializer(burn_rate(inputs)).data if report == "burn-rate"
+              else BeneficiaryCostReportSerializer(cost_per_beneficiary(inputs, lang="en")).data)
+    assert response.json() == finest
