@@ -240,9 +240,11 @@ def unknown_parameter_errors(query, accepted) -> dict:
     on its name: the one rule for lists (``StrictQueryParams``) and for the query strings other
     endpoints read (``QuerySerializer``)."""
     unknown = sorted(set(query) - set(accepted) - ALWAYS_ACCEPTED)
-    # Django's own words (translated in its catalogue); the schema lists what the endpoint reads.
+    if not unknown:
+        return {}
+    reads = ", ".join(sorted(set(accepted) | ALWAYS_ACCEPTED))
     return {name: [ErrorDetail(
-        _("Select a valid choice. %(value)s is not one of the available choices.") % {"value": name},
+        _("%(name)s is not a parameter this address reads; it reads %(reads)s.") % {"name": name, "reads": reads},
         code=ErrorCode.UNKNOWN_PARAMETER)] for name in unknown}
 
 

@@ -180,3 +180,10 @@ def test_the_schema_documents_unknown_parameter_on_every_query_string():
         assert unknown in union["oneOf"], path
         checked += 1
     assert checked >= 15
+
+
+def test_an_unknown_parameter_is_told_what_the_address_reads_in_the_callers_language(clients):
+    response = clients["finance"].get(f"{G}/reports/variance/?as_off=2016-12-31", HTTP_ACCEPT_LANGUAGE="fr")
+    (error,) = response.json()["errors"]
+    assert error["detail"].startswith("as_off n’est pas un paramètre que lit cette adresse")
+    assert "as_of" in error["detail"] and "by" in error["detail"]
