@@ -392,6 +392,7 @@ CELERY_TASK_TIME_LIMIT = JOB_TIME_LIMIT_SECONDS + 60
 # the longest job, so that no job is delivered twice while it runs.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
 CELERY_TASK_IGNORE_RESULT = True  # the Job row is the result
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "ledger-jobs")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "jobs-cleanup": {"task": "jobs.tasks.jobs_cleanup_task", "schedule": 24 * 3600},
