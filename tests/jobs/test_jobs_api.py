@@ -289,3 +289,24 @@ def test_old_files_are_removed_and_the_job_says_so(grant, finance, settings, dja
     # the recent one is kept
     assert finance.get(recent["url"] + "file/").status_code == 200
 
+
+
+# --- make run: no broker, the web process runs the job in a thread -----------------------------------------
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_the_web_process_runs_the_job_in_a_thread(grant, finance, settings):
+    import threading
+    import time
+
+    settings.JOBS_RUNNER = "thread"
+    before = set(threading.enumerate())
+    accepted = finance.post(WORKBOOK_JOBS + "?as_of=2016-06-30")
+    assert accepted.status_code == 202
+    for thread in set(threading.enumerate()) - before:
+        thread.join(timeout=60)
+    deadline = time.monotonic() + 60
+    while (body := finance.get(accepted.json()["url"]).json())["state"] in ("queued", "running"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert body["state"] == "done", body
+    assert finance.get(body["file_url"]).status_code == 200
