@@ -120,7 +120,13 @@ def dispatch(job_id: UUID) -> None:
     if runner == "celery":
         from jobs.tasks import run_job_task
 
-        run_job_task.apply_async(args=[str(job_id)])
+        try:
+            run_job_task.apply_async(args=[str(job_id)])
+        except Exception:  # the broker is down: the job fails now, the request still answers
+            logger.exception("job %s could not be queued", job_id)
+            Job.objects.filter(pk=job_id, state=JobState.QUEUED).update(
+                state=JobState.FAILED, finished_at=timezone.now(), error_code=JobError.UNEXPECTED.value,
+                error=_("The job could not be queued; ask for it again in a while."))
     elif runner == "thread":
         threading.Thread(target=_run_in_thread, args=(job_id,), name=f"job-{job_id}", daemon=True).start()
     else:

@@ -310,3 +310,17 @@ def test_without_a_broker_the_web_process_runs_the_job_in_a_thread(grant, financ
         time.sleep(0.1)
     assert body["state"] == "done", body
     assert finance.get(body["file_url"]).status_code == 200
+
+
+def test_a_broker_that_is_down_fails_the_job_not_the_request(grant, finance, settings, monkeypatch,
+                                                             django_capture_on_commit_callbacks):
+    from jobs import tasks
+
+    def down(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    settings.JOBS_RUNNER = "celery"
+    monkeypatch.setattr(tasks.run_job_task, "apply_async", down)
+    job = ask(finance, WORKBOOK_JOBS, django_capture_on_commit_callbacks).json()
+    body = finance.get(job["url"]).json()
+    assert body["state"] == "failed" and body["error"]["code"] == "job_error"
