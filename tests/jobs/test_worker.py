@@ -8,6 +8,7 @@ to change it), a queue of this run's own. Skipped, saying so, when Redis does no
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -31,9 +32,15 @@ def test_a_celery_worker_runs_a_workbook_job_end_to_end(tmp_path):
     if not redis_answers(BROKER):
         pytest.skip(f"Redis does not answer at {BROKER}: start it (`.ci/run` does) to run a real worker.")
     root = Path(__file__).resolve().parents[2]
-    result = subprocess.run(
+    # Its own process group: on a timeout the scenario and the worker it started are both ended.
+    scenario = subprocess.Popen(
         [sys.executable, "-m", "tests.jobs.worker_scenario", str(tmp_path / "worker.sqlite3"), BROKER,
          f"test-jobs-{uuid.uuid4().hex}", str(tmp_path / "media")],
-        cwd=root, capture_output=True, text=True, timeout=400)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-8000:]
-    assert "worker scenario: OK" in result.stdout
+        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        stdout, stderr = scenario.communicate(timeout=400)
+    except subprocess.TimeoutExpired:
+        os.killpg(scenario.pid, signal.SIGKILL)
+        stdout, stderr = scenario.communicate()
+    assert scenario.returncode == 0, stdout[-4000:] + stderr[-8000:]
+    assert "worker scenario: OK" in stdout
