@@ -46,6 +46,9 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("donors", "donors/", "reference data", "donor", "donors", "The donors, by code."),
     Resource("check", "grants/{code}/check/", "audit", "check", "checks",
              "The auditor's check of a grant's figures against its raw records."),
+    Resource("jobs", "jobs/{job_id}/", "jobs", "job", "jobs",
+             "Long work run in the background (a whole grant's workbook, a revaluation): its state, progress "
+             "and file."),
 )
 
 # The schema's tags, in the order Swagger shows them, each with what it groups.
@@ -87,11 +90,14 @@ TAGS = [
                                   "fund reconciliation."},
     {"name": "reference data", "description": "Partners, locations and donors, named by their codes."},
     {"name": "audit", "description": "The auditor's check of a grant."},
+    {"name": "jobs", "description": "Long work in the background: ask for a grant's workbook or a revaluation "
+                                    "(202 with the job), follow its state and progress, download its file."},
 ]
 
 # Path (under /api/v1/) to tag; the first that matches wins.
 _TAG_BY_PATH = [
     (r"^$", "index"),
+    (r"^(jobs/|grants/[^/]+/(reports/variance\.xlsx|revalue)/jobs/)", "jobs"),
     (r"^grants/[^/]+/reports/", "reports"),
     (r"^grants/[^/]+/(revalue|reconciliation)/", "fx"),
     (r"^grants/[^/]+/check/", "audit"),

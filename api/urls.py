@@ -30,7 +30,7 @@ router.register("transfers", views.TransferViewSet, basename="transfer")
 
 # Feature modules add their own routes under /api/v1/ (reports, conversions, statements).
 extra = []
-for module in ("api.urls_fx", "api.urls_reports", "api.urls_statements", "api.urls_budget"):
+for module in ("api.urls_fx", "api.urls_reports", "api.urls_statements", "api.urls_budget", "api.urls_jobs"):
     try:
         extra += import_module(module).urlpatterns
     except ModuleNotFoundError as exc:

@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "reports",
     "api",
     "portal",
+    "jobs",
 ]
 
 MIDDLEWARE = [
@@ -364,3 +365,45 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 
 # The 413 body is documented on every write (api.schema), its codes from the registry.
 DRF_STANDARDIZED_ERRORS["ALLOWED_ERROR_STATUS_CODES"].append("413")
 DRF_STANDARDIZED_ERRORS["ERROR_SCHEMAS"]["413"] = "api.schema.ErrorResponse413Serializer"
+
+# --- jobs (issue 16) ---
+# Long work (the whole grant's workbook, a revaluation) runs as a job (jobs.services). With a broker
+# (production, CI) the jobs are Celery tasks on Redis, run by `celery -A config worker`; without
+# one (`make run`) the web process runs them in a thread of its own ("thread"), and the tests may
+# run them at once, in the request ("eager").
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+JOBS_RUNNER = os.environ.get("JOBS_RUNNER") or ("celery" if CELERY_BROKER_URL else "thread")
+if JOBS_RUNNER not in ("celery", "thread", "eager"):
+    raise ImproperlyConfigured("JOBS_RUNNER must be celery, thread or eager.")
+if JOBS_RUNNER == "celery" and not CELERY_BROKER_URL:
+    raise ImproperlyConfigured("JOBS_RUNNER=celery needs CELERY_BROKER_URL (redis://...).")
+# A job running longer than this is stopped (Celery's soft limit, then the hard one 60 s later)
+# and, if its worker died, marked failed by jobs.services.job_expire_stale.
+JOB_TIME_LIMIT_SECONDS = int(os.environ.get("JOB_TIME_LIMIT_SECONDS", 30 * 60))
+# The files of finished jobs are removed after this many days (`manage.py jobs_cleanup`, daily
+# on Celery beat).
+JOB_FILES_KEEP_DAYS = int(os.environ.get("JOB_FILES_KEEP_DAYS", 7))
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "var" / "media")
+CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-job leaves the message to another
+CELERY_TASK_REJECT_ON_WORKER_LOST = False  # ... but job_expire_stale, not a second run, settles a killed one
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # long tasks: a worker takes one at a time
+CELERY_TASK_SOFT_TIME_LIMIT = JOB_TIME_LIMIT_SECONDS
+CELERY_TASK_TIME_LIMIT = JOB_TIME_LIMIT_SECONDS + 60
+# Redis hands an unacknowledged message to another worker after visibility_timeout: longer than
+# the longest job, so that no job is delivered twice while it runs.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
+CELERY_TASK_IGNORE_RESULT = True  # the Job row is the result
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "ledger-jobs")
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "jobs-cleanup": {"task": "jobs.tasks.jobs_cleanup_task", "schedule": 24 * 3600},
+    "jobs-expire-stale": {"task": "jobs.tasks.jobs_expire_stale_task", "schedule": 5 * 60},
+}
+# A running job's progress (rows done of rows to do) is kept in this cache while it runs: a
+# revaluation runs in one transaction, whose own writes no one else sees before it ends. Redis
+# when there is a broker (the workers and the web processes share it), else local memory (the
+# jobs then run in the web process).
+CACHES = globals().get("CACHES") or {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES["jobs"] = ({"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CELERY_BROKER_URL}
+                  if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "unix://"))
+                  else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "jobs"})

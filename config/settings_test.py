@@ -20,3 +20,6 @@ ALLOWED_HOSTS = ["*"]
 SECURE_SSL_REDIRECT = False
 API_DOCS_PUBLIC = True
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": None, "user": None, "failed_token": None}}
+# Jobs run at once, when their request's transaction commits (a test captures the callbacks);
+# tests/jobs/test_worker.py starts a real Celery worker on Redis and sets JOBS_RUNNER=celery.
+JOBS_RUNNER = "eager"

@@ -201,14 +201,15 @@ def split_units(total: int, weights: list[int], *, floor: int = 0) -> list[int]:
 
 @transaction.atomic
 def demo_data_generate(*, grant: Grant, seed: int = 42, expenditures: int = 5000, replace: bool = False,
-                       if_empty: bool = False) -> DemoDataSummary:
+                       if_empty: bool = False, progress=None) -> DemoDataSummary:
     """Generate ``expenditures`` expenditures and the quarterly transfers for ``grant``.
 
     With ``if_empty``, does nothing (``skipped`` says why) when the grant has expenditures or
     transfers; with ``replace``, first deletes the rows an earlier run generated. Raises
     ``DemoDataExists`` (409) when the grant has rows and neither was asked, ``Conflict`` when a
     statement of the grant is accepted (its quarter is locked), ``ApplicationError`` when the grant
-    has no current budget version or ``expenditures`` is not positive.
+    has no current budget version or ``expenditures`` is not positive. ``progress``, if given, is
+    called with (expenditures made, expenditures to make) after each batch (``grants.progress``).
     """
     if expenditures < 1:
         raise ApplicationError(_("Generate at least one expenditure."), attr="expenditures")
@@ -239,6 +240,8 @@ def demo_data_generate(*, grant: Grant, seed: int = 42, expenditures: int = 5000
     for batch in _batches(_expenditures(grant, cells, calendar, convert, rng), BATCH_SIZE):
         Expenditure.objects.bulk_create(batch, batch_size=BATCH_SIZE)
         made += len(batch)
+        if progress is not None:
+            progress(made, expenditures)
     transfers = _transfers(grant, cells, calendar, rng, seed)
     FundTransfer.objects.bulk_create(transfers, batch_size=BATCH_SIZE)
 

@@ -10,7 +10,7 @@ each expenditure that changes gets a history row with the reason.
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils.translation import gettext as _
 
 from expenditures.fx import Revaluation, revalue_partner
@@ -21,7 +21,7 @@ from grants.roles import require_finance
 
 
 @transaction.atomic
-def grant_revalue(*, grant: Grant, method: str, confirm: bool = False, by=None) -> dict:
+def grant_revalue(*, grant: Grant, method: str, confirm: bool = False, by=None, progress=None) -> dict:
     """Set ``grant``'s method to ``method`` and recompute every partner's stored conversions
     under it, in one transaction.
 
@@ -31,6 +31,9 @@ def grant_revalue(*, grant: Grant, method: str, confirm: bool = False, by=None) 
     (``unknown_fx_method``) for a method that is not one of ``FxMethod``, and ``Conflict``
     (``revaluation_needs_confirm``, 409) when a statement of the grant is accepted and ``confirm``
     is not true.
+
+    ``progress``, if given, is called with (expenditures revalued, expenditures of the grant) after
+    each partner's (a job's progress, a command's bar).
     """
     require_finance(by, what=_("revalue a grant"))
     if method not in FxMethod.values:
@@ -63,8 +66,16 @@ def grant_revalue(*, grant: Grant, method: str, confirm: bool = False, by=None) 
         | Exists(Expenditure.objects.filter(grant=locked, partner=OuterRef("pk")))
     ).order_by("code")
     result = Revaluation()
+    counts, done = {}, 0
+    if progress is not None:
+        counts = dict(Expenditure.objects.filter(grant=locked).values_list("partner").annotate(n=Count("id"))
+                      .order_by())
+        progress(0, sum(counts.values()))
     for partner in partners:
         result += revalue_partner(grant=locked, partner=partner, by=by, reason=reason)
+        if progress is not None:
+            done += counts.get(partner.pk, 0)
+            progress(done, sum(counts.values()))
     return {"method": method, "revalued": result.count, "delta_eur": result.delta_eur,
             "by_quarter": result.by_quarter,
             "frozen_quarters": [{"partner": code, "period": period} for code, period in result.frozen]}

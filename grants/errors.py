@@ -86,6 +86,7 @@ class ErrorCode(StrEnum):
 
     # --- 404 -----------------------------------------------------------------------------------
     NOT_FOUND = "not_found", HTTPStatus.NOT_FOUND
+    JOB_NO_FILE = "job_no_file", HTTPStatus.NOT_FOUND  # a job's file: not done yet, failed, or removed
 
     # --- 409: the records' state forbids it now (another state may allow it) -------------------
     CONFLICT = "conflict", HTTPStatus.CONFLICT

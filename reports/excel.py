@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -64,7 +64,7 @@ from grants.money import CENT
 from reports.beneficiaries import cost_per_beneficiary
 from reports.burn_rate import burn_rate
 from reports.labels import month_name, word
-from reports.selectors import ReportInputs, expenditure_detail, report_inputs
+from reports.selectors import ReportInputs, counted_expenditures, expenditure_detail, report_inputs
 from reports.variance import variance
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -74,6 +74,7 @@ EXCEL_EPOCH = date(1899, 12, 30)  # day 0 of Excel's 1900 date system, as xlsxwr
 # rows) continue on another sheet; tests lower it to see that happen.
 DETAIL_SHEET_ROWS = 1_048_576
 DETAIL_FOOTER_ROWS = 3  # a blank row, the sheet's total, the total of every detail sheet
+PROGRESS_ROWS = 5000  # a job's progress is told every so many detail rows
 LINE_HEIGHT = 15  # points: a line of 11-point text, the workbook's default font
 # Column widths (characters). The summary's tables share its columns: figure labels and headings
 # in A, figures in B-E; F is a gap before the charts.
@@ -297,6 +298,9 @@ class WorkbookContent:
     # The accepted statements of the quarters up to as_of, with their digests and reopenings
     # (``expenditures.audit.accepted_digests``); the sheet "Digests" lists them when there are any.
     digests: list[dict] = field(default_factory=list)
+    # A job's progress callback (jobs.services): (detail rows written, detail rows to write).
+    progress: Callable[[int, int], None] | None = None
+    detail_total: int | None = None
 
 
 def workbook_filename(grant_code: str, as_of: date, lang: str) -> str:
@@ -305,8 +309,12 @@ def workbook_filename(grant_code: str, as_of: date, lang: str) -> str:
 
 def workbook_content(*, grant: Grant, as_of: date, version: BudgetVersion | None,
                      partner: Partner | None = None, lang: str = "en",
-                     statuses: Iterable[str] = COUNTED_STATUSES, window: int = 3) -> WorkbookContent:
-    """Run every report once for the workbook; the detail stays a lazy, chunked iterator."""
+                     statuses: Iterable[str] = COUNTED_STATUSES, window: int = 3,
+                     progress: Callable[[int, int], None] | None = None) -> WorkbookContent:
+    """Run every report once for the workbook; the detail stays a lazy, chunked iterator.
+
+    ``progress``, if given, is called with (detail rows written, detail rows to write) as the
+    detail is written (its rows counted first, one COUNT)."""
     from budget.revisions import version_original
 
     original = version_original(grant)
@@ -333,6 +341,9 @@ def workbook_content(*, grant: Grant, as_of: date, version: BudgetVersion | None
         original_number=original.number if revised else None,
         version_number=version.number if version else None,
         digests=accepted_digests(grant=grant, as_of=inputs.as_of, partner=partner),
+        progress=progress,
+        detail_total=(counted_expenditures(grant=grant, as_of=inputs.as_of, partner=partner,
+                                           statuses=inputs.statuses).count() if progress is not None else None),
     )
 
 
@@ -888,6 +899,9 @@ class _Writer:
         sheets: list[tuple[str, int, Decimal]] = []  # (sheet name, total's row, total)
         items = iter(self.c.detail)
         item = next(items, None)
+        progress, done, total = self.c.progress, 0, self.c.detail_total or 0
+        if progress is not None:
+            progress(0, total)
         while True:
             sheet_name = name if not sheets else f"{name} ({len(sheets) + 1})"
             ws, write_row = self.detail_sheet(sheet_name, columns)
@@ -899,6 +913,9 @@ class _Writer:
                 for source in eur_sources:
                     sheet_eur += item[source]
                 item = next(items, None)
+                done += 1
+                if progress is not None and not done % PROGRESS_ROWS:
+                    progress(done, max(total, done))
             last = row
             row += 2
             ws.write_string(row, eur_col - 1, word(self.lang, "total"), f["total.text"])
@@ -906,6 +923,8 @@ class _Writer:
                              sheet_eur.quantize(CENT))
             sheets.append((sheet_name, row, sheet_eur))
             if item is None:
+                if progress is not None:
+                    progress(done, done)
                 if len(sheets) > 1:
                     # The sheets' totals added up: the detail's total, where the last rows end.
                     row += 1

@@ -24,7 +24,7 @@ from django.utils import translation
 from grants.errors import ErrorCode
 
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ("grants", "budget", "expenditures", "reports", "api", "portal")
+APPS = ("grants", "budget", "expenditures", "reports", "api", "portal", "jobs")
 # What the API answers with: the services' exceptions, DRF's, Django's ValidationError.
 RAISERS = {"ApplicationError", "Conflict", "PeriodLocked", "PermissionRefused", "PayloadTooLarge",
            "ValidationError", "NotFound", "PermissionDenied", "ParseError", "Throttled", "AuthenticationFailed",

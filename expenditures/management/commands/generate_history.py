@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from expenditures.demo_data import demo_data_generate
 from grants.errors import ApplicationError
 from grants.models import Grant
+from grants.progress import command_progress
 
 
 class Command(BaseCommand):
@@ -34,11 +35,14 @@ class Command(BaseCommand):
         if record is None:
             raise CommandError(f"No grant {grant}: load it first (python manage.py load_seed).")
         started = time.perf_counter()
+        progress = command_progress(self.stderr._out, "generate_history")
         try:
             summary = demo_data_generate(grant=record, seed=seed, expenditures=expenditures,
-                                         replace=replace, if_empty=if_empty)
+                                         replace=replace, if_empty=if_empty, progress=progress)
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
+        finally:
+            progress.close()
         if summary.skipped:
             self.stdout.write(f"{summary.skipped}; nothing generated (--if-empty).")
             return

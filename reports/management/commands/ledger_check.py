@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from grants.models import Grant
+from grants.progress import command_progress
 from reports.checks import ledger_check
 
 
@@ -31,9 +32,11 @@ class Command(BaseCommand):
             if record is None:
                 raise CommandError(_("No grant %(code)s.") % {"code": grant}, returncode=2)
         started = time.perf_counter()
-        report = ledger_check(grant=record, progress=self._progress())
-        if self._on_terminal():
-            self.stderr.write("\r\033[K", ending="")
+        progress = command_progress(self.stderr._out, "ledger_check")
+        try:
+            report = ledger_check(grant=record, progress=progress)
+        finally:
+            progress.close()
         elapsed = time.perf_counter() - started
         if as_json:
             self.stdout.write(_dumps(report.as_dict()))
@@ -43,25 +46,6 @@ class Command(BaseCommand):
             count = len(report.discrepancies)
             raise CommandError(ngettext("%(count)d discrepancy found.", "%(count)d discrepancies found.",
                                         count) % {"count": count}, returncode=1)
-
-    def _on_terminal(self) -> bool:
-        isatty = getattr(self.stderr._out, "isatty", None)
-        return bool(isatty and isatty())
-
-    def _progress(self):
-        if not self._on_terminal():
-            return None
-        last = [0.0]
-
-        def show(done: int, total: int) -> None:
-            now = time.monotonic()
-            if done < total and now - last[0] < 0.2:
-                return
-            last[0] = now
-            self.stderr.write("\r" + _("Checking: %(done)d / %(total)d") % {"done": done, "total": total},
-                              ending="")
-            self.stderr.flush()
-        return show
 
     def _human(self, report, elapsed: float) -> None:
         for finding in report.discrepancies:
