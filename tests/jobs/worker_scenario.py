@@ -1,7 +1,7 @@
 """A workbook job run end to end by a real Celery worker on Redis (tests/jobs/test_worker.py runs
-this in a child process: the worker, another process, must see the same database, a file).
+this in a child process: the worker, another process, must see the same database).
 
-python -m tests.jobs.worker_scenario DB_FILE BROKER_URL QUEUE MEDIA_ROOT
+python -m tests.jobs.worker_scenario DATABASE_URL BROKER_URL QUEUE MEDIA_ROOT
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import sys
 import time
 
 
-def main(db_file: str, broker: str, queue: str, media: str) -> int:
-    os.environ.update(DATABASE_URL=f"sqlite:///{db_file}", CELERY_BROKER_URL=broker, CELERY_QUEUE=queue,
+def main(database: str, broker: str, queue: str, media: str) -> int:
+    os.environ.update(DATABASE_URL=database, CELERY_BROKER_URL=broker, CELERY_QUEUE=queue,
                       MEDIA_ROOT=media, DJANGO_SETTINGS_MODULE="config.settings_test")
     import django
 
