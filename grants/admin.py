@@ -280,7 +280,7 @@ class LocationAdmin(admin.ModelAdmin):
 # ---------------------------------------------------------------------------------------------
 
 GRANT_FIELDS = ("code", "title", "total", "start_date", "end_date", "fx_method",
-                "variance_tolerance_pct", "reallocation_limit_pct", "notes")
+                "variance_tolerance_pct", "reallocation_limit_pct", "notes", *grant_services.IATI_FIELDS)
 
 
 class GrantForm(ServiceModelForm):
@@ -358,6 +358,7 @@ class GrantAdmin(ServiceWritesMixin, LedgerHistoryAdmin):
         (None, {"fields": ("code", "title", "total", "start_date", "end_date", "partners")}),
         ("Rules", {"fields": ("fx_method", "variance_tolerance_pct", "reallocation_limit_pct")}),
         ("Notes", {"fields": ("notes",)}),
+        ("IATI", {"fields": grant_services.IATI_FIELDS}),
     )
 
     @admin.display(description="total", ordering="total")

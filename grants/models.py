@@ -32,6 +32,13 @@ from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
+from grants.iati import (
+    ActivityStatus,
+    OrganisationType,
+    validate_activity_identifier,
+    validate_dac_sectors,
+    validate_org_ref,
+)
 from grants.money import CURRENCY_CHOICES, EUR
 from grants.periods import month_index, validate_in_bounds
 from grants.validation import validate_code
@@ -57,6 +64,13 @@ class Donor(models.Model):
     name = models.CharField(max_length=200, verbose_name=_("name"))
     notes = models.TextField(
         blank=True, help_text=_("Assumptions and remarks about this donor."), verbose_name=_("notes"),
+    )
+    iati_org_ref = models.CharField(
+        max_length=100, blank=True, validators=[validate_org_ref],
+        help_text=_("IATI organisation identifier, e.g. XM-DAC-22-1."), verbose_name=_("IATI organisation identifier"),
+    )
+    iati_org_type = models.CharField(
+        max_length=2, blank=True, choices=OrganisationType.choices, verbose_name=_("IATI organisation type"),
     )
 
     class Meta:
@@ -84,6 +98,13 @@ class Partner(models.Model):
     locations = models.ManyToManyField(
         "Location", related_name="partners", blank=True, help_text=_("Where the partner works."),
         verbose_name=_("locations"),
+    )
+    iati_org_ref = models.CharField(
+        max_length=100, blank=True, validators=[validate_org_ref],
+        help_text=_("IATI organisation identifier, e.g. XM-DAC-22-1."), verbose_name=_("IATI organisation identifier"),
+    )
+    iati_org_type = models.CharField(
+        max_length=2, blank=True, choices=OrganisationType.choices, verbose_name=_("IATI organisation type"),
     )
 
     class Meta:
@@ -164,6 +185,31 @@ class Grant(models.Model):
     )
     notes = models.TextField(
         blank=True, help_text=_("Assumptions and remarks about this grant."), verbose_name=_("notes"),
+    )
+    # IATI (reports.iati publishes the grant as an activity)
+    title_en = models.CharField(max_length=500, blank=True, verbose_name=_("title (English)"))
+    description_fr = models.TextField(blank=True, verbose_name=_("description (French)"))
+    description_en = models.TextField(blank=True, verbose_name=_("description (English)"))
+    iati_org_ref = models.CharField(
+        max_length=100, blank=True, validators=[validate_org_ref],
+        help_text=_("The reporting organisation's IATI identifier; blank: the lead partner's."),
+        verbose_name=_("IATI reporting organisation identifier"),
+    )
+    iati_identifier = models.CharField(
+        max_length=150, blank=True, validators=[validate_activity_identifier],
+        help_text=_("The IATI activity identifier; blank: the reporting organisation's identifier, a hyphen and "
+                    "the grant's code."),
+        verbose_name=_("IATI activity identifier"),
+    )
+    iati_activity_status = models.PositiveSmallIntegerField(
+        choices=ActivityStatus.choices, default=ActivityStatus.IMPLEMENTATION,
+        verbose_name=_("IATI activity status"),
+    )
+    dac_sectors = models.JSONField(
+        default=list, blank=True, validators=[validate_dac_sectors],
+        help_text=_('DAC 5-digit sector codes with percentages adding up to 100: '
+                    '[{"code": "15180", "percentage": "50"}, ...].'),
+        verbose_name=_("DAC sectors"),
     )
     history = HistoricalRecords(excluded_fields=["partners", "donors"])
 
