@@ -93,6 +93,7 @@ TAGS = [
 _TAG_BY_PATH = [
     (r"^$", "index"),
     (r"^grants/[^/]+/reports/", "reports"),
+    (r"^grants/[^/]+/iati\.xml$", "reports"),
     (r"^grants/[^/]+/(revalue|reconciliation)/", "fx"),
     (r"^grants/[^/]+/check/", "audit"),
     (r"^grants/[^/]+/(budget-lines|versions)/", "budget"),
