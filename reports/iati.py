@@ -301,8 +301,11 @@ def _narratives(parent, texts: dict[str, str]) -> None:
         narrative.text = text
 
 
-def _narrative(parent, text: str) -> None:
-    etree.SubElement(parent, "narrative").text = text
+def _narrative(parent, text: str, lang: str | None = None) -> None:
+    narrative = etree.SubElement(parent, "narrative")
+    if lang:
+        narrative.set(XML_LANG, lang)
+    narrative.text = text
 
 
 def _org_element(tag: str, org: Org, **attrs) -> etree._Element:
@@ -406,7 +409,7 @@ def _transaction(transaction: Transaction) -> etree._Element:
     etree.SubElement(element, "transaction-date", **{"iso-date": transaction.date.isoformat()})
     _value(element, transaction.value, transaction.currency, transaction.value_date)
     description = etree.SubElement(element, "description")
-    _narrative(description, transaction.description)
+    _narrative(description, transaction.description, "en")  # written by the ledger, in English
     if transaction.provider is not None:
         element.append(_org_element("provider-org", transaction.provider))
     if transaction.receiver is not None:
