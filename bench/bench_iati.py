@@ -108,7 +108,7 @@ def child(repeat: int) -> int:
         return activity, iati_violations(activity)
 
     def http():
-        response = client.get(f"/api/v1/grants/{GRANT}/iati.xml")
+        response = client.get(f"/api/v1/grants/{GRANT}/iati.xml", secure=True)  # HTTPS, as in production
         assert response.status_code == 200, response.status_code
         return sum(len(chunk) for chunk in response.streaming_content)
 

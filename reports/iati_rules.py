@@ -125,12 +125,14 @@ def _currencies(activity: Activity) -> list[Violation]:
 def _activity_dates(activity: Activity, today: date) -> list[Violation]:
     dates = dict(activity.dates)
     found = []
-    pairs = (("11.1.1", DATE_START_PLANNED, DATE_END_PLANNED, _("planned")),
-             ("11.1.2", DATE_START_ACTUAL, DATE_END_ACTUAL, _("actual")))
-    for rule, start, end, which in pairs:
+    pairs = (("11.1.1", DATE_START_PLANNED, DATE_END_PLANNED, _("The planned start %(start)s is after the planned "
+                                                                 "end %(end)s.")),
+             ("11.1.2", DATE_START_ACTUAL, DATE_END_ACTUAL, _("The actual start %(start)s is after the actual end "
+                                                              "%(end)s.")))
+    for rule, start, end, message in pairs:
         if start in dates and end in dates and dates[start] > dates[end]:
-            found.append(Violation(rule, _("The %(which)s start %(start)s is after the %(which)s end %(end)s.") % {
-                "which": which, "start": dates[start].isoformat(), "end": dates[end].isoformat()}, "activity_date"))
+            found.append(Violation(rule, message % {"start": dates[start].isoformat(), "end": dates[end].isoformat()},
+                                   "activity_date"))
     if DATE_START_ACTUAL in dates and dates[DATE_START_ACTUAL] > today:
         found.append(Violation("11.1.3", _("The actual start %(day)s is in the future: the activity status says it "
                                            "has started.") % {"day": dates[DATE_START_ACTUAL].isoformat()},
