@@ -275,7 +275,8 @@ def with_formula(content: bytes, cell: str, cached: int | None = None) -> bytes:
         return out.getvalue()
     sheet = "xl/worksheets/sheet1.xml"
     xml = zipfile.ZipFile(io.BytesIO(out.getvalue())).read(sheet).decode()
-    xml, found = re.subn(rf'(<c r="{cell}"[^>]*><f>[^<]*</f>)<v\s*/>', rf"\g<1><v>{cached}</v>", xml)
+    # openpyxl writes the empty result as <v/> with the standard library, <v></v> with lxml
+    xml, found = re.subn(rf'(<c r="{cell}"[^>]*><f>[^<]*</f>)(?:<v\s*/>|<v></v>)', rf"\g<1><v>{cached}</v>", xml)
     assert found == 1
     return rezip(out.getvalue(), replace={sheet: xml.encode()})
 

@@ -335,3 +335,12 @@ def test_the_seed_loader_fills_iati_values_once_and_keeps_what_finance_set(grant
     assert Donor.objects.get(code="MAEE-LU").iati_org_type == "10"
     assert Partner.objects.filter(kind="implementing").exclude(iati_org_type="24").count() == 0
     assert FundTransfer.objects.aggregate(n=Sum("id"))["n"] is None  # the seed moves no money
+
+
+def test_the_document_is_written_in_chunks_that_make_the_whole(spent, xsd):
+    from reports.iati import iati_xml_chunks
+
+    activity = iati_activity(spent)
+    chunks = list(iati_xml_chunks(activity, chunk_bytes=4096))
+    assert len(chunks) > 5 and all(chunks[:-1])
+    xsd.assertValid(etree.fromstring(b"".join(chunks)))
