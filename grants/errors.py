@@ -190,6 +190,7 @@ FIELD_CODES: dict[str, frozenset[ErrorCode]] = {
     # IATI (issue 17): grants.iati's rules, through full_clean
     "iati_org_ref": frozenset({ErrorCode.INVALID}), "iati_identifier": frozenset({ErrorCode.INVALID}),
     "dac_sectors": frozenset({ErrorCode.INVALID, ErrorCode.INVALID_SECTORS}),
+    "donor": frozenset({ErrorCode.UNKNOWN_DONOR}),  # a donor's payment: a donor of the grant
 }
 # What concerns no one field (a constraint across fields, an ``Idempotency-Key``): ``attr`` null.
 NON_FIELD_CODES = frozenset({ErrorCode.INVALID, ErrorCode.UNIQUE, ErrorCode.UNIQUE_TOGETHER})

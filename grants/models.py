@@ -309,3 +309,34 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.partner or self.donor}"
+
+
+class DonorPayment(models.Model):
+    """Money a donor paid the NGO for a grant (an instalment of its share), in EUR: what the IATI
+    export publishes as the donor's incoming funds. Written by ``grants.services``
+    (``donor_payment_record``/``_update``/``_delete``): the donor funds the grant, the amount is
+    positive EUR to the cent."""
+
+    grant = models.ForeignKey(Grant, on_delete=models.PROTECT, related_name="donor_payments",
+                              verbose_name=_("grant"))
+    donor = models.ForeignKey(Donor, on_delete=models.PROTECT, related_name="payments", verbose_name=_("donor"))
+    received_on = models.DateField(validators=[validate_in_bounds], verbose_name=_("received on"))
+    amount = MoneyField(
+        max_digits=14, decimal_places=2, default_currency=EUR, currency_choices=[(EUR, "EUR")],
+        verbose_name=_("amount"),
+    )
+    reference = models.CharField(max_length=100, blank=True, verbose_name=_("reference"))
+    note = models.TextField(blank=True, verbose_name=_("note"))
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("donor's payment")
+        verbose_name_plural = _("donors' payments")
+        ordering = ["grant", "received_on", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_currency=EUR), name="donorpayment_in_eur"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="donorpayment_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.donor.code} {self.amount} on {self.received_on} for {self.grant.code}"

@@ -11,7 +11,7 @@ from moneyed import Money
 
 from grants.errors import ApplicationError, Conflict, ErrorCode
 from grants.iati import normalised_sectors
-from grants.models import Donor, Grant, GrantDonor, Partner
+from grants.models import Donor, DonorPayment, Grant, GrantDonor, Partner
 from grants.money import EUR, validate_money
 from grants.periods import check_grant_span
 from grants.roles import require_finance
@@ -189,3 +189,50 @@ def reference_delete(*, record: models.Model, by=None) -> None:
             record.delete()
     except ProtectedError as exc:
         raise Conflict(_("Other records depend on this one: it cannot be deleted."), code=ErrorCode.IN_USE) from exc
+
+
+# --- donors' payments (IATI's incoming funds) -----------------------------------------------------
+
+DONOR_PAYMENT_FIELDS = ("donor", "received_on", "amount", "reference", "note")
+
+
+@transaction.atomic
+def donor_payment_record(*, grant: Grant, donor: Donor, received_on, amount: Money, reference: str = "",
+                         note: str = "", by=None) -> DonorPayment:
+    """Record money a donor of ``grant`` paid for it (finance only)."""
+    require_finance(by, what=_("record a donor's payment"))
+    payment = DonorPayment(grant=grant, donor=donor, received_on=received_on, amount=amount,
+                           reference=reference, note=note)
+    _validate_donor_payment(payment)
+    payment.save()
+    return payment
+
+
+@transaction.atomic
+def donor_payment_update(*, payment: DonorPayment, by=None, **changes) -> DonorPayment:
+    require_finance(by, what=_("record a donor's payment"))
+    if "grant" in changes and changes["grant"] != payment.grant:
+        raise ApplicationError(_("A payment stays on its grant."), code=ErrorCode.IMMUTABLE, attr="grant")
+    for name, value in changes.items():
+        setattr(payment, name, value)
+    _validate_donor_payment(payment)
+    payment.save()
+    return payment
+
+
+def donor_payment_delete(*, payment: DonorPayment, by=None) -> None:
+    require_finance(by, what=_("record a donor's payment"))
+    payment.delete()
+
+
+def _validate_donor_payment(payment: DonorPayment) -> None:
+    with as_application_error():
+        validate_money(payment.amount, "amount", allow_zero=False)
+    if str(payment.amount.currency) != EUR:
+        raise ApplicationError(_("A donor's payment is in EUR."), code=ErrorCode.CURRENCY_NOT_ALLOWED,
+                               attr="amount_currency")
+    if not GrantDonor.objects.filter(grant=payment.grant, donor=payment.donor).exists():
+        raise ApplicationError(_("%(donor)s does not fund %(grant)s.") % {
+            "donor": payment.donor.code, "grant": payment.grant.code}, code=ErrorCode.UNKNOWN_DONOR, attr="donor")
+    with as_application_error():
+        payment.full_clean()

@@ -25,11 +25,12 @@ What is published, and from where
   (revised) from its current version once a revision is approved; status 2 (committed); the value
   date is the period's start;
 - ``transaction``: an incoming commitment (11) from each donor, its share of the grant's total
-  (the rounding cents to the largest share), dated at the grant's start; a disbursement (3) for
-  each transfer to a partner, in the currency sent, dated and valued the day it was sent; an
+  (the rounding cents to the largest share), dated at the grant's start; incoming funds (1) for
+  each payment a donor made (``DonorPayment``), dated and valued the day it was received; a
+  disbursement (3) for each transfer to a partner, in the currency sent, dated and valued the day
+  it was sent; an
   expenditure (4) per partner and month, the sum of the stored EUR of its counted expenditures
   (``COUNTED_STATUSES``, under the grant's conversion method), dated the month's last expenditure.
-  The ledger records no payment received from a donor, so there are no incoming funds (1).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from lxml import etree
 from budget.models import Allocation, BudgetVersion, VersionStatus
 from expenditures.models import COUNTED_STATUSES, Expenditure, FundTransfer
 from grants.iati import SECTOR_VOCABULARY_DAC, ActivityStatus
-from grants.models import Grant, Location, Partner, PartnerKind
+from grants.models import DonorPayment, Grant, Location, Partner, PartnerKind
 from grants.money import EUR, money_sum
 from grants.periods import month_start
 
@@ -197,7 +198,7 @@ def iati_activity(grant: Grant) -> Activity:
         sectors=list(grant.dac_sectors or []),
     )
     activity.budgets = _budgets(grant)
-    activity.transactions = [*_commitments(grant, shares), *_disbursements(grant),
+    activity.transactions = [*_commitments(grant, shares), *_incoming_funds(grant), *_disbursements(grant),
                              *_expenditures(grant, {p.id: p for p in partners})]
     return activity
 
@@ -239,6 +240,17 @@ def _commitments(grant: Grant, shares) -> list[Transaction]:
                     provider=_org(share.donor))
         for share, value in zip(shares, values, strict=True)
     ]
+
+
+def _incoming_funds(grant: Grant) -> Iterator[Transaction]:
+    payments = DonorPayment.objects.filter(grant=grant).select_related("donor").order_by("received_on", "id")
+    for payment in payments:
+        yield Transaction(
+            type=INCOMING_FUNDS, date=payment.received_on, value_date=payment.received_on,
+            value=payment.amount.amount.quantize(CENT), currency=str(payment.amount.currency),
+            description=f"Payment from {payment.donor.name}" + (f" ({payment.reference})" if payment.reference else ""),
+            provider=_org(payment.donor), ref=payment.reference,
+        )
 
 
 def _disbursements(grant: Grant) -> Iterator[Transaction]:

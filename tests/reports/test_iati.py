@@ -344,3 +344,58 @@ def test_the_document_is_written_in_chunks_that_make_the_whole(spent, xsd):
     chunks = list(iati_xml_chunks(activity, chunk_bytes=4096))
     assert len(chunks) > 5 and all(chunks[:-1])
     xsd.assertValid(etree.fromstring(b"".join(chunks)))
+
+
+# --- donors' payments: the incoming funds ---------------------------------------------------------
+
+def test_donor_payments_are_the_incoming_funds_to_the_cent(spent, finance, finance_user, xsd):
+    ministry, own = Donor.objects.get(code="MAEE-LU"), Donor.objects.get(code="ECPAT-LU-OWN")
+    paid = [(ministry, date(2015, 7, 20), "250000.00"), (ministry, date(2016, 8, 1), "250000.10"),
+            (own, date(2015, 9, 1), "80000.00")]
+    for donor, day, amount in paid:
+        grant_services.donor_payment_record(grant=spent, donor=donor, received_on=day,
+                                            amount=Money(Decimal(amount), "EUR"), reference=f"V-{day}", by=finance_user)
+    activity = activity_of(valid_document(finance, xsd))
+    assert sums_by_type(activity)[("1", "EUR")] == Decimal("580000.10")
+    funds = [t for t in activity.findall("transaction") if t.find("transaction-type").get("code") == "1"]
+    assert [(t.find("provider-org").get("ref"), t.find("transaction-date").get("iso-date")) for t in funds] == [
+        ("XM-DAC-22-1", "2015-07-20"), ("LU-RCS-F000000", "2015-09-01"), ("XM-DAC-22-1", "2016-08-01")]
+
+
+def test_a_donor_payment_is_refused_from_a_stranger_in_another_currency_or_not_positive(grant, finance_user):
+    stranger = DonorFactory(code="STRANGER")
+    ministry = Donor.objects.get(code="MAEE-LU")
+    cases = [
+        (dict(donor=stranger, amount=Money(Decimal("10.00"), "EUR")), "unknown_donor", "donor"),
+        (dict(donor=ministry, amount=Money(Decimal("10"), "XOF")), "currency_not_allowed", "amount_currency"),
+        (dict(donor=ministry, amount=Money(Decimal("0.00"), "EUR")), None, "amount"),
+        (dict(donor=ministry, amount=Money(Decimal("-5.00"), "EUR")), None, "amount"),
+    ]
+    for fields, code, attr in cases:
+        with pytest.raises(ApplicationError) as caught:
+            grant_services.donor_payment_record(grant=grant, received_on=date(2016, 1, 1), by=finance_user, **fields)
+        assert caught.value.attr == attr and (code is None or caught.value.code == code), fields
+
+
+def test_a_donor_payment_in_the_future_is_refused_by_the_export(grant, finance, finance_user, monkeypatch):
+    grant_services.donor_payment_record(grant=grant, donor=Donor.objects.get(code="MAEE-LU"),
+                                        received_on=date(2017, 1, 10), amount=Money(Decimal("1.00"), "EUR"),
+                                        by=finance_user)
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: date(2017, 1, 9))
+    rules = rules_of(export(finance)[0])
+    assert {"11.2.1", "11.2.2", "11.1.4"} == set(rules)
+
+
+def test_the_admin_records_a_donor_payment(grant, admin_client):
+    from grants.models import DonorPayment
+
+    response = admin_client.post(reverse("admin:grants_donorpayment_add"), {
+        "grant": grant.pk, "donor": Donor.objects.get(code="MAEE-LU").pk, "received_on": "2015-08-03",
+        "amount_0": "100000.00", "amount_1": "EUR", "reference": "LUX-1", "note": ""})
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert DonorPayment.objects.get().amount == Money(Decimal("100000.00"), "EUR")
+    stranger = DonorFactory(code="STRANGER")
+    response = admin_client.post(reverse("admin:grants_donorpayment_add"), {
+        "grant": grant.pk, "donor": stranger.pk, "received_on": "2015-08-03",
+        "amount_0": "1.00", "amount_1": "EUR", "reference": "", "note": ""})
+    assert response.status_code == 200 and "does not fund" in response.content.decode()
