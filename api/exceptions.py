@@ -126,7 +126,8 @@ def _clean(error: dict) -> dict:
     clean = {"code": str(error.get("code") or "invalid"), "detail": str(error.get("detail", "")),
              "attr": error.get("attr")}
     # Where a statement's problem is, besides its attr: the line number and the workbook's cell.
-    for key in ("row", "cell"):
+    # An IATI rule's number, for the IATI export's refusal (api.views_iati).
+    for key in ("row", "cell", "rule"):
         if error.get(key) is not None:
             clean[key] = error[key]
     return clean

@@ -99,6 +99,7 @@ _TAG_BY_PATH = [
     (r"^$", "index"),
     (r"^(jobs/|grants/[^/]+/(reports/variance\.xlsx|revalue)/jobs/)", "jobs"),
     (r"^grants/[^/]+/reports/", "reports"),
+    (r"^grants/[^/]+/iati\.xml$", "reports"),
     (r"^grants/[^/]+/(revalue|reconciliation)/", "fx"),
     (r"^grants/[^/]+/check/", "audit"),
     (r"^grants/[^/]+/(budget-lines|versions)/", "budget"),

@@ -50,6 +50,8 @@ def _place_fields() -> dict:
             "The expenditure's line number in the statement, from 1, as the partner counts them.")),
         "cell": serializers.CharField(required=False, help_text=(
             'The workbook cell it was typed in, e.g. "Dépenses!D5", for a statement read from a workbook.')),
+        "rule": serializers.CharField(required=False, help_text=(
+            'The IATI Validator rule a grant\'s IATI export breaks, e.g. "11.2.1" (iati_rules_failed).')),
     }
 
 

@@ -43,7 +43,7 @@ class PartnerSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Partner
-        fields = ["code", "name", "reporting_currency"]
+        fields = ["code", "name", "reporting_currency", "iati_org_ref", "iati_org_type"]
 
 
 class LocationSerializer(serializers.ModelSerializer):
@@ -55,7 +55,7 @@ class LocationSerializer(serializers.ModelSerializer):
 class DonorSerializer(serializers.ModelSerializer):
     class Meta:
         model = Donor
-        fields = ["code", "name"]
+        fields = ["code", "name", "iati_org_ref", "iati_org_type"]
 
 
 class RevaluationSerializer(serializers.Serializer):
@@ -123,6 +123,12 @@ class GrantVersionSummarySerializer(serializers.Serializer):
     donor_decisions = DonorDecisionSummarySerializer(many=True)
 
 
+class DacSectorSerializer(serializers.Serializer):
+    code = serializers.RegexField(r"^[0-9]{5}$", help_text="A DAC 5-digit purpose code, e.g. 15180.")
+    percentage = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=Decimal("0.01"),
+                                          max_value=Decimal("100"))
+
+
 class GrantSerializer(MoneyInputMixin, serializers.ModelSerializer):
     money_fields = ("total",)
     total = MoneyAmountField()
@@ -131,6 +137,9 @@ class GrantSerializer(MoneyInputMixin, serializers.ModelSerializer):
     partners = CodeRelatedField(many=True, queryset=Partner.objects.all(), required=False,
                                 unknown_code=ErrorCode.UNKNOWN_PARTNER)
     donors = DonorShareSerializer(many=True, required=False, source="donor_shares")
+    dac_sectors = DacSectorSerializer(
+        many=True, required=False,
+        help_text="The grant's DAC sectors for IATI; their percentages add up to 100 (or no sector).")
     current_version = serializers.SerializerMethodField()
     spent_eur = serializers.SerializerMethodField()
     remaining_eur = serializers.SerializerMethodField()
@@ -142,6 +151,8 @@ class GrantSerializer(MoneyInputMixin, serializers.ModelSerializer):
             "code", "title", "total", "total_currency", "start_date", "end_date", "fx_method",
             "variance_tolerance_pct", "reallocation_limit_pct", "partners", "donors",
             "current_version", "spent_eur", "remaining_eur", "use_pct",
+            "title_en", "description_fr", "description_en", "iati_org_ref", "iati_identifier",
+            "iati_activity_status", "dac_sectors",
         ]
         # Not the unique validator: the service answers a code in use with its own code.
         extra_kwargs = {"code": {"validators": [validate_code]}}

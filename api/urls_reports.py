@@ -3,6 +3,7 @@
 from django.urls import path
 
 from api import views_reports
+from api.views_iati import GrantIatiView
 
 urlpatterns = [
     path("grants/<str:code>/reports/variance/", views_reports.VarianceReportView.as_view(),
@@ -13,4 +14,5 @@ urlpatterns = [
          name="report-cost-per-beneficiary"),
     path("grants/<str:code>/reports/variance.xlsx", views_reports.VarianceWorkbookView.as_view(),
          name="report-variance-xlsx"),
+    path("grants/<str:code>/iati.xml", GrantIatiView.as_view(), name="grant-iati"),
 ]

@@ -96,6 +96,8 @@ def seed_load(directory: Path = MALI) -> SeedResult:
         )
         result.count("donor_shares", created)
 
+    _seed_iati(project, grant, partners)
+
     lines = {}
     for position, row in enumerate(_rows(directory / "budget-lines.csv"), start=1):
         line, created = BudgetLine.objects.get_or_create(
@@ -129,6 +131,35 @@ def seed_load(directory: Path = MALI) -> SeedResult:
         result.created["versions"] = 1
         result.created["allocations"] = len(allocations)
     return result
+
+
+def _seed_iati(project: dict, grant: Grant, partners: dict[str, Partner]) -> None:
+    """The IATI values of ``project.json`` (``grant.iati``, ``iati_organisations``), set where the
+    record has none yet: a value a finance officer has set is never overwritten."""
+    from grants.iati import normalised_sectors
+
+    values = project["grant"].get("iati", {})
+    changed = []
+    for name in ("title_en", "description_fr", "description_en", "iati_org_ref", "iati_identifier", "dac_sectors"):
+        if values.get(name) and not getattr(grant, name):
+            setattr(grant, name, normalised_sectors(values[name]) if name == "dac_sectors" else values[name])
+            changed.append(name)
+    if "iati_activity_status" in values and "dac_sectors" in changed:
+        # set with the sectors, when the seed first gives the grant its IATI values
+        grant.iati_activity_status = values["iati_activity_status"]
+        changed.append("iati_activity_status")
+    if changed:
+        grant.full_clean(exclude=["partners", "donors"])
+        grant.save(update_fields=changed)
+    organisations = project.get("iati_organisations", {})
+    for record in [*partners.values(), *Donor.objects.filter(code__in=list(organisations))]:
+        spec = organisations.get(record.code, {})
+        fields = [name for name in ("iati_org_ref", "iati_org_type") if spec.get(name) and not getattr(record, name)]
+        for name in fields:
+            setattr(record, name, spec[name])
+        if fields:
+            record.full_clean()
+            record.save(update_fields=fields)
 
 
 @transaction.atomic

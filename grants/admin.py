@@ -28,14 +28,14 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.forms.models import BaseInlineFormSet
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from djmoney.forms.fields import MoneyField as MoneyFormField
 from simple_history.admin import SimpleHistoryAdmin
 
 from grants import services as grant_services
 from grants.errors import ApplicationError
-from grants.models import Donor, Grant, GrantDonor, Location, Membership, Partner
+from grants.models import Donor, DonorPayment, Grant, GrantDonor, Location, Membership, Partner
 from grants.money import EUR, PRECISION
 from reports.selectors import budget_version_for, report_as_of, report_inputs
 from reports.variance import variance
@@ -280,7 +280,7 @@ class LocationAdmin(admin.ModelAdmin):
 # ---------------------------------------------------------------------------------------------
 
 GRANT_FIELDS = ("code", "title", "total", "start_date", "end_date", "fx_method",
-                "variance_tolerance_pct", "reallocation_limit_pct", "notes")
+                "variance_tolerance_pct", "reallocation_limit_pct", "notes", *grant_services.IATI_FIELDS)
 
 
 class GrantForm(ServiceModelForm):
@@ -358,6 +358,7 @@ class GrantAdmin(ServiceWritesMixin, LedgerHistoryAdmin):
         (None, {"fields": ("code", "title", "total", "start_date", "end_date", "partners")}),
         ("Rules", {"fields": ("fx_method", "variance_tolerance_pct", "reallocation_limit_pct")}),
         ("Notes", {"fields": ("notes",)}),
+        ("IATI", {"fields": grant_services.IATI_FIELDS}),
     )
 
     @admin.display(description="total", ordering="total")
@@ -396,6 +397,47 @@ class GrantAdmin(ServiceWritesMixin, LedgerHistoryAdmin):
 
     def service_delete(self, request, obj):
         grant_services.grant_delete(grant=obj, by=request.user)
+
+
+# ---------------------------------------------------------------------------------------------
+# Donors' payments (the IATI export's incoming funds)
+# ---------------------------------------------------------------------------------------------
+
+
+class DonorPaymentForm(ServiceModelForm):
+    class Meta:
+        model = DonorPayment
+        fields = ("grant", *grant_services.DONOR_PAYMENT_FIELDS)
+
+    def service_write(self, *, by=None):
+        data = self.cleaned_data
+        fields = {name: data.get(name) for name in grant_services.DONOR_PAYMENT_FIELDS}
+        fields["reference"], fields["note"] = fields["reference"] or "", fields["note"] or ""
+        if self.instance.pk is None:
+            return grant_services.donor_payment_record(grant=data["grant"], by=by, **fields)
+        payment = DonorPayment.objects.get(pk=self.instance.pk)
+        changed = {name: data[name] for name in grant_services.DONOR_PAYMENT_FIELDS if name in self.changed_data}
+        return grant_services.donor_payment_update(payment=payment, by=by, **changed)
+
+
+@admin.register(DonorPayment)
+class DonorPaymentAdmin(ServiceWritesMixin, LedgerHistoryAdmin):
+    form = DonorPaymentForm
+    list_display = ("received_on", "grant", "donor", "amount_shown", "reference")
+    list_filter = ("grant", "donor")
+    list_select_related = ("grant", "donor")
+    search_fields = ("reference", "note")
+    date_hierarchy = "received_on"
+
+    @admin.display(description=gettext_lazy("amount"), ordering="amount")
+    def amount_shown(self, obj: DonorPayment) -> str:
+        return money_text(obj.amount.amount, obj.amount.currency)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("grant",) if obj is not None else ()
+
+    def service_delete(self, request, obj):
+        grant_services.donor_payment_delete(payment=obj, by=request.user)
 
 
 # ---------------------------------------------------------------------------------------------

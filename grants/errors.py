@@ -78,6 +78,8 @@ class ErrorCode(StrEnum):
     # a list's query string (issue 14): a parameter or an ordering the list does not know
     UNKNOWN_PARAMETER = "unknown_parameter", HTTPStatus.BAD_REQUEST
     UNKNOWN_ORDERING = "unknown_ordering", HTTPStatus.BAD_REQUEST
+    # IATI (issue 17): a grant's DAC sectors (grants.iati.validate_dac_sectors)
+    INVALID_SECTORS = "invalid_sectors", HTTPStatus.BAD_REQUEST
 
     # --- 403: who asks may not do this ---------------------------------------------------------
     FORBIDDEN = "forbidden", HTTPStatus.FORBIDDEN
@@ -111,6 +113,8 @@ class ErrorCode(StrEnum):
     # Concurrency: a deadlock, a serialization failure or a busy database (safe to resend).
     RETRY = "retry", HTTPStatus.CONFLICT
     IDEMPOTENCY_KEY_IN_PROGRESS = "idempotency_key_in_progress", HTTPStatus.CONFLICT
+    # IATI (issue 17): the export would fail the IATI Validator's rules; each problem names its rule
+    IATI_RULES_FAILED = "iati_rules_failed", HTTPStatus.CONFLICT
 
     # --- 422 -----------------------------------------------------------------------------------
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", HTTPStatus.UNPROCESSABLE_ENTITY
@@ -184,6 +188,10 @@ FIELD_CODES: dict[str, frozenset[ErrorCode]] = {
     "field": frozenset({ErrorCode.INVALID}),
     "decision": frozenset({ErrorCode.INVALID}),
     "from": frozenset({ErrorCode.UNKNOWN_ALLOCATION}), "to": frozenset({ErrorCode.INVALID}),
+    # IATI (issue 17): grants.iati's rules, through full_clean
+    "iati_org_ref": frozenset({ErrorCode.INVALID}), "iati_identifier": frozenset({ErrorCode.INVALID}),
+    "dac_sectors": frozenset({ErrorCode.INVALID, ErrorCode.INVALID_SECTORS}),
+    "donor": frozenset({ErrorCode.UNKNOWN_DONOR}),  # a donor's payment: a donor of the grant
 }
 # What concerns no one field (a constraint across fields, an ``Idempotency-Key``): ``attr`` null.
 NON_FIELD_CODES = frozenset({ErrorCode.INVALID, ErrorCode.UNIQUE, ErrorCode.UNIQUE_TOGETHER})

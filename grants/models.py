@@ -32,6 +32,13 @@ from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
+from grants.iati import (
+    ActivityStatus,
+    OrganisationType,
+    validate_activity_identifier,
+    validate_dac_sectors,
+    validate_org_ref,
+)
 from grants.money import CURRENCY_CHOICES, EUR
 from grants.periods import month_index, validate_in_bounds
 from grants.validation import validate_code
@@ -57,6 +64,13 @@ class Donor(models.Model):
     name = models.CharField(max_length=200, verbose_name=_("name"))
     notes = models.TextField(
         blank=True, help_text=_("Assumptions and remarks about this donor."), verbose_name=_("notes"),
+    )
+    iati_org_ref = models.CharField(
+        max_length=100, blank=True, validators=[validate_org_ref],
+        help_text=_("IATI organisation identifier, e.g. XM-DAC-22-1."), verbose_name=_("IATI organisation identifier"),
+    )
+    iati_org_type = models.CharField(
+        max_length=2, blank=True, choices=OrganisationType.choices, verbose_name=_("IATI organisation type"),
     )
 
     class Meta:
@@ -84,6 +98,13 @@ class Partner(models.Model):
     locations = models.ManyToManyField(
         "Location", related_name="partners", blank=True, help_text=_("Where the partner works."),
         verbose_name=_("locations"),
+    )
+    iati_org_ref = models.CharField(
+        max_length=100, blank=True, validators=[validate_org_ref],
+        help_text=_("IATI organisation identifier, e.g. XM-DAC-22-1."), verbose_name=_("IATI organisation identifier"),
+    )
+    iati_org_type = models.CharField(
+        max_length=2, blank=True, choices=OrganisationType.choices, verbose_name=_("IATI organisation type"),
     )
 
     class Meta:
@@ -164,6 +185,31 @@ class Grant(models.Model):
     )
     notes = models.TextField(
         blank=True, help_text=_("Assumptions and remarks about this grant."), verbose_name=_("notes"),
+    )
+    # IATI (reports.iati publishes the grant as an activity)
+    title_en = models.CharField(max_length=500, blank=True, verbose_name=_("title (English)"))
+    description_fr = models.TextField(blank=True, verbose_name=_("description (French)"))
+    description_en = models.TextField(blank=True, verbose_name=_("description (English)"))
+    iati_org_ref = models.CharField(
+        max_length=100, blank=True, validators=[validate_org_ref],
+        help_text=_("The reporting organisation's IATI identifier; blank: the lead partner's."),
+        verbose_name=_("IATI reporting organisation identifier"),
+    )
+    iati_identifier = models.CharField(
+        max_length=150, blank=True, validators=[validate_activity_identifier],
+        help_text=_("The IATI activity identifier; blank: the reporting organisation's identifier, a hyphen and "
+                    "the grant's code."),
+        verbose_name=_("IATI activity identifier"),
+    )
+    iati_activity_status = models.PositiveSmallIntegerField(
+        choices=ActivityStatus.choices, default=ActivityStatus.IMPLEMENTATION,
+        verbose_name=_("IATI activity status"),
+    )
+    dac_sectors = models.JSONField(
+        default=list, blank=True, validators=[validate_dac_sectors],
+        help_text=_('DAC 5-digit sector codes with percentages adding up to 100: '
+                    '[{"code": "15180", "percentage": "50"}, ...].'),
+        verbose_name=_("DAC sectors"),
     )
     history = HistoricalRecords(excluded_fields=["partners", "donors"])
 
@@ -263,3 +309,34 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.partner or self.donor}"
+
+
+class DonorPayment(models.Model):
+    """Money a donor paid the NGO for a grant (an instalment of its share), in EUR: what the IATI
+    export publishes as the donor's incoming funds. Written by ``grants.services``
+    (``donor_payment_record``/``_update``/``_delete``): the donor funds the grant, the amount is
+    positive EUR to the cent."""
+
+    grant = models.ForeignKey(Grant, on_delete=models.PROTECT, related_name="donor_payments",
+                              verbose_name=_("grant"))
+    donor = models.ForeignKey(Donor, on_delete=models.PROTECT, related_name="payments", verbose_name=_("donor"))
+    received_on = models.DateField(validators=[validate_in_bounds], verbose_name=_("received on"))
+    amount = MoneyField(
+        max_digits=14, decimal_places=2, default_currency=EUR, currency_choices=[(EUR, "EUR")],
+        verbose_name=_("amount"),
+    )
+    reference = models.CharField(max_length=100, blank=True, verbose_name=_("reference"))
+    note = models.TextField(blank=True, verbose_name=_("note"))
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("donor's payment")
+        verbose_name_plural = _("donors' payments")
+        ordering = ["grant", "received_on", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_currency=EUR), name="donorpayment_in_eur"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="donorpayment_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.donor.code} {self.amount} on {self.received_on} for {self.grant.code}"

@@ -10,28 +10,38 @@ from django.utils.translation import gettext as _
 from moneyed import Money
 
 from grants.errors import ApplicationError, Conflict, ErrorCode
-from grants.models import Donor, Grant, GrantDonor, Partner
+from grants.iati import normalised_sectors
+from grants.models import Donor, DonorPayment, Grant, GrantDonor, Partner
 from grants.money import EUR, validate_money
 from grants.periods import check_grant_span
 from grants.roles import require_finance
 from grants.validation import as_application_error
 
 HUNDRED = Decimal("100")
+# What a finance officer sets on a grant for its IATI activity (reports.iati).
+IATI_FIELDS = ("title_en", "description_fr", "description_en", "iati_org_ref", "iati_identifier",
+               "iati_activity_status", "dac_sectors")
 
 
 @transaction.atomic
 def grant_create(*, code: str, title: str, total: Money, start_date, end_date,
                  fx_method: str = "parity", variance_tolerance_pct: Decimal = Decimal("10"),
                  reallocation_limit_pct: Decimal = Decimal("25"), partners: list[Partner] = (),
-                 donor_shares: list[tuple[Donor, Decimal]] = (), notes: str = "", by=None) -> Grant:
+                 donor_shares: list[tuple[Donor, Decimal]] = (), notes: str = "", by=None,
+                 **iati) -> Grant:
+    """Create a grant. ``iati``: its IATI fields (``IATI_FIELDS``: English title, descriptions,
+    organisation and activity identifiers, activity status, DAC sectors; ``grants.iati``'s rules)."""
     require_finance(by, what=_("create a grant"))
+    unknown = set(iati) - set(IATI_FIELDS)
+    if unknown:
+        raise TypeError(f"grant_create() got unexpected keyword arguments {sorted(unknown)}")
     if Grant.objects.filter(code=code).exists():
         raise ApplicationError(_("Grant %(code)s exists already.") % {"code": code}, code=ErrorCode.UNIQUE,
                                attr="code")
     grant = Grant(
         code=code, title=title, total=total, start_date=start_date, end_date=end_date,
         fx_method=fx_method, variance_tolerance_pct=variance_tolerance_pct,
-        reallocation_limit_pct=reallocation_limit_pct, notes=notes,
+        reallocation_limit_pct=reallocation_limit_pct, notes=notes, **iati,
     )
     _validate_grant(grant)
     grant.save()
@@ -116,6 +126,7 @@ def _check_partners_removable(grant: Grant, partners: list[Partner]) -> None:
 
 
 def _validate_grant(grant: Grant) -> None:
+    grant.dac_sectors = normalised_sectors(grant.dac_sectors)
     with as_application_error():
         validate_money(grant.total, "total")
     if str(grant.total.currency) != EUR:
@@ -178,3 +189,50 @@ def reference_delete(*, record: models.Model, by=None) -> None:
             record.delete()
     except ProtectedError as exc:
         raise Conflict(_("Other records depend on this one: it cannot be deleted."), code=ErrorCode.IN_USE) from exc
+
+
+# --- donors' payments (IATI's incoming funds) -----------------------------------------------------
+
+DONOR_PAYMENT_FIELDS = ("donor", "received_on", "amount", "reference", "note")
+
+
+@transaction.atomic
+def donor_payment_record(*, grant: Grant, donor: Donor, received_on, amount: Money, reference: str = "",
+                         note: str = "", by=None) -> DonorPayment:
+    """Record money a donor of ``grant`` paid for it (finance only)."""
+    require_finance(by, what=_("record a donor's payment"))
+    payment = DonorPayment(grant=grant, donor=donor, received_on=received_on, amount=amount,
+                           reference=reference, note=note)
+    _validate_donor_payment(payment)
+    payment.save()
+    return payment
+
+
+@transaction.atomic
+def donor_payment_update(*, payment: DonorPayment, by=None, **changes) -> DonorPayment:
+    require_finance(by, what=_("record a donor's payment"))
+    if "grant" in changes and changes["grant"] != payment.grant:
+        raise ApplicationError(_("A payment stays on its grant."), code=ErrorCode.IMMUTABLE, attr="grant")
+    for name, value in changes.items():
+        setattr(payment, name, value)
+    _validate_donor_payment(payment)
+    payment.save()
+    return payment
+
+
+def donor_payment_delete(*, payment: DonorPayment, by=None) -> None:
+    require_finance(by, what=_("record a donor's payment"))
+    payment.delete()
+
+
+def _validate_donor_payment(payment: DonorPayment) -> None:
+    with as_application_error():
+        validate_money(payment.amount, "amount", allow_zero=False)
+    if str(payment.amount.currency) != EUR:
+        raise ApplicationError(_("A donor's payment is in EUR."), code=ErrorCode.CURRENCY_NOT_ALLOWED,
+                               attr="amount_currency")
+    if not GrantDonor.objects.filter(grant=payment.grant, donor=payment.donor).exists():
+        raise ApplicationError(_("%(donor)s does not fund %(grant)s.") % {
+            "donor": payment.donor.code, "grant": payment.grant.code}, code=ErrorCode.UNKNOWN_DONOR, attr="donor")
+    with as_application_error():
+        payment.full_clean()

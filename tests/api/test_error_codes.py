@@ -173,7 +173,9 @@ def test_every_write_documents_the_409_body_and_no_read_does(served_schema):
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             response = operation["responses"].get("409")
-            if method in ("post", "put", "patch", "delete"):
+            # The one read that answers 409: the IATI export refuses to publish what would fail
+            # the IATI Validator's rules (iati_rules_failed).
+            if method in ("post", "put", "patch", "delete") or path.endswith("/iati.xml"):
                 assert response is not None, (method, path)
                 assert response["content"]["application/json"]["schema"]["$ref"] == conflict
             else:

@@ -76,6 +76,8 @@ def test_a_grant_created_through_the_api_reads_back_as_sent(finance, clients):
         "variance_tolerance_pct": "10.00", "reallocation_limit_pct": "25.00", "partners": ["BNCE", "CARITAS"],
         "donors": [{"donor": "MAEE-LU", "share_pct": "60.00"}, {"donor": "ECPAT-LU-OWN", "share_pct": "40.00"}],
         "current_version": None, "spent_eur": "0.00", "remaining_eur": "10000.00", "use_pct": "0.00",
+        "title_en": "", "description_fr": "", "description_en": "", "iati_org_ref": "", "iati_identifier": "",
+        "iati_activity_status": 2, "dac_sectors": [],
         "versions": [],
     }
     assert ok(finance.get(f"{G}/")) == created
