@@ -321,12 +321,12 @@ def document_list_query_errors(result: dict, generator=None, request=None, publi
         "attr": {"type": "string", **_enum(["ordering"])}, "code": {"type": "string", **_enum(["unknown_ordering"])},
         "detail": {"type": "string"}}}
     schemas[unknown_name] = {"type": "object", "required": ["attr", "code", "detail"], "properties": {
-        "attr": {"type": "string", "description": "The query parameter the list does not read."},
+        "attr": {"type": "string", "description": "The query parameter the endpoint does not read."},
         "code": {"type": "string", **_enum(["unknown_parameter"])}, "detail": {"type": "string"}}}
-    for operations in result.get("paths", {}).values():
-        operation = operations.get("get")
-        if not isinstance(operation, dict):
-            continue
+    operations_with_query = [operation for operations in result.get("paths", {}).values()
+                             for method, operation in operations.items()
+                             if method in ("get", "post", "put", "patch", "delete") and isinstance(operation, dict)]
+    for operation in operations_with_query:
         query = {parameter.get("name") for parameter in operation.get("parameters", ())
                  if parameter.get("in") == "query"}
         if not query:
