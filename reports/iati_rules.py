@@ -1,8 +1,9 @@
 """The IATI Validator's data-quality rules an export must pass before it is published.
 
 The XML schema says what an activity may look like; these rules say what its data must mean. The
-export (``api.views_iati``) refuses with 409 ``iati_rules_failed``, listing every violation with
-its rule's number, rather than publish an activity the IATI Validator would fail:
+export (``iati_export``, which the API's ``iati.xml`` answers with) refuses with 409
+``iati_rules_failed``, listing every violation with its rule's number, rather than publish an
+activity the IATI Validator would fail:
 
 | rule | what |
 | --- | --- |
@@ -32,6 +33,7 @@ from decimal import Decimal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from grants.errors import Conflict, ErrorCode
 from grants.iati import SECTOR_VOCABULARY_DAC, sector_percentage
 from reports.iati import (
     DATE_END_ACTUAL,
@@ -40,6 +42,8 @@ from reports.iati import (
     DATE_START_PLANNED,
     Activity,
     add_months,
+    iati_activity,
+    iati_xml_chunks,
 )
 
 HUNDRED = Decimal("100")
@@ -156,3 +160,19 @@ def _transaction_dates(activity: Activity, today: date) -> list[Violation]:
                                                              "day": transaction.value_date.isoformat()},
                                    "transaction"))
     return found
+
+
+def iati_export(grant, *, today: date | None = None):
+    """The grant's IATI 2.03 document, as chunks of UTF-8 bytes (``reports.iati.iati_xml_chunks``),
+    once it passes every rule here; else ``Conflict`` (409 ``iati_rules_failed``) with one error
+    per violation, its ``rule`` the rule's number."""
+    activity = iati_activity(grant)
+    violations = iati_violations(activity, today=today or timezone.localdate())
+    if violations:
+        raise Conflict(
+            _("The IATI export of %(grant)s would fail the IATI Validator's rules.") % {"grant": grant.code},
+            code=ErrorCode.IATI_RULES_FAILED,
+            errors=[{"code": ErrorCode.IATI_RULES_FAILED, "detail": f"{v.rule}: {v.detail}", "attr": v.attr,
+                     "rule": v.rule} for v in violations],
+        )
+    return iati_xml_chunks(activity)

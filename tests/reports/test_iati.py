@@ -399,3 +399,27 @@ def test_the_admin_records_a_donor_payment(grant, admin_client):
         "grant": grant.pk, "donor": stranger.pk, "received_on": "2015-08-03",
         "amount_0": "1.00", "amount_1": "EUR", "reference": "", "note": ""})
     assert response.status_code == 200 and "does not fund" in response.content.decode()
+
+
+def test_the_command_writes_the_same_document_and_refuses_on_the_same_rules(spent, finance, xsd, tmp_path):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    # the same activity as the API's (but for the generated-datetime stamp), valid against the XSD
+    path = tmp_path / "activity.xml"
+    call_command("iati_export", G, "--output", str(path))
+    from_command = etree.fromstring(path.read_bytes())
+    xsd.assertValid(from_command)
+    from_api = valid_document(finance, xsd)
+    for document in (from_command, from_api):
+        document.attrib.pop("generated-datetime", None)
+        activity_of(document).attrib.pop("last-updated-datetime", None)
+    assert etree.tostring(from_command) == etree.tostring(from_api)
+
+    # and a grant breaking a rule is refused with the rule's number on standard error
+    Grant.objects.filter(code=G).update(iati_identifier="XX-OTHER-1")
+    errors = StringIO()
+    with pytest.raises(CommandError):
+        call_command("iati_export", G, stderr=errors, stdout=StringIO())
+    assert "1.1.21" in errors.getvalue()
