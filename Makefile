@@ -10,7 +10,7 @@ EXPENDITURES ?= 5000
 # Local runs are development runs; production sets DEBUG=0 and a SECRET_KEY of its own.
 export DEBUG ?= 1
 
-.PHONY: install browser run test lint check-migrations schema bench clean
+.PHONY: install browser redis run test lint check-migrations schema bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,12 +31,16 @@ run: install
 	@echo "Partner's page: http://$(HOST):$(PORT)/portal/ (log in as bnce, password bnce)"
 	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
-test: install browser lint check-migrations schema
+test: install browser redis lint check-migrations schema
 	$(PY) -m pytest -n 2 --dist loadfile -q
 
 # Chromium and its driver for the browser test, when missing and installable (else it is skipped).
 browser:
 	bash bin/install-browser
+
+# Redis for the real Celery worker's test, when it is not running and can be started (else skipped).
+redis:
+	bash bin/start-redis
 
 lint: install
 	$(VENV)/bin/ruff check .
