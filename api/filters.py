@@ -21,6 +21,7 @@ from expenditures.fields import FIELDS as EXPENDITURE_FIELDS
 from expenditures.fields import FilterKind
 from expenditures.models import Expenditure, FundTransfer, QuarterlyStatement, StatementStatus
 from grants.errors import ErrorCode
+from grants.models import DonorPayment
 from grants.periods import FIRST_YEAR, LAST_YEAR
 
 
@@ -161,6 +162,17 @@ class TransferFilter(django_filters.FilterSet):
     class Meta:
         model = FundTransfer
         fields = ["grant", "partner", "received_after", "received_before"]
+
+
+class DonorPaymentFilter(django_filters.FilterSet):
+    grant = django_filters.CharFilter(field_name="grant__code", help_text="A grant's code.")
+    donor = django_filters.CharFilter(field_name="donor__code", help_text="A donor's code.")
+    received_after = django_filters.DateFilter(field_name="received_on", lookup_expr="gte", help_text="On or after.")
+    received_before = django_filters.DateFilter(field_name="received_on", lookup_expr="lte", help_text="On or before.")
+
+    class Meta:
+        model = DonorPayment
+        fields = ["grant", "donor", "received_after", "received_before"]
 
 
 class StatementFilter(django_filters.FilterSet):

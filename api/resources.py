@@ -29,6 +29,8 @@ RESOURCES: tuple[Resource, ...] = (
              "A version's budget by line, partner, location and year (?budget_line=, ?partner=, ?location=)."),
     Resource("transfers", "transfers/", "transfers", "transfer", "transfers",
              "Money sent to partners: EUR sent, XOF received, fees, bank reference and note."),
+    Resource("donor-payments", "donor-payments/", "donor payments", "donor's payment", "donors' payments",
+             "Money donors paid the NGO for a grant, in EUR: the IATI export's incoming funds."),
     Resource("expenditures", "expenditures/", "expenditures", "expenditure", "expenditures",
              "Money spent, in XOF or EUR, with its EUR value and the rate used."),
     Resource("statements", "statements/", "statements", "statement", "statements",
@@ -84,6 +86,11 @@ TAGS = [
                                             "grant's method; corrections of locked quarters by adjustment."},
     {"name": "transfers", "description": "Money sent to partners: EUR sent, XOF received, fees, the bank's "
                                          "reference and a note."},
+    {"name": "donor payments", "description": "Money a donor paid the NGO for a grant it funds, in EUR to the "
+                                              "cent, with the day it was received and its reference: what the "
+                                              "grant's IATI export (`grants/{code}/iati.xml`) publishes as "
+                                              "incoming funds. Finance officers record them; a donor's members "
+                                              "read their own donor's payments."},
     {"name": "statements", "description": STATEMENT_WORKFLOW},
     {"name": "reports", "description": "The donor's reports as JSON and as an Excel workbook."},
     {"name": "fx", "description": "Conversion to EUR: the rate table, the grant's method and the partners' "
@@ -106,6 +113,7 @@ _TAG_BY_PATH = [
     (r"^grants/", "grants"),
     (r"^expenditures/", "expenditures"),
     (r"^transfers/", "transfers"),
+    (r"^donor-payments/", "donor payments"),
     (r"^statements/", "statements"),
     (r"^exchange-rates/", "fx"),
     (r"^(partners|locations|donors)/", "reference data"),

@@ -27,7 +27,7 @@ from expenditures.fields import FIELDS as EXPENDITURE_FIELDS
 from expenditures.models import ExchangeRate, Expenditure, FundTransfer
 from expenditures.selectors import spending_of
 from grants.errors import ErrorCode
-from grants.models import Donor, FxMethod, Grant, Location, Partner
+from grants.models import Donor, DonorPayment, FxMethod, Grant, Location, Partner
 from grants.money import CURRENCY_CHOICES, XOF, quantize_amount
 from grants.periods import MAX_GRANT_YEARS, validate_in_bounds
 from grants.validation import validate_code
@@ -296,6 +296,28 @@ class TransferSerializer(RevaluationAnswerMixin, MoneyInputMixin, serializers.Mo
     def get_rate(self, transfer) -> str | None:
         rate = transfer.rate
         return None if rate is None else str(rate)
+
+
+class DonorPaymentSerializer(MoneyInputMixin, serializers.ModelSerializer):
+    """Money a donor paid the NGO for a grant, in EUR: the IATI export's incoming funds."""
+
+    money_fields = ("amount",)
+    positive_money_fields = ("amount",)
+    grant = GrantReferenceField(help_text="The grant's code; a payment stays on its grant.")
+    donor = CodeRelatedField(queryset=Donor.objects.all(), unknown_code=ErrorCode.UNKNOWN_DONOR,
+                             help_text="The code of the donor who paid: one that funds the grant.")
+    amount = MoneyAmountField(help_text="EUR received from the donor, to the cent; more than zero.")
+    amount_currency = currency_field(EUR_ONLY)
+
+    class Meta:
+        model = DonorPayment
+        fields = ["id", "grant", "donor", "received_on", "amount", "amount_currency", "reference", "note"]
+        read_only_fields = ["id"]
+        extra_kwargs = {
+            "received_on": {"help_text": "The day the NGO's bank credited the payment."},
+            "reference": {"required": False, "help_text": "The bank's or the donor's reference of the payment."},
+            "note": {"required": False},
+        }
 
 
 class FundingPieceSerializer(serializers.Serializer):

@@ -27,6 +27,7 @@ router.register("locations", views.LocationViewSet, basename="location")
 router.register("donors", views.DonorViewSet, basename="donor")
 router.register("exchange-rates", views.ExchangeRateViewSet, basename="exchange-rate")
 router.register("transfers", views.TransferViewSet, basename="transfer")
+router.register("donor-payments", views.DonorPaymentViewSet, basename="donor-payment")
 
 # Feature modules add their own routes under /api/v1/ (reports, conversions, statements).
 extra = []

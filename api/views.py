@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from api.access import budget_line_or_400, grant_not_found, grant_or_404
 from api.filters import (
     AllocationFilter,
+    DonorPaymentFilter,
     ExpenditureFilter,
     ExpenditureFilterBackend,
     StrictOrderingFilter,
@@ -39,6 +40,7 @@ from api.serializers import (
     AdjustmentSerializer,
     AllocationSerializer,
     BudgetLineSerializer,
+    DonorPaymentSerializer,
     DonorSerializer,
     ExchangeRateSerializer,
     ExpenditureSerializer,
@@ -69,10 +71,11 @@ from grants.access import (
     partner_scope,
     record_scope,
     require_grant_visible,
+    visible_donor_payments,
     visible_records,
 )
 from grants.errors import ApplicationError
-from grants.models import Donor, FxMethod, Grant, GrantDonor, Location, Partner
+from grants.models import Donor, DonorPayment, FxMethod, Grant, GrantDonor, Location, Partner
 from grants.money import MoneyValue, money_sum
 from grants.validation import holds_nul
 
@@ -442,6 +445,51 @@ class TransferViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
 
     def perform_destroy(self, instance):
         expenditure_services.transfer_delete(transfer=instance, by=self.request.user)
+
+
+_PAYMENT_RULES = ("The donor must fund the grant (400 `unknown_donor` on `donor` otherwise); the amount is in EUR "
+                  "(400 on `amount_currency` otherwise), to the cent and more than zero (400 on `amount`).")
+
+
+@extend_schema_view(
+    list=extend_schema(description=(
+        "The donors' payments you may see, a page at a time (`page`, `page_size`): all of them for a finance "
+        "officer, your own donor's payments on the grants it funds for a donor's member, none for a partner's. "
+        "Filter by `grant`, `donor` (codes) and the day received (`received_after`, `received_before`, both "
+        "included); `ordering=received_on` or `-received_on`. An unknown query parameter is refused "
+        "(400 `unknown_parameter`).")),
+    create=extend_schema(parameters=[IDEMPOTENCY_PARAMETER], description=(
+        "Record money a donor paid the NGO for a grant (finance officers). " + _PAYMENT_RULES + " It appears "
+        "in the grant's IATI export as incoming funds. Every problem of the body comes in one 400 answer.")),
+    update=extend_schema(description=(
+        "Change every field of a donor's payment (finance officers). " + _PAYMENT_RULES + " A payment stays "
+        "on its grant: another grant is refused (400 `immutable` on `grant`).")),
+    partial_update=extend_schema(description=(
+        "Change the fields given of a donor's payment (finance officers). " + _PAYMENT_RULES + " A payment "
+        "stays on its grant: another grant is refused (400 `immutable` on `grant`).")),
+    destroy=extend_schema(description=(
+        "Delete a donor's payment recorded in error (finance officers): it leaves the grant's IATI export.")),
+)
+class DonorPaymentViewSet(IdempotentCreateMixin, viewsets.ModelViewSet):
+    queryset = DonorPayment.objects.none()
+    serializer_class = DonorPaymentSerializer
+    permission_classes = [FinanceWritesOthersRead]
+    filterset_class = DonorPaymentFilter
+    ordering_fields = ["received_on"]
+    ordering = ["received_on", "id"]
+
+    def get_queryset(self):
+        return visible_donor_payments(DonorPayment.objects.select_related("grant", "donor"), self.request.user)
+
+    def perform_create(self, serializer):
+        serializer.instance = grant_services.donor_payment_record(by=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = grant_services.donor_payment_update(
+            payment=serializer.instance, by=self.request.user, **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        grant_services.donor_payment_delete(payment=instance, by=self.request.user)
 
 
 @extend_schema_view(

@@ -8,7 +8,8 @@ the reports' scoping and the services that resolve "my partner":
 
 - a finance officer (or a superuser): every grant and every record;
 - a member of a partner: the grants its partner is on, and on them its own partner's records;
-- a member of a donor: the grants its donors fund, and every record of them (read only);
+- a member of a donor: the grants its donors fund, and every record of them (read only), but
+  of the donors' payments only its own donors' (``donor_payment_scope``);
 - anyone else: nothing.
 
 A record out of sight does not exist for the user: the API answers 404, never 403, so that a
@@ -104,6 +105,26 @@ def record_scope(user) -> list[Q] | None:
 def visible_records(queryset: QuerySet, user) -> QuerySet:
     """``queryset`` narrowed to what ``user`` may see (``record_scope``)."""
     conditions = record_scope(user)
+    return queryset.none() if conditions is None else queryset.filter(*conditions)
+
+
+def donor_payment_scope(user) -> list[Q] | None:
+    """What ``user`` may see of the donors' payments (``DonorPayment``), as conditions on them;
+    None: nothing. A finance officer sees them all; a donor member its own donors' payments on the
+    grants they fund; a partner member none (what a donor paid the NGO is not a partner's record)."""
+    if is_finance_officer(user):
+        return []
+    if partner_of(user) is not None:
+        return None
+    donor_ids = donor_ids_of(user)
+    if donor_ids:
+        return [Q(donor_id__in=donor_ids), Q(grant__in=grants_visible_to(user).values("pk"))]
+    return None
+
+
+def visible_donor_payments(queryset: QuerySet, user) -> QuerySet:
+    """``queryset`` of donors' payments narrowed to what ``user`` may see (``donor_payment_scope``)."""
+    conditions = donor_payment_scope(user)
     return queryset.none() if conditions is None else queryset.filter(*conditions)
 
 

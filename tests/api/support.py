@@ -19,7 +19,7 @@ from budget.models import Allocation, BudgetLine, BudgetVersion
 from expenditures import services as expenditure_services
 from expenditures.models import ExchangeRate, Expenditure, FundTransfer, QuarterlyStatement
 from grants import services as grant_services
-from grants.models import Donor, Grant, GrantDonor, Location, Partner, Role
+from grants.models import Donor, DonorPayment, Grant, GrantDonor, Location, Partner, Role
 from tests.conftest import ensure_reference_rows, make_user
 
 API = "/api/v1"
@@ -88,7 +88,7 @@ def lock_quarter(grant: Grant, partner_code: str, year: int, quarter: int) -> Qu
 
 
 MODELS = (Grant, GrantDonor, Partner, Location, Donor, ExchangeRate, BudgetLine, BudgetVersion, Allocation,
-          FundTransfer, Expenditure, QuarterlyStatement)
+          FundTransfer, Expenditure, QuarterlyStatement, DonorPayment)
 
 
 def row_counts() -> dict[str, int]:

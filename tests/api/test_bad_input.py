@@ -402,7 +402,8 @@ def test_a_nul_character_in_a_filter_is_refused(clients, params):
 
 @pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete"])
 @pytest.mark.parametrize("url", [
-    f"{API}/expenditures/0.5/", f"{API}/transfers/1.5/", f"{G}/versions/one/", f"{G}/versions/1/allocations/1.5/",
+    f"{API}/expenditures/0.5/", f"{API}/transfers/1.5/", f"{API}/donor-payments/1.5/",
+    f"{G}/versions/one/", f"{G}/versions/1/allocations/1.5/",
     f"{G}/versions/%0A/", f"{API}/grants/a%0Ab/versions/%10/allocations/1/", f"{API}/no-such-thing/",
 ])
 def test_a_path_no_route_matches_is_a_json_404(world, db, url, method):
@@ -441,7 +442,7 @@ def test_a_month_reads_back_as_written(clients, month, status, code):
 NESTED_5000 = "[" * 5000 + "]" * 5000
 POSTS = [f"{API}/expenditures/", f"{API}/transfers/", f"{API}/grants/", f"{API}/statements/", f"{API}/partners/",
          f"{API}/exchange-rates/", f"{G}/versions/", f"{G}/versions/2/allocations/", f"{G}/budget-lines/",
-         f"{G}/versions/2/reallocations/", f"{G}/revalue/"]
+         f"{G}/versions/2/reallocations/", f"{G}/revalue/", f"{API}/donor-payments/"]
 
 
 @pytest.mark.parametrize("url", POSTS)
@@ -660,6 +661,7 @@ PATHS_NAMING_A_GRANT = [
     ("post", "/statements/", statement(grant="{code}", partner=...)),
     ("get", "/expenditures/?grant={code}", None), ("get", "/transfers/?grant={code}", None),
     ("get", "/statements/?grant={code}", None), ("get", "/statements/template.xlsx?grant={code}&period=2020-Q1", None),
+    ("get", "/donor-payments/?grant={code}", None),
 ]
 
 

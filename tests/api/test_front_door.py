@@ -33,7 +33,7 @@ def test_the_index_lists_every_resource_with_its_url_and_what_it_is(finance):
     assert response.status_code == 200, response.content
     listed = {row["name"]: row for row in response.json()["resources"]}
     assert {"grants", "budget-lines", "allocations", "transfers", "expenditures", "statements",
-            "exchange-rates", "partners", "locations", "donors", "reports"} <= set(listed)
+            "exchange-rates", "partners", "locations", "donors", "reports", "donor-payments"} <= set(listed)
     assert listed["transfers"]["url"] == "http://testserver/api/v1/transfers/"
     assert all(row["description"] for row in listed.values())
     assert response.json()["docs"] == "http://testserver/api/docs/"
@@ -77,7 +77,7 @@ def test_every_operation_is_tagged_by_resource_and_summarised(schema):
         assert operation.get("description"), name
     used = {operation["tags"][0] for _, operation in operations(schema)}
     assert {"grants", "budget", "expenditures", "transfers", "statements", "reports", "fx",
-            "reference data"} <= used
+            "reference data", "donor payments"} <= used
 
 
 def test_no_internal_docstring_reaches_the_schema(schema):

@@ -8,6 +8,8 @@ The world (built once for the module, see ``support.module_world``):
   CARITAS and ECPAT-LU; a transfer and an expenditure of BNCE and of CARITAS on it;
 - ML-OTHER-2020, funded by another donor, APJEC its only partner, with a transfer and an
   expenditure of APJEC: neither the BNCE member nor the MAEE-LU member may know it exists;
+- a payment of each donor: MAEE-LU's and ECPAT-LU-OWN's on the Mali project, OTHER-FUNDER's on the
+  other grant (the MAEE-LU member reads its own donor's only, the BNCE member none);
 - reference records nothing depends on (partner NEWP, location TMB, donor NEWD, the XOF rate of
   January 2016), which a finance officer may delete.
 Some rows add a record of their own first (a draft version, an unused grant or budget line);
@@ -27,7 +29,7 @@ from budget.models import Allocation, BudgetLine
 from budget.seed import seed_load
 from expenditures.models import ExchangeRate, Expenditure, FundTransfer
 from grants import services as grant_services
-from grants.models import Donor, Grant, Location, Partner
+from grants.models import Donor, DonorPayment, Grant, Location, Partner
 from tests.api import support
 from tests.api.support import API, OTHER, ROLES, SEED
 
@@ -50,6 +52,10 @@ def build():
     Location.objects.create(code="TMB", name="Tombouctou", region="Tombouctou")
     Donor.objects.create(code="NEWD", name="A donor of nothing")
     ExchangeRate.objects.create(currency="XOF", rate=Decimal("655.957"), month=date(2016, 1, 1), source="test")
+    for code, on, day in [("MAEE-LU", grant, date(2015, 7, 20)), ("ECPAT-LU-OWN", grant, date(2015, 9, 1)),
+                          ("OTHER-FUNDER", other, date(2020, 2, 1))]:
+        grant_services.donor_payment_record(grant=on, donor=Donor.objects.get(code=code), received_on=day,
+                                            amount=_money("1000.00"))
     return support.make_users()
 
 
@@ -99,6 +105,10 @@ def expenditure_url(grant_code: str, partner_code: str) -> str:
     return f"{API}/expenditures/{pk}/"
 
 
+def payment_url(donor_code: str) -> str:
+    return f"{API}/donor-payments/{DonorPayment.objects.get(donor__code=donor_code).pk}/"
+
+
 def rate_url(month: date | None) -> str:
     return f"{API}/exchange-rates/{ExchangeRate.objects.get(currency='XOF', month=month).pk}/"
 
@@ -144,6 +154,12 @@ def transfer_body(grant_code: str = SEED, partner_code: str = "BNCE") -> dict:
             "amount_received_currency": "XOF", "fees": "15.00", "fees_currency": "EUR"}
 
 
+def payment_body(grant_code: str = SEED, donor_code: str = "MAEE-LU") -> dict:
+    day = "2020-03-01" if grant_code == OTHER else "2016-08-01"
+    return {"grant": grant_code, "donor": donor_code, "received_on": day, "amount": "250000.00",
+            "amount_currency": "EUR", "reference": "V-1", "note": ""}
+
+
 def expenditure_body(grant_code: str = SEED, partner_code: str = "BNCE", voucher: str = "NEW-1") -> dict:
     line, day = ("1.1", "2020-06-30") if grant_code == OTHER else ("2.2", "2016-05-02")
     return {"grant": grant_code, "partner": partner_code, "budget_line": line, "location": "BKO", "date": day,
@@ -179,6 +195,7 @@ LISTS = {
     "exchange-rates": (f"{API}/exchange-rates/", None,
                        lambda: {"currency": "XOF", "rate": "655.957000", "month": "2016-02", "source": "BCEAO"}),
     "transfers": (f"{API}/transfers/", None, transfer_body),
+    "donor-payments": (f"{API}/donor-payments/", None, payment_body),
     "expenditures": (f"{API}/expenditures/", None, expenditure_body),
 }
 
@@ -230,6 +247,11 @@ DETAILS = {
                            {"fees": "20.00", "fees_currency": "EUR"}),
     "transfer of the other grant": (lambda: transfer_url(OTHER, "APJEC"), None, lambda: transfer_body(OTHER, "APJEC"),
                                     {"fees": "20.00", "fees_currency": "EUR"}),
+    "MAEE-LU's payment": (lambda: payment_url("MAEE-LU"), None, payment_body, {"note": "Corrected"}),
+    "ECPAT-LU-OWN's payment": (lambda: payment_url("ECPAT-LU-OWN"), None, lambda: payment_body(SEED, "ECPAT-LU-OWN"),
+                               {"note": "Corrected"}),
+    "payment of the other grant": (lambda: payment_url("OTHER-FUNDER"), None,
+                                   lambda: payment_body(OTHER, "OTHER-FUNDER"), {"note": "Corrected"}),
     "BNCE's expenditure": (lambda: expenditure_url(SEED, "BNCE"), None,
                            lambda: expenditure_body(SEED, "BNCE", "BNCE-1"), {"description": "Corrected"}),
     "CARITAS's expenditure": (lambda: expenditure_url(SEED, "CARITAS"), None,
@@ -359,6 +381,21 @@ EXPECTED = {
     ("transfer of the other grant", "update"): (200, 403, 403, 403, 401),
     ("transfer of the other grant", "partial_update"): (200, 403, 403, 403, 401),
     ("transfer of the other grant", "destroy"): (204, 403, 403, 403, 401),
+    # donors' payments: finance writes; a donor reads its own donor's; a partner sees none
+    ("donor-payments", "list"): (200, 200, 200, 403, 401),
+    ("donor-payments", "create"): (201, 403, 403, 403, 401),
+    ("MAEE-LU's payment", "retrieve"): (200, 404, 200, 403, 401),
+    ("MAEE-LU's payment", "update"): (200, 403, 403, 403, 401),
+    ("MAEE-LU's payment", "partial_update"): (200, 403, 403, 403, 401),
+    ("MAEE-LU's payment", "destroy"): (204, 403, 403, 403, 401),
+    ("ECPAT-LU-OWN's payment", "retrieve"): (200, 404, 404, 403, 401),
+    ("ECPAT-LU-OWN's payment", "update"): (200, 403, 403, 403, 401),
+    ("ECPAT-LU-OWN's payment", "partial_update"): (200, 403, 403, 403, 401),
+    ("ECPAT-LU-OWN's payment", "destroy"): (204, 403, 403, 403, 401),
+    ("payment of the other grant", "retrieve"): (200, 404, 404, 403, 401),
+    ("payment of the other grant", "update"): (200, 403, 403, 403, 401),
+    ("payment of the other grant", "partial_update"): (200, 403, 403, 403, 401),
+    ("payment of the other grant", "destroy"): (204, 403, 403, 403, 401),
     # expenditures: finance writes any; a partner its own; a donor reads those of its grants
     ("expenditures", "list"): (200, 200, 200, 403, 401),
     ("expenditures", "create"): (201, 201, 403, 403, 401),
@@ -503,6 +540,7 @@ def test_a_partner_lists_its_own_money_and_a_donor_that_of_its_grants(clients, r
     f"{API}/grants/NO-SUCH-GRANT/", f"{API}/grants/NO-SUCH-GRANT/budget-lines/", f"{G}/budget-lines/99.9/",
     f"{G}/versions/99/", f"{G}/versions/99/allocations/", f"{API}/partners/NOPE/", f"{API}/locations/NOPE/",
     f"{API}/donors/NOPE/", f"{API}/exchange-rates/999999/", f"{API}/transfers/999999/",
+    f"{API}/donor-payments/999999/",
     f"{API}/expenditures/999999/",
 ])
 def test_an_absent_record_is_404_for_every_role(clients, role, url):

@@ -13,7 +13,7 @@ from moneyed import Money
 
 from budget.models import Allocation, BudgetLine, BudgetVersion
 from expenditures.models import ExchangeRate, Expenditure, FundTransfer, QuarterlyStatement
-from grants.models import Donor, Grant, GrantDonor, Location, Partner
+from grants.models import Donor, DonorPayment, Grant, GrantDonor, Location, Partner
 from grants.money import divide_to_eur
 from tests.api import support
 from tests.api.support import API, SEED
@@ -62,6 +62,18 @@ def many_transfers(n: int) -> None:
                      received_on=date(2015, 7, 2) + timedelta(days=i % 1000),
                      amount_sent=Money(Decimal("1000.00"), "EUR"), amount_received=Money(Decimal("655957"), "XOF"),
                      fees=Money(Decimal("5.00"), "EUR"))
+        for i in range(n)
+    ])
+
+
+def many_payments(n: int) -> None:
+    """n donors' payments on the seed grant, from its two donors in turn."""
+    grant = Grant.objects.get(code=SEED)
+    donors = [share.donor for share in GrantDonor.objects.filter(grant=grant).select_related("donor").order_by("id")]
+    DonorPayment.objects.bulk_create([
+        DonorPayment(grant=grant, donor=donors[i % len(donors)],
+                     received_on=date(2015, 7, 2) + timedelta(days=i % 1000),
+                     amount=Money(Decimal("1000.00"), "EUR"), reference=f"P-{i}")
         for i in range(n)
     ])
 
@@ -138,6 +150,7 @@ LISTS = {
     "donors": (f"{API}/donors/", many_donors),
     "exchange-rates": (f"{API}/exchange-rates/", many_rates),
     "transfers": (f"{API}/transfers/", many_transfers),
+    "donor-payments": (f"{API}/donor-payments/", many_payments),
     "expenditures": (f"{API}/expenditures/", many_expenditures),
 }
 

@@ -48,7 +48,7 @@ from config.wsgi import application
 from expenditures import statements as statement_services
 from expenditures.models import ExchangeRate, Expenditure, FundTransfer, QuarterlyStatement
 from grants import services as grant_services
-from grants.models import Partner
+from grants.models import Donor, DonorPayment, Partner
 from tests.api import support
 from tests.api.support import SEED
 
@@ -102,6 +102,8 @@ def build():
     statement_services.statement_create(grant=grant, partner=Partner.objects.get(code="BNCE"), period="2016-Q3")
     budget_services.version_open_draft(grant=grant, label="revision 1")
     ExchangeRate.objects.create(currency="XOF", rate=Decimal("655.957"), month=date(2016, 1, 1), source="test")
+    grant_services.donor_payment_record(grant=grant, donor=Donor.objects.get(code="MAEE-LU"),
+                                        received_on=date(2015, 7, 20), amount=Money(Decimal("250000.00"), "EUR"))
     return support.make_users()
 
 
@@ -157,6 +159,7 @@ REAL_IDS = {
     "allocations": lambda: _first_pk(Allocation.objects.filter(version__grant__code=SEED, version__number=2)),
     "exchange-rates": lambda: _first_pk(ExchangeRate.objects.all()),
     "transfers": lambda: _first_pk(FundTransfer.objects.all()),
+    "donor-payments": lambda: _first_pk(DonorPayment.objects.all()),
     "expenditures": lambda: _first_pk(Expenditure.objects.all()),
     "statements": lambda: _first_pk(QuarterlyStatement.objects.filter(status="draft")),
 }
@@ -242,7 +245,7 @@ def test_posting_expenditures_and_transfers_answers_as_documented(case, role, wo
 def test_every_item_has_its_own_node_id(request):
     # what pytest-xdist's --dist loadfile schedules by: two items with one id run once
     ids = [item.nodeid for item in request.session.items if item.path == request.path]
-    assert len(ids) > len(ROLES) * 80  # every operation (85) as every role
+    assert len(ids) > len(ROLES) * 80  # every operation (101) as every role
     assert len(ids) == len(set(ids))
 
 
