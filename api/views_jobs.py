@@ -25,10 +25,9 @@ from api.permissions import FinanceWritesOthersRead, HasLedgerRole
 from api.schema import document_query_errors
 from api.views_fx import RevalueSerializer
 from api.views_reports import ReportQuerySerializer, _ReportView
-from grants.errors import ErrorCode
 from grants.roles import require_finance
 from jobs.models import Job, JobKind, JobState
-from jobs.services import job_for, job_progress, request_revaluation, request_workbook
+from jobs.services import job_file, job_for, job_progress, request_revaluation, request_workbook
 from reports.excel import XLSX_MEDIA_TYPE
 
 
@@ -179,15 +178,5 @@ class JobFileView(APIView):
             "are kept a number of days) or for a job that makes no file."))
     def get(self, request: Request, job_id):
         job = _job_or_404(request, job_id)
-        if job.state == JobState.FAILED:
-            raise NotFound(_("The job failed: it has no file."), code=ErrorCode.JOB_NO_FILE.value)
-        if job.state != JobState.DONE:
-            raise NotFound(_("The job is not done yet: its file is there once it is."),
-                                   code=ErrorCode.JOB_NO_FILE.value)
-        if job.file_removed_at is not None:
-            raise NotFound(_("The job's file was removed on %(day)s; ask for it again.") % {
-                "day": job.file_removed_at.date().isoformat()}, code=ErrorCode.JOB_NO_FILE.value)
-        if not job.file:
-            raise NotFound(_("This job makes no file."), code=ErrorCode.JOB_NO_FILE.value)
-        return FileResponse(job.file.open("rb"), as_attachment=True, filename=job.filename,
+        return FileResponse(job_file(job), as_attachment=True, filename=job.filename,
                             content_type=XLSX_MEDIA_TYPE)

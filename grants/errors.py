@@ -242,6 +242,13 @@ class PermissionRefused(ApplicationError):
     default_code = ErrorCode.FORBIDDEN
 
 
+class Missing(ApplicationError):
+    """What was asked for is not there (or not the user's to see): 404."""
+
+    status = HTTPStatus.NOT_FOUND
+    default_code = ErrorCode.NOT_FOUND
+
+
 class PayloadTooLarge(ApplicationError):
     """More bytes than the API reads for this request (an upload over its limit): 413."""
 

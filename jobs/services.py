@@ -35,7 +35,7 @@ from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from grants.errors import ApplicationError
+from grants.errors import ApplicationError, ErrorCode, Missing
 from grants.models import Grant
 from jobs.models import ACTIVE_STATES, Job, JobError, JobKind, JobState, job_file_path
 
@@ -293,3 +293,18 @@ def jobs_cleanup(*, days: int | None = None, now=None) -> int:
         Job.objects.filter(pk=job.pk).update(file="", file_removed_at=now)
         count += 1
     return count
+
+
+def job_file(job: Job):
+    """The done job's file, open for reading; ``Missing`` (404 ``job_no_file``) while it is queued
+    or running, when it failed, once its file was removed, or for a job that makes none."""
+    if job.state == JobState.FAILED:
+        raise Missing(_("The job failed: it has no file."), code=ErrorCode.JOB_NO_FILE)
+    if job.state != JobState.DONE:
+        raise Missing(_("The job is not done yet: its file is there once it is."), code=ErrorCode.JOB_NO_FILE)
+    if job.file_removed_at is not None:
+        raise Missing(_("The job's file was removed on %(day)s; ask for it again.") % {
+            "day": job.file_removed_at.date().isoformat()}, code=ErrorCode.JOB_NO_FILE)
+    if not job.file:
+        raise Missing(_("This job makes no file."), code=ErrorCode.JOB_NO_FILE)
+    return job.file.open("rb")
