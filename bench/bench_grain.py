@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import statistics
 import sys
 import time
@@ -41,7 +40,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.bench_reports import GRANT, machine  # noqa: E402
+from bench.bench_reports import GRANT, fill_seed_grant, machine, setup_django  # noqa: E402
 
 DEFAULT_BY = ("line", "partner", "location", "heading,partner")
 COUNTED = "e.grant_id = %s AND e.status IN ('submitted', 'validated') AND e.date <= %s"
@@ -63,14 +62,6 @@ def plain_sql(by: tuple[str, ...], start) -> str:
     groups = ", ".join(str(i + 1) for i in range(len(columns)))
     return (f"SELECT {', '.join(columns)}, SUM(e.amount_eur) FROM expenditures_expenditure e{join} "
             f"WHERE {COUNTED} GROUP BY {groups}")
-
-
-def setup_django() -> None:
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))  # throwaway; the settings refuse a weak one
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
 
 
 def interleaved_medians(functions: dict, repeat: int) -> dict[str, float]:
@@ -106,26 +97,16 @@ def main() -> int:
     setup_django()
     from datetime import date
 
-    from django.core.management import call_command
     from django.db import connection
     from rest_framework.renderers import JSONRenderer
 
     from api.views_reports import VarianceReportSerializer
     from expenditures.models import Expenditure
-    from grants.models import Grant
     from reports import variance as variance_module
     from reports.selectors import budget_version_for, report_inputs
     from reports.variance import parse_by, variance
 
-    call_command("migrate", verbosity=0)
-    call_command("load_seed", verbosity=0)
-    grant = Grant.objects.get(code=GRANT)
-    have = Expenditure.objects.filter(grant=grant).count()
-    if have != args.expenditures:
-        print(f"filling {GRANT} with {args.expenditures:,} expenditures (had {have:,})...", file=sys.stderr)
-        call_command("generate_history", seed=args.seed, expenditures=args.expenditures, replace=True)
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE expenditures_expenditure")
+    grant = fill_seed_grant(args.expenditures, args.seed)
     total = Expenditure.objects.filter(grant=grant).count()
     as_of = date.fromisoformat(args.as_of) if args.as_of else grant.end_date
     version = budget_version_for(grant=grant)

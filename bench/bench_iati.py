@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # since the settings ask for 50 characters); the child process inherits it.
 os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
 
-from bench_reports import GRANT, machine, max_rss_mib, setup_django  # noqa: E402
+from bench_reports import GRANT, fill_seed_grant, machine, max_rss_mib, setup_django  # noqa: E402
 
 BARE_SQL = """
 SELECT partner_id, date_trunc('month', date)::date AS month, SUM(amount_eur), MAX(date), COUNT(*)
@@ -45,25 +45,6 @@ FROM expenditures_expenditure
 WHERE grant_id = %s AND status IN ('submitted', 'validated')
 GROUP BY 1, 2
 """
-
-
-def fill(expenditures: int, seed: int) -> None:
-    """The seed grant with ``expenditures`` expenditures, as ``bench/bench_reports.py`` fills it."""
-    from django.core.management import call_command
-    from django.db import connection
-
-    from expenditures.models import Expenditure
-    from grants.models import Grant
-
-    call_command("migrate", verbosity=0)
-    call_command("load_seed", verbosity=0)
-    grant = Grant.objects.get(code=GRANT)
-    have = Expenditure.objects.filter(grant=grant).count()
-    if have != expenditures:
-        print(f"filling {GRANT} with {expenditures:,} expenditures (had {have:,})...", file=sys.stderr)
-        call_command("generate_history", seed=seed, expenditures=expenditures, replace=True)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE expenditures_expenditure")
 
 
 def median(fn, repeat: int) -> tuple[float, object]:
@@ -156,7 +137,7 @@ def main() -> int:
         server = cursor.fetchone()[0].split(" on ")[0]
     results = []
     for size in [int(s) for s in args.sizes.split(",")]:
-        fill(size, args.seed)
+        fill_seed_grant(size, args.seed)
         connection.close()
         output = subprocess.run([sys.executable, __file__, "--child", "--repeat", str(args.repeat)],
                                 capture_output=True, text=True, check=True).stdout

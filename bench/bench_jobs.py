@@ -46,9 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import bench_api  # noqa: E402
-from bench.bench_reports import machine  # noqa: E402
+from bench.bench_reports import GRANT, fill_seed_grant, machine  # noqa: E402
 
-GRANT = "ML-ESEC-2015"
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/ledger_bench_jobs"
 JOBS_PATH = f"/api/v1/grants/{GRANT}/reports/variance.xlsx/jobs/"
 
@@ -69,23 +68,12 @@ def fill(expenditures: int, seed: int) -> None:
     import django
 
     django.setup()
-    from django.core.management import call_command
     from django.db import connection
-
-    from expenditures.models import Expenditure
-    from grants.models import Grant
 
     if connection.vendor != "postgresql":
         sys.exit("bench_jobs needs PostgreSQL (DATABASE_URL).")
-    call_command("migrate", verbosity=0)
-    call_command("load_seed", verbosity=0)
-    grant = Grant.objects.get(code=GRANT)
-    have = Expenditure.objects.filter(grant=grant).count()
-    if have != expenditures:
-        print(f"filling {GRANT} with {expenditures:,} expenditures (had {have:,})...", file=sys.stderr)
-        call_command("generate_history", seed=seed, expenditures=expenditures, replace=True)
-    with connection.cursor() as cursor:  # as bench/bench_api.py does: the list's index-only scan
-        cursor.execute("VACUUM (ANALYZE) expenditures_expenditure")
+    # as bench/bench_api.py does: VACUUM for the list's index-only scan
+    fill_seed_grant(expenditures, seed, analyze="VACUUM (ANALYZE)")
 
 
 def tokens() -> dict:
