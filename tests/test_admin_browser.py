@@ -19,8 +19,7 @@ from budget.models import BudgetLine
 from expenditures.models import Expenditure, QuarterlyStatement, StatementStatus
 from expenditures.services import expenditure_record
 from grants.models import Location, Partner
-from tests.browser import chrome_session
-from tests.portal.test_browser import click_and_wait
+from tests.browser import chrome_session, click_and_wait
 from tests.test_admin import _submitted_statement
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed: `make install` installs it")

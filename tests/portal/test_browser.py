@@ -18,13 +18,11 @@ import pytest
 from openpyxl import load_workbook
 
 from expenditures.models import Expenditure, QuarterlyStatement, StatementStatus
-from tests.browser import chrome_session
+from tests.browser import chrome_session, click_and_wait
 from tests.expenditures.test_workbook import fill
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed: `make install` installs it")
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -36,13 +34,6 @@ def chrome():
 
 def problem_cells(driver) -> list[str]:
     return [cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "#problems td.cell")]
-
-
-def click_and_wait(driver, button) -> None:
-    """Click a form's button and wait for the next page."""
-    page = driver.find_element(By.TAG_NAME, "html")
-    button.click()
-    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(page))
 
 
 def send(driver, path) -> None:
