@@ -20,6 +20,9 @@ that are not the API (the admin).
 A body larger than Django reads (``DATA_UPLOAD_MAX_MEMORY_SIZE``: a JSON body, the fields of a
 form) raises ``RequestDataTooBig`` as it is read: 413 ``request_too_large``, not a 500. A statement
 workbook over its own limit answers 413 ``upload_too_large`` (``expenditures.upload_limits``).
+A query string or form with more parameters than Django reads (``DATA_UPLOAD_MAX_NUMBER_FIELDS``)
+answers 400 ``too_many_fields``, and a form with more files than it reads
+(``DATA_UPLOAD_MAX_NUMBER_FILES``) 400 ``too_many_files``: before, both were 500s.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import sqlite3
 from http import HTTPStatus
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError
 from django.utils.translation import gettext as _
@@ -99,11 +102,26 @@ def request_too_large_errors() -> list[dict]:
                  "limit": megabytes(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)}, "attr": None}]
 
 
+def too_many_parts_errors(exc: TooManyFieldsSent | TooManyFilesSent) -> list[dict]:
+    if isinstance(exc, TooManyFilesSent):
+        return [{"code": ErrorCode.TOO_MANY_FILES.value, "attr": None,
+                 "detail": _("This request sends more than %(limit)s files; the API reads at most that many.") % {
+                     "limit": settings.DATA_UPLOAD_MAX_NUMBER_FILES}}]
+    return [{"code": ErrorCode.TOO_MANY_FIELDS.value, "attr": None,
+             "detail": _("This request sends more than %(limit)s parameters or form fields; the API reads at most "
+                         "that many.") % {"limit": settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}}]
+
+
 def exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
         # Django's DATA_UPLOAD_MAX_MEMORY_SIZE, met as the body is read: 413, not a 500.
         set_rollback()
         return error_response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, request_too_large_errors())
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        # Django's DATA_UPLOAD_MAX_NUMBER_FIELDS / _FILES, met as the query string or the form is
+        # read: the caller's mistake (400), not a 500.
+        set_rollback()
+        return error_response(HTTPStatus.BAD_REQUEST, too_many_parts_errors(exc))
     if isinstance(exc, ApplicationError):
         set_rollback()
         return error_response(exc.status, [_clean(e) for e in exc.errors])

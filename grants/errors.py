@@ -123,6 +123,8 @@ class ErrorCode(StrEnum):
     # (expenditures.upload_limits, api.exceptions), and the statement line's description
     UPLOAD_TOO_LARGE = "upload_too_large", HTTPStatus.REQUEST_ENTITY_TOO_LARGE  # attr "file"
     REQUEST_TOO_LARGE = "request_too_large", HTTPStatus.REQUEST_ENTITY_TOO_LARGE  # DATA_UPLOAD_MAX_MEMORY_SIZE
+    TOO_MANY_FIELDS = "too_many_fields", HTTPStatus.BAD_REQUEST  # DATA_UPLOAD_MAX_NUMBER_FIELDS
+    TOO_MANY_FILES = "too_many_files", HTTPStatus.BAD_REQUEST  # DATA_UPLOAD_MAX_NUMBER_FILES
     WORKBOOK_TOO_LARGE = "workbook_too_large", HTTPStatus.BAD_REQUEST  # uncompressed, parts, one part
     TOO_MANY_STRINGS = "too_many_strings", HTTPStatus.BAD_REQUEST  # the workbook's shared strings
     CELL_TOO_LONG = "cell_too_long", HTTPStatus.BAD_REQUEST

@@ -467,6 +467,50 @@ def test_json_nested_32_deep_is_read(clients):
     assert support.refusal(response) != ("parse_error", None)
 
 
+MANY_FIELDS = "&".join(f"field{n}=1" for n in range(1_001))  # DATA_UPLOAD_MAX_NUMBER_FIELDS: 1,000
+
+
+@pytest.mark.parametrize("url", POSTS)
+def test_a_form_with_more_fields_than_django_reads_is_refused(clients, url):
+    # was a 500: Django's TooManyFieldsSent reached drf-standardized-errors as an unknown exception
+    before = support.row_counts()
+    response = clients["finance"].post(url, data=MANY_FIELDS, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert support.refusal(response) == ("too_many_fields", None)
+    assert "1000" in response.json()["errors"][0]["detail"]
+    assert support.row_counts() == before
+
+
+@pytest.mark.parametrize("url", [f"{API}/expenditures/", f"{G}/reports/variance/", f"{G}/budget-lines/",
+                                 f"{API}/statements/"])
+def test_a_query_string_with_more_parameters_than_django_reads_is_refused(clients, url):
+    response = clients["finance"].get(f"{url}?{MANY_FIELDS}")
+    assert response.status_code == 400
+    assert support.refusal(response) == ("too_many_fields", None)
+
+
+def test_a_form_with_more_files_than_django_reads_is_refused_in_the_caller_s_language(clients):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    before = support.row_counts()
+    files = {f"file{n}": SimpleUploadedFile(f"releve{n}.xlsx", b"PK") for n in range(101)}  # _FILES: 100
+    response = clients["bnce"].post(f"{API}/statements/upload/", files, format="multipart", HTTP_ACCEPT_LANGUAGE="fr")
+    assert response.status_code == 400
+    assert support.refusal(response) == ("too_many_files", None)
+    assert "100 fichiers" in response.json()["errors"][0]["detail"]
+    assert support.row_counts() == before
+
+
+def test_the_pages_outside_the_api_answer_400_to_too_many_fields(world, db):
+    # Django's own answer to TooManyFieldsSent (a SuspiciousOperation) on the admin and the portal
+    from django.test import Client
+
+    for url in ("/admin/login/", "/portal/login/"):
+        response = Client(raise_request_exception=False).post(url, data=MANY_FIELDS,
+                                                               content_type="application/x-www-form-urlencoded")
+        assert response.status_code == 400, url
+
+
 def statement(**changes) -> dict:
     body = {"grant": SEED, "partner": "BNCE", "period": "2016-Q3"}
     body.update(changes)
