@@ -14,7 +14,7 @@ from api.fields import (
     currency_field,
 )
 from api.filters import QuerySerializer
-from expenditures.fields import DESCRIPTION_MAX_LENGTH
+from expenditures.fields import DESCRIPTION_MAX_LENGTH, VOUCHER_MAX_LENGTH
 from expenditures.models import QuarterlyStatement
 from expenditures.statements import MONEY_FIELDS, statement_total_spent
 from grants.errors import ErrorCode
@@ -31,7 +31,7 @@ class StatementLineSerializer(serializers.Serializer):
     location = serializers.CharField(help_text='A location code, e.g. "SEG".')
     amount = serializers.CharField(help_text='A decimal string: whole francs in XOF, e.g. "125000".')
     amount_currency = serializers.CharField(help_text="The partner's reporting currency (XOF in Mali).")
-    voucher = serializers.CharField(allow_blank=True, help_text="Unique per partner.")
+    voucher = serializers.CharField(allow_blank=True, max_length=VOUCHER_MAX_LENGTH, help_text="Unique per partner.")
     description = serializers.CharField(allow_blank=True, required=False, default="", max_length=DESCRIPTION_MAX_LENGTH)
 
 

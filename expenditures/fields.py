@@ -21,6 +21,8 @@ from enum import StrEnum
 # An expenditure's description: the model's column, a statement's line (JSON, the admin, the
 # workbook) and the API's serializers, one limit.
 DESCRIPTION_MAX_LENGTH = 500
+# An expenditure's voucher reference: the model's column and a statement's line (JSON, workbook).
+VOUCHER_MAX_LENGTH = 64
 
 
 class Kind(StrEnum):

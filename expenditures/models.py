@@ -59,7 +59,7 @@ from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
 from budget.models import BudgetLine
-from expenditures.fields import DAY_COUNT_FILTERS, DESCRIPTION_MAX_LENGTH
+from expenditures.fields import DAY_COUNT_FILTERS, DESCRIPTION_MAX_LENGTH, VOUCHER_MAX_LENGTH
 from grants.models import FxMethod, Grant, Location, Partner
 from grants.money import CURRENCY_CHOICES, EUR, XOF
 from grants.periods import validate_in_bounds
@@ -222,7 +222,7 @@ class Expenditure(models.Model):
         help_text=_("XOF spent beyond the funds received (fifo only), converted at the parity."),
         verbose_name=_("unfunded XOF"),
     )
-    voucher = models.CharField(max_length=64, verbose_name=_("voucher"))
+    voucher = models.CharField(max_length=VOUCHER_MAX_LENGTH, verbose_name=_("voucher"))
     description = models.CharField(max_length=DESCRIPTION_MAX_LENGTH, blank=True, verbose_name=_("description"))
     status = models.CharField(
         max_length=10, choices=ExpenditureStatus.choices, default=ExpenditureStatus.VALIDATED,

@@ -14,7 +14,7 @@ from moneyed import Money
 
 from budget.models import BudgetLine
 from expenditures import fx, lifecycle
-from expenditures.fields import DESCRIPTION_MAX_LENGTH
+from expenditures.fields import DESCRIPTION_MAX_LENGTH, VOUCHER_MAX_LENGTH
 from expenditures.models import Expenditure, ExpenditureStatus, FundTransfer
 from grants.errors import ApplicationError, Conflict, ErrorCode
 from grants.models import Grant, Location, Partner
@@ -23,8 +23,6 @@ from grants.periods import check_in_bounds, quarter_of
 from grants.validation import as_application_error
 
 EXPENDITURE_FIELDS = ("budget_line", "location", "date", "amount", "voucher", "description")
-# A voucher of an adjustment: the original's, then ~R<n> (reversal) or ~C<n> (its replacement).
-VOUCHER_LENGTH = 64
 TRANSFER_CHANGED = "revaluation (transfer changed)"  # the reason on the expenditures' history rows
 
 
@@ -184,8 +182,10 @@ def expenditure_delete(*, expenditure: Expenditure, by=None) -> None:
 
 
 def _adjustment_voucher(original: Expenditure, kind: str, number: int) -> str:
+    """A voucher of an adjustment: the original's, then ~R<n> (reversal) or ~C<n> (its
+    replacement), the original's cut so that the whole fits the column."""
     suffix = f"~{kind}{number}"
-    return original.voucher[:VOUCHER_LENGTH - len(suffix)] + suffix
+    return original.voucher[:VOUCHER_MAX_LENGTH - len(suffix)] + suffix
 
 
 @transaction.atomic

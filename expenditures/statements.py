@@ -43,7 +43,7 @@ from budget.models import Allocation, BudgetLine, BudgetVersion
 from budget.selectors import lines_allocated_to
 from expenditures import fx, lifecycle
 from expenditures.audit import statement_seal
-from expenditures.fields import DESCRIPTION_MAX_LENGTH, STATEMENT_FIELDS
+from expenditures.fields import DESCRIPTION_MAX_LENGTH, STATEMENT_FIELDS, VOUCHER_MAX_LENGTH
 from expenditures.models import (
     COUNTED_STATUSES,
     Expenditure,
@@ -156,22 +156,33 @@ def _check_header(grant: Grant, partner: Partner, year: int, quarter: int, money
             validate_money(value, name)
 
 
-def line_description_problems(lines) -> list[dict]:
-    """A problem (``max_length``, attr ``expenditures.<i>.description``) for each line whose
-    description is longer than an expenditure's (``expenditures.fields.DESCRIPTION_MAX_LENGTH``):
-    the one check of a line's description, for a draft's lines, at submission and in the workbook."""
-    return [_problem(ErrorCode.MAX_LENGTH,
-                     _("A description holds at most %(limit)s characters; this one has %(length)s.") % {
-                         "limit": DESCRIPTION_MAX_LENGTH, "length": len(line["description"])},
-                     f"expenditures.{index}.description")
-            for index, line in enumerate(lines)
-            if isinstance(line.get("description"), str) and len(line["description"]) > DESCRIPTION_MAX_LENGTH]
+def line_length_problems(lines) -> list[dict]:
+    """A problem (``max_length``, attr ``expenditures.<i>.voucher`` or ``.description``) for each
+    line whose voucher or description is longer than an expenditure's column
+    (``expenditures.fields.VOUCHER_MAX_LENGTH``, ``DESCRIPTION_MAX_LENGTH``): the one check of a
+    line's lengths, for a draft's lines, at submission and in the workbook."""
+    problems = []
+    for index, line in enumerate(lines):
+        voucher, description = line.get("voucher"), line.get("description")
+        if isinstance(voucher, str) and len(voucher) > VOUCHER_MAX_LENGTH:
+            problems.append(_problem(
+                ErrorCode.MAX_LENGTH,
+                _("A voucher reference holds at most %(limit)s characters; this one has %(length)s.") % {
+                    "limit": VOUCHER_MAX_LENGTH, "length": len(voucher)},
+                f"expenditures.{index}.voucher"))
+        if isinstance(description, str) and len(description) > DESCRIPTION_MAX_LENGTH:
+            problems.append(_problem(
+                ErrorCode.MAX_LENGTH,
+                _("A description holds at most %(limit)s characters; this one has %(length)s.") % {
+                    "limit": DESCRIPTION_MAX_LENGTH, "length": len(description)},
+                f"expenditures.{index}.description"))
+    return problems
 
 
-def _clean_lines(lines, *, check_descriptions: bool = True) -> list[dict]:
+def _clean_lines(lines, *, check_lengths: bool = True) -> list[dict]:
     """Keep what was sent, as strings, so that a draft can hold anything to correct later; but no
-    description longer than an expenditure's (every such line is listed at once; a workbook's
-    upload lists them with its other cells' problems)."""
+    voucher or description longer than an expenditure's (every such line is listed at once; a
+    workbook's upload lists them with its other cells' problems)."""
     if not isinstance(lines, list):
         raise ApplicationError(_("A list of expenditures is expected."), code=ErrorCode.INVALID, attr="expenditures")
     clean = []
@@ -180,7 +191,7 @@ def _clean_lines(lines, *, check_descriptions: bool = True) -> list[dict]:
             raise ApplicationError(_("Each expenditure is an object."), code=ErrorCode.INVALID,
                                    attr=f"expenditures.{index}")
         clean.append({name: "" if line.get(name) is None else str(line.get(name)) for name in LINE_FIELDS})
-    problems = line_description_problems(clean) if check_descriptions else []
+    problems = line_length_problems(clean) if check_lengths else []
     if problems:
         raise ApplicationError(problems[0]["detail"], code=problems[0]["code"], attr=problems[0]["attr"],
                                errors=problems)
@@ -337,7 +348,7 @@ def _upload(*, body, reading: list[dict], file, by) -> QuarterlyStatement:
         statement = QuarterlyStatement(grant=grant, partner=partner, year=year, quarter=quarter)
     for name in MONEY_FIELDS:  # an amount refused (a problem of its own) is 0 for the checks
         setattr(statement, name, Money(Decimal(body.get(name) or "0"), currency))
-    statement.lines = _clean_lines(body["expenditures"], check_descriptions=False)  # in ``reading``
+    statement.lines = _clean_lines(body["expenditures"], check_lengths=False)  # in ``reading``
     statement.explanations = dict(body["explanations"])
     checks = problems_placed(statement_check(statement)[0], cells)
     if reading:
@@ -517,7 +528,7 @@ def statement_check(statement: QuarterlyStatement, *, today: date | None = None)
         else:
             vouchers_seen[line.voucher] = index
         parsed.append(line)
-    problems += line_description_problems(statement.lines)  # a draft kept from before the limit
+    problems += line_length_problems(statement.lines)  # a draft kept from before the limit
 
     in_ledger = set(_not_its_own(Expenditure.objects.filter(partner=partner, voucher__in=list(vouchers_seen)),
                                  statement).values_list("voucher", flat=True))

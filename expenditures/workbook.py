@@ -73,7 +73,7 @@ from expenditures.selectors import statement_ledger_figures
 from expenditures.statements import (
     LINE_FIELDS,
     SIGNED_FIELDS,
-    line_description_problems,
+    line_length_problems,
     period_parse,
     statement_check,
     statement_workbook_version,
@@ -661,7 +661,7 @@ def _read_cells(book, keys: dict[str, str], problems: _Problems, formulas_in) ->
         line["description"] = _text(raw["description"])
         lines.append(line)
     body["expenditures"] = lines
-    for problem in line_description_problems(lines):
+    for problem in line_length_problems(lines):
         problems.add(problem["code"], problem["detail"], cells[problem["attr"]],
                      row=int(problem["attr"].split(".")[1]) + 1)
 

@@ -18,7 +18,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from openpyxl import load_workbook
 
-from expenditures.fields import DESCRIPTION_MAX_LENGTH
+from expenditures.fields import DESCRIPTION_MAX_LENGTH, VOUCHER_MAX_LENGTH
 from expenditures.models import Expenditure, QuarterlyStatement
 from expenditures.statements import statement_create, statement_submit, statement_update
 from expenditures.upload_limits import UploadLimits, workbook_check_limits
@@ -345,4 +345,46 @@ def test_a_draft_kept_from_before_the_limit_is_refused_at_submission_not_cut(gra
     with pytest.raises(ApplicationError) as caught:
         statement_submit(statement=statement)
     assert ("max_length", "expenditures.0.description") in [(e["code"], e["attr"]) for e in caught.value.errors]
+    assert not Expenditure.objects.exists()
+
+
+# --- a line's voucher: the expenditure's column holds 64 characters -----------------------------------
+
+def long_voucher(length: int) -> dict:
+    return {**BODY["expenditures"][0], "voucher": "V" * length}
+
+
+def with_voucher(length: int) -> dict:
+    """The statement with its first line's voucher of that length."""
+    return {**BODY, "expenditures": [long_voucher(length), *BODY["expenditures"][1:]]}
+
+
+def test_a_json_statement_line_takes_a_voucher_of_the_limit_and_no_more(grant, bnce):
+    # was stored in the draft, then a 500 on PostgreSQL at submission (value too long for varchar(64))
+    too_long = bnce.post(f"{API}/", with_voucher(VOUCHER_MAX_LENGTH + 1), format="json", HTTP_ACCEPT_LANGUAGE="fr")
+    assert too_long.status_code == 400
+    assert errors(too_long) == [("max_length", "expenditures.0.voucher")]
+    assert "64" in too_long.json()["errors"][0]["detail"]
+    assert nothing_written()
+    at_limit = bnce.post(f"{API}/", with_voucher(VOUCHER_MAX_LENGTH), format="json")
+    assert at_limit.status_code == 201
+    assert at_limit.json()["expenditures"][0]["voucher"] == "V" * VOUCHER_MAX_LENGTH
+
+
+def test_an_uploaded_voucher_over_the_limit_is_a_problem_on_its_cell(grant, bnce):
+    rows = [ROWS[0][:4] + ("V" * (VOUCHER_MAX_LENGTH + 1),) + ROWS[0][5:], *ROWS[1:]]
+    response = upload(bnce, fill(template(bnce, lang="fr").content, rows=rows), HTTP_ACCEPT_LANGUAGE="fr")
+    assert response.status_code == 400
+    assert ("max_length", "Dépenses!F2") in errors(response)
+    assert nothing_written()
+
+
+def test_a_draft_voucher_kept_from_before_the_limit_is_refused_at_submission(grant):
+    bnce = Partner.objects.get(code="BNCE")
+    statement = statement_create(grant=grant, partner=bnce, period="2016-Q3", lines=[long_line(10)])
+    too_long = with_voucher(VOUCHER_MAX_LENGTH + 1)["expenditures"]
+    QuarterlyStatement.objects.filter(pk=statement.pk).update(lines=too_long)  # as stored before
+    with pytest.raises(ApplicationError) as caught:
+        statement_submit(statement=statement)
+    assert ("max_length", "expenditures.0.voucher") in [(e["code"], e["attr"]) for e in caught.value.errors]
     assert not Expenditure.objects.exists()
