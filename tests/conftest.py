@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.utils import translation
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from budget.seed import seed_load
 from grants.models import Donor, Grant, Membership, Partner, Role
 from grants.roles import ensure_role_groups
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language. A request with ``Accept-Language: fr`` leaves
+    French active in the test's thread (LocaleMiddleware activates, nothing deactivates), and a
+    later test that calls a service or a command without a request would read French."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)
