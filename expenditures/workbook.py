@@ -127,7 +127,7 @@ LABELS = Labels({
     "difference": pgettext_lazy("statement template", "Difference (closing - cash - bank)"),
     "hint_opening": pgettext_lazy(
         "statement template",
-        "From the ledger: closing balance of the previous accepted statement.",
+        "From the ledger: the last accepted closing balance, plus funds received and less spending since.",
     ),
     "hint_received": pgettext_lazy("statement template", "From the ledger: transfers received in the quarter."),
     "hint_spent": pgettext_lazy("statement template", "Sum of the sheet {sheet}."),
